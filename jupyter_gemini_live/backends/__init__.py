@@ -1,0 +1,1 @@
+"""Backends: where a session's conversation really happens."""

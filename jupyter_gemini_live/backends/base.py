@@ -1,0 +1,214 @@
+"""The contract between a LiveSession and a backend.
+
+A backend turns `SessionOptions` into an `Upstream`: one conversation with a model (or
+with the offline echo). The session pushes device input into the upstream with the
+`send_*` coroutines and reads what comes back by iterating `events()`. Handlers never
+see a backend; a new backend only has to implement these two small classes.
+
+Rules every upstream follows:
+- `events()` yields in upstream order and ends when the conversation is over for good
+  (after `close()`, or after a fatal `ErrorEvent`). Reconnecting is the upstream's own
+  business: it reports it with `StateEvent("reconnecting")` and `StateEvent("live")`.
+- Audio in is PCM s16le mono at `INPUT_RATE`; audio out is PCM s16le mono at `OUTPUT_RATE`.
+- Transcript text is a delta, to be appended to the current turn's text of that role;
+  `final=True` says that role's text of this turn will not change any more.
+- After `InterruptedEvent` no `AudioEvent` of the same turn follows; a turn ends with
+  `TurnCompleteEvent` (also after an interruption).
+- Every `send_*` may raise `UpstreamClosed` once the conversation is over.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+INPUT_RATE = 16000
+OUTPUT_RATE = 24000
+SAMPLE_WIDTH = 2
+
+Role = Literal["user", "model"]
+ActivityDetection = Literal["auto", "manual"]
+Sensitivity = Literal["high", "low"]
+
+
+def pcm_ms(nbytes: int, rate: int) -> float:
+    """Duration in milliseconds of `nbytes` of mono s16le PCM at `rate`."""
+    return nbytes / SAMPLE_WIDTH / rate * 1000.0
+
+
+@dataclass(frozen=True)
+class VadOptions:
+    """End-of-speech detection settings (automatic activity detection)."""
+
+    silence_ms: int = 600
+    prefix_padding_ms: int = 100
+    start_sensitivity: Sensitivity | None = None
+    end_sensitivity: Sensitivity | None = None
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """What a user asked for when creating a session (already validated)."""
+
+    backend: str
+    model: str
+    voice: str
+    system_instruction: str | None = None
+    language: str | None = None
+    transcription: bool = True
+    activity_detection: ActivityDetection = "auto"
+    vad: VadOptions = field(default_factory=VadOptions)
+    tools: tuple[Mapping[str, Any], ...] = ()
+    record: bool = False
+
+
+# ---- events an upstream yields -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AudioEvent:
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class TranscriptEvent:
+    role: Role
+    text: str
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class InterruptedEvent:
+    pass
+
+
+@dataclass(frozen=True)
+class TurnCompleteEvent:
+    pass
+
+
+@dataclass(frozen=True)
+class ToolCallEvent:
+    id: str
+    name: str
+    args: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCallCancelledEvent:
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UsageEvent:
+    usage: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StateEvent:
+    state: Literal["reconnecting", "live"]
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    code: str
+    message: str
+    fatal: bool = False
+
+
+Event = (
+    AudioEvent
+    | TranscriptEvent
+    | InterruptedEvent
+    | TurnCompleteEvent
+    | ToolCallEvent
+    | ToolCallCancelledEvent
+    | UsageEvent
+    | StateEvent
+    | ErrorEvent
+)
+
+
+# ---- errors ----------------------------------------------------------------------------
+
+
+class BackendError(Exception):
+    """A session could not be opened. `status` is the HTTP code the REST API answers."""
+
+    status = 502
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class BackendUnavailable(BackendError):
+    """The backend cannot be used at all here (no key, missing package)."""
+
+    status = 503
+
+
+class UpstreamClosed(Exception):
+    """Raised by `send_*` once the conversation is over."""
+
+
+# ---- the two classes a backend implements ----------------------------------------------
+
+
+class Upstream(abc.ABC):
+    """One live conversation."""
+
+    @abc.abstractmethod
+    async def send_audio(self, pcm: bytes) -> None:
+        """Microphone audio: PCM s16le mono at INPUT_RATE, even length."""
+
+    @abc.abstractmethod
+    async def send_text(self, text: str) -> None:
+        """A complete user turn typed as text."""
+
+    @abc.abstractmethod
+    async def activity_start(self) -> None:
+        """Manual activity detection: the user started talking (push-to-talk pressed)."""
+
+    @abc.abstractmethod
+    async def activity_end(self) -> None:
+        """Manual activity detection: the user stopped talking."""
+
+    @abc.abstractmethod
+    async def audio_stream_end(self) -> None:
+        """The microphone was turned off; flush whatever speech is pending."""
+
+    @abc.abstractmethod
+    async def send_image(self, mime_type: str, data: bytes) -> None:
+        """A camera or screen frame."""
+
+    @abc.abstractmethod
+    async def send_tool_response(
+        self, call_id: str, name: str, response: Mapping[str, Any]
+    ) -> None:
+        """The result of a `ToolCallEvent`."""
+
+    @abc.abstractmethod
+    def events(self) -> AsyncIterator[Event]:
+        """Everything the upstream says, in order; ends when the conversation is over."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """End the conversation and release everything; idempotent."""
+
+
+class Backend(abc.ABC):
+    """A factory of upstreams, built once per server from the GeminiLive config."""
+
+    name: str
+
+    def unavailable_reason(self) -> str | None:
+        """None when the backend can be used, otherwise why not (shown to the user)."""
+        return None
+
+    @abc.abstractmethod
+    async def connect(self, options: SessionOptions) -> Upstream:
+        """Open a conversation; raise `BackendError` with a message that says what to do."""
