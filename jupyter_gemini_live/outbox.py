@@ -1,0 +1,66 @@
+"""A bounded queue of what the server still has to write to one websocket client.
+
+Model audio comes in bursts faster than real time; a slow client must not grow the
+server's memory. Audio beyond `max_audio_bytes` is dropped (and counted); events are
+never dropped, but a client that lets `max_events` pile up is too slow to keep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+Item = bytes | dict[str, Any]
+
+
+class OutboxOverflow(Exception):
+    """The client has not read its events for too long."""
+
+
+class Outbox:
+    def __init__(self, max_audio_bytes: int = 24000 * 2 * 10, max_events: int = 2000) -> None:
+        self.max_audio_bytes = max_audio_bytes
+        self.max_events = max_events
+        self.dropped_audio_bytes = 0
+        self._items: deque[Item] = deque()
+        self._audio_bytes = 0
+        self._events = 0
+        self._ready = asyncio.Event()
+
+    def put_audio(self, pcm: bytes) -> bool:
+        if self._audio_bytes + len(pcm) > self.max_audio_bytes:
+            self.dropped_audio_bytes += len(pcm)
+            return False
+        self._items.append(pcm)
+        self._audio_bytes += len(pcm)
+        self._ready.set()
+        return True
+
+    def put_event(self, event: dict[str, Any]) -> None:
+        if self._events >= self.max_events:
+            raise OutboxOverflow(f"{self._events} events not yet read")
+        self._items.append(event)
+        self._events += 1
+        self._ready.set()
+
+    def discard_audio(self) -> int:
+        """Forget queued audio (after an interruption); returns the bytes forgotten."""
+        kept: deque[Item] = deque(i for i in self._items if not isinstance(i, bytes))
+        dropped = self._audio_bytes
+        self._items, self._audio_bytes = kept, 0
+        return dropped
+
+    async def get(self) -> Item:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        item = self._items.popleft()
+        if isinstance(item, bytes):
+            self._audio_bytes -= len(item)
+        else:
+            self._events -= 1
+        return item
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,250 @@
+"""The stream websocket against the echo backend: what a device and an observer live through."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from speech import seconds_of, silence, speech
+from tornado.httpclient import HTTPClientError
+
+SPOKEN_S = 1.2
+
+
+async def new_session(api: Any, **body: Any) -> str:
+    code, session = await api("POST", "sessions", body=body)
+    assert code == 201, session
+    return str(session["id"])
+
+
+async def test_ready_comes_first_and_ping_is_answered(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    ready = await stream.next()
+    assert ready is not None
+    assert ready["type"] == "ready"
+    assert ready["session"]["id"] == session_id
+    assert ready["mode"] == "device"
+    await stream.send_json({"type": "ping", "t": 12.5})
+    assert await stream.until("pong") == {"type": "pong", "t": 12.5}
+
+
+async def test_echo_round_trip(api: Any, open_stream: Any) -> None:
+    """Speak, fall silent: about as much audio comes back at 24 kHz, events in order."""
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    await stream.talk(speech(SPOKEN_S) + silence(0.8))
+    await stream.until("turn_complete", turn=1)
+
+    returned = seconds_of(stream.audio, 24000)
+    assert abs(returned - SPOKEN_S) < 0.25, f"sent {SPOKEN_S} s, got {returned:.2f} s back"
+    kinds = [e["type"] for e in stream.events]
+    assert kinds.index("transcript") < kinds.index("turn_complete")
+    user = [e for e in stream.of("transcript") if e["role"] == "user"]
+    model = [e for e in stream.of("transcript") if e["role"] == "model"]
+    assert user[-1]["final"]
+    assert "s of speech" in user[-1]["text"]
+    assert model[-1]["final"]
+    assert model[-1]["text"].startswith("Echo of")
+    assert stream.events.index(user[-1]) < stream.events.index(model[0])
+
+    await stream.send_json({"type": "playback", "played_ms": 1150})
+    await stream.send_json({"type": "ping"})
+    await stream.until("pong")
+    _, session = await api("GET", "sessions", session_id)
+    stats = session["stats"]
+    assert stats["turns"] == 1
+    assert stats["audio_in_ms"] == pytest.approx((SPOKEN_S + 0.8) * 1000, abs=25)
+    assert stats["audio_out_ms"] == pytest.approx(returned * 1000, abs=1)
+    assert stats["played_ms"] == 1150
+    assert stats["dropped_in_ms"] == 0
+
+    _, transcript = await api("GET", "sessions", session_id, "transcript")
+    assert [(e["role"], e["turn"], e["final"]) for e in transcript] == [
+        ("user", 1, True),
+        ("model", 1, True),
+    ]
+    assert transcript[0]["start"] <= transcript[1]["start"]
+
+
+async def test_talking_over_the_reply_interrupts_it(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    await stream.talk(speech(2.0) + silence(0.7))
+    await stream.until("transcript", role="model")
+    await stream.talk(speech(0.4))  # barge in while the 2 s echo is still playing
+    interrupted = await stream.until("interrupted")
+    assert interrupted["turn"] == 1
+    heard_before = len(stream.audio)
+    await stream.until("turn_complete", turn=1)
+    assert len(stream.audio) == heard_before, "audio of an interrupted turn followed"
+    assert seconds_of(stream.audio, 24000) < 1.9
+
+    await stream.talk(silence(0.8))
+    await stream.until("turn_complete", turn=2)
+    _, session = await api("GET", "sessions", session_id)
+    assert session["stats"]["interruptions"] == 1
+    _, transcript = await api("GET", "sessions", session_id, "transcript")
+    first_reply = next(e for e in transcript if e["role"] == "model" and e["turn"] == 1)
+    assert first_reply["interrupted"] is True
+
+
+async def test_push_to_talk(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api, activity_detection="manual")
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    await stream.talk(speech(0.5) + silence(0.7))  # not held: ignored
+    await stream.send_json({"type": "activity_start"})
+    await stream.talk(speech(0.6), realtime=False)
+    await stream.send_json({"type": "activity_end"})
+    await stream.until("turn_complete", turn=1)
+    assert seconds_of(stream.audio, 24000) == pytest.approx(0.6, abs=0.05)
+
+
+async def test_text_turn_is_answered(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    await stream.send_json({"type": "text", "text": "what is 2 + 2?"})
+    user = await stream.until("transcript", role="user")
+    assert user["text"] == "what is 2 + 2?"
+    assert user["final"] is True
+    await stream.until("turn_complete", turn=1)
+    model = [e for e in stream.of("transcript") if e["role"] == "model"]
+    assert model[-1]["text"] == "You said: what is 2 + 2?"
+    assert len(stream.audio) > 0
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (b"\x01\x02\x03", "odd_length"),
+        (bytes(70_000), "frame_too_large"),
+        ("{not json", "bad_json"),
+        (json.dumps([1, 2]), "bad_json"),
+        (json.dumps({"type": "dance"}), "unknown_type"),
+        (json.dumps({"type": "text", "text": 5}), "bad_field"),
+        (json.dumps({"type": "playback", "played_ms": "lots"}), "bad_field"),
+        (json.dumps({"type": "playback", "played_ms": True}), "bad_field"),
+        (json.dumps({"type": "image", "mime_type": "image/png", "data": "***"}), "bad_field"),
+        (json.dumps({"type": "tool_response", "id": "x", "name": "f"}), "bad_field"),
+    ],
+)
+async def test_bad_frames_get_errors_and_the_session_stays_up(
+    api: Any, open_stream: Any, frame: str | bytes, code: str
+) -> None:
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    await stream.ws.write_message(frame, binary=isinstance(frame, bytes))
+    error = await stream.until("error")
+    assert error["code"] == code
+    assert error["fatal"] is False
+    assert error["message"]
+    await stream.send_json({"type": "ping", "t": 1})
+    assert (await stream.until("pong"))["t"] == 1
+    _, session = await api("GET", "sessions", session_id)
+    assert session["state"] == "live"
+
+
+async def test_a_new_device_replaces_the_old_one(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api)
+    first = await open_stream(session_id)
+    await first.until("ready")
+    second = await open_stream(session_id)
+    await second.until("ready")
+    assert await first.next() is None
+    assert first.ws.close_code == 4001
+    await second.send_json({"type": "ping"})
+    await second.until("pong")
+    _, session = await api("GET", "sessions", session_id)
+    assert session["clients"] == 1
+    assert session["state"] == "live"
+
+
+async def test_observers_see_events_and_audio_only_when_asked(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api)
+    device = await open_stream(session_id)
+    quiet = await open_stream(session_id, mode="observe")
+    listening = await open_stream(session_id, mode="observe", audio="1")
+    for stream in (device, quiet, listening):
+        await stream.until("ready")
+    await quiet.send_audio(speech(0.1))
+    assert (await quiet.until("error"))["code"] == "observer_cannot_send"
+
+    await device.talk(speech(0.8) + silence(0.7))
+    for stream in (device, quiet, listening):
+        await stream.until("turn_complete", turn=1)
+    assert len(quiet.audio) == 0
+    assert len(listening.audio) == len(device.audio) > 0
+    assert [e["type"] for e in quiet.of("transcript")] == [
+        e["type"] for e in device.of("transcript")
+    ]
+
+
+async def test_observer_can_send_text(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api)
+    observer = await open_stream(session_id, mode="observe")
+    await observer.until("ready")
+    await observer.send_json({"type": "text", "text": "from the kernel"})
+    await observer.until("turn_complete", turn=1)
+    texts = [e["text"] for e in observer.of("transcript")]
+    assert "from the kernel" in texts
+
+
+async def test_stream_of_unknown_session_is_refused(open_stream: Any) -> None:
+    with pytest.raises(HTTPClientError) as err:
+        await open_stream("0f6b6a2e-0000-4000-8000-000000000000")
+    assert err.value.code == 404
+
+
+async def test_stream_without_a_token_is_refused(api: Any, jp_ws_fetch: Any) -> None:
+    session_id = await new_session(api)
+    with pytest.raises(HTTPClientError) as err:
+        await jp_ws_fetch(
+            "gemini-live", "api", "sessions", session_id, "stream", headers={"Authorization": ""}
+        )
+    assert err.value.code in (401, 403)
+
+
+async def test_deleting_the_session_closes_its_streams(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    await api("DELETE", "sessions", session_id)
+    state = await stream.until("state")
+    assert state["state"] == "closed"
+    assert await stream.next() is None
+
+
+async def test_server_shutdown_closes_sessions(
+    api: Any, open_stream: Any, jp_serverapp: Any
+) -> None:
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    await manager.shutdown()
+    assert await stream.until("state") == {"type": "state", "state": "closed"}
+    assert manager.list() == []
+
+
+async def test_a_slow_reader_loses_audio_not_memory(
+    api: Any, open_stream: Any, jp_serverapp: Any
+) -> None:
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    session = manager.get(session_id)
+    (device,) = session.clients()
+    device.outbox.max_audio_bytes = 24000 * 2 // 10  # 100 ms of room
+    device._writer.cancel()  # the client stops reading
+    await stream.talk(speech(1.0) + silence(0.7), realtime=False)
+    await asyncio.sleep(1.5)
+    assert session.stats.dropped_out_ms > 500
+    assert device.outbox.dropped_audio_bytes > 0
