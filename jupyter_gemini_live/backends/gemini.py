@@ -1,0 +1,684 @@
+"""The `gemini` backend: a conversation with the Gemini Live API through `google-genai`.
+
+`google.genai` is imported inside methods only: starting the server must not pay for it.
+
+One `GeminiUpstream` may span several websocket connections. The service recycles
+connections (goAway about a minute before the end) and sometimes drops them (1006,
+1011); the upstream then resumes with the newest resumable handle, holding the
+microphone meanwhile so no input is lost, and reports `reconnecting` and `live`.
+Refusals that retrying cannot fix (bad key, unknown model, bad settings) end the
+conversation with a fatal error that says what to change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .base import (
+    INPUT_RATE,
+    AudioEvent,
+    Backend,
+    BackendError,
+    BackendUnavailable,
+    ErrorEvent,
+    Event,
+    InterruptedEvent,
+    Role,
+    SessionOptions,
+    StateEvent,
+    ToolCallCancelledEvent,
+    ToolCallEvent,
+    TranscriptEvent,
+    TurnCompleteEvent,
+    Upstream,
+    UpstreamClosed,
+    UsageEvent,
+    pcm_ms,
+)
+
+if TYPE_CHECKING:
+    from google.genai import Client, types
+    from google.genai.live import AsyncSession
+
+INPUT_MIME = f"audio/pcm;rate={INPUT_RATE}"
+NO_KEY = "no API key: set GOOGLE_API_KEY or GEMINI_API_KEY, or c.GeminiLive.api_key"
+NO_SDK = "the google-genai package is not installed: pip install google-genai"
+EVENT_QUEUE_SIZE = 256
+#: non-audio input held while reconnecting (texts, tool responses, frames); beyond: dropped
+MAX_HELD_ITEMS = 256
+CLOSE_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """How hard an upstream tries to keep a conversation going."""
+
+    #: consecutive failed connections before giving up
+    attempts: int = 4
+    first_delay_s: float = 0.5
+    max_delay_s: float = 8.0
+    connect_timeout_s: float = 20.0
+    #: microphone audio held while reconnecting; older audio is dropped (and counted)
+    hold_ms: float = 5000.0
+    #: after goAway a reply still playing may finish, until this long before the deadline
+    go_away_margin_s: float = 2.0
+
+    def delay(self, failures: int) -> float:
+        """Wait before the connection attempt that follows `failures` failed ones."""
+        if failures <= 0:
+            return 0.0
+        return float(min(self.max_delay_s, self.first_delay_s * 2 ** (failures - 1)))
+
+
+class Failure(Exception):
+    """An upstream failure, classified: `retry` says whether reconnecting can help."""
+
+    def __init__(self, code: str, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry = retry
+
+
+class GeminiBackend(Backend):
+    """Builds a `google-genai` client once and opens one upstream per session."""
+
+    name = "gemini"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        api_version: str = "v1beta",
+        ca_file: str | None = None,
+        log: logging.Logger | None = None,
+        policy: ReconnectPolicy | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = base_url
+        self.api_version = api_version
+        self.ca_file = ca_file
+        self.log = log or logging.getLogger(__name__)
+        self.policy = policy or ReconnectPolicy()
+        self._client: Client | None = None
+
+    def unavailable_reason(self) -> str | None:
+        if not self.api_key:
+            return NO_KEY
+        if importlib.util.find_spec("google.genai") is None:
+            return NO_SDK
+        return None
+
+    async def connect(self, options: SessionOptions) -> Upstream:
+        reason = self.unavailable_reason()
+        if reason is not None:
+            raise BackendUnavailable("gemini_unavailable", f"The Gemini backend is off: {reason}.")
+        try:
+            live_config(options, None)
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            raise BackendError("invalid_options", f"Bad session settings: {error}") from None
+        upstream = GeminiUpstream(self.client(), options, self.policy, self.log)
+        await upstream.start()
+        return upstream
+
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> Client:
+        from google import genai
+        from google.genai import types
+
+        async_args: dict[str, Any] = {}
+        if self.ca_file:
+            # The SDK hands async_client_args["ssl"] to websockets' connect for wss://.
+            async_args["ssl"] = ssl.create_default_context(cafile=self.ca_file)
+        http_options = types.HttpOptions(
+            api_version=self.api_version,
+            base_url=self.base_url or None,
+            async_client_args=async_args or None,
+        )
+        return genai.Client(api_key=self.api_key, http_options=http_options)
+
+
+def live_config(options: SessionOptions, handle: str | None) -> types.LiveConnectConfig:
+    """The setup of a connection: the session's options, plus the handle to resume."""
+    from google.genai import types
+
+    voice = types.VoiceConfig(
+        prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=options.voice)
+    )
+    transcription = types.AudioTranscriptionConfig() if options.transcription else None
+    instruction = None
+    if options.system_instruction:
+        instruction = types.Content(parts=[types.Part(text=options.system_instruction)])
+    tools: list[types.ToolUnion] | None = None
+    if options.tools:
+        declarations = [types.FunctionDeclaration.model_validate(dict(d)) for d in options.tools]
+        tools = [types.Tool(function_declarations=declarations)]
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        speech_config=types.SpeechConfig(voice_config=voice, language_code=options.language),
+        system_instruction=instruction,
+        input_audio_transcription=transcription,
+        output_audio_transcription=transcription,
+        realtime_input_config=types.RealtimeInputConfig(
+            automatic_activity_detection=activity_detection(options)
+        ),
+        tools=tools,
+        # Without compression audio sessions end after 15 minutes.
+        context_window_compression=types.ContextWindowCompressionConfig(
+            sliding_window=types.SlidingWindow()
+        ),
+        session_resumption=types.SessionResumptionConfig(handle=handle),
+    )
+
+
+def activity_detection(options: SessionOptions) -> types.AutomaticActivityDetection:
+    from google.genai import types
+
+    if options.activity_detection == "manual":
+        return types.AutomaticActivityDetection(disabled=True)
+    vad = options.vad
+    start = end = None
+    if vad.start_sensitivity:
+        start = types.StartSensitivity(f"START_SENSITIVITY_{vad.start_sensitivity.upper()}")
+    if vad.end_sensitivity:
+        end = types.EndSensitivity(f"END_SENSITIVITY_{vad.end_sensitivity.upper()}")
+    return types.AutomaticActivityDetection(
+        disabled=False,
+        silence_duration_ms=vad.silence_ms,
+        prefix_padding_ms=vad.prefix_padding_ms,
+        start_of_speech_sensitivity=start,
+        end_of_speech_sensitivity=end,
+    )
+
+
+# ---- failures --------------------------------------------------------------------------
+
+
+def classify(error: BaseException, model: str) -> Failure:
+    """What an exception from the SDK or the websocket means for the conversation."""
+    from google.genai import errors
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    if isinstance(error, Failure):
+        return error
+    if isinstance(error, errors.APIError):
+        details = error.details
+        reason = details if isinstance(details, str) else str(error.message or details)
+        return closed(int(error.code or 1006), reason, model)
+    if isinstance(error, ConnectionClosed):
+        frame = error.rcvd
+        return closed(frame.code if frame else 1006, frame.reason if frame else "", model)
+    if isinstance(error, InvalidStatus):
+        return refused_handshake(error.response.status_code)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return Failure(
+            "tls_error",
+            f"The Live API endpoint's certificate is not trusted ({error.verify_message}). "
+            "For a private CA (simulator, corporate proxy) set c.GeminiLive.ca_file.",
+            retry=False,
+        )
+    if isinstance(error, (OSError, asyncio.TimeoutError)):
+        return Failure(
+            "upstream_unreachable",
+            f"Cannot reach the Live API ({error or type(error).__name__}); "
+            "check the network, or c.GeminiLive.base_url.",
+            retry=True,
+        )
+    return Failure("protocol_error", f"Unexpected answer from the Live API: {error!r}", retry=False)
+
+
+def closed(code: int, reason: str, model: str) -> Failure:
+    """The service closed the websocket with `code`: which failures are final."""
+    said = f" ({code}: {reason})" if reason else f" ({code})"
+    lowered = reason.lower()
+    if "api key" in lowered or "unregistered callers" in lowered:
+        return Failure(
+            "bad_api_key",
+            f"The Gemini API refused the API key{said}. Set a valid key in GOOGLE_API_KEY "
+            "or GEMINI_API_KEY, or c.GeminiLive.api_key, and restart the server.",
+            retry=False,
+        )
+    if "quota" in lowered or "resource_exhausted" in lowered:
+        return Failure(
+            "quota_exceeded",
+            f"The Gemini API quota is used up{said}. Wait, or check the plan of the key.",
+            retry=False,
+        )
+    if code == 1008:
+        return Failure(
+            "model_refused",
+            f"The Live API refused the model {model!r}{said}. Pick another model in the "
+            "model picker, or set c.GeminiLive.model.",
+            retry=False,
+        )
+    if code in (1003, 1007):
+        return Failure(
+            "invalid_argument",
+            f"The Live API rejected the session settings{said}. Check the voice, "
+            "language, tools and system instruction.",
+            retry=False,
+        )
+    return Failure("upstream_closed", f"The Live API connection closed{said}.", retry=True)
+
+
+def refused_handshake(status: int) -> Failure:
+    if status in (401, 403):
+        return Failure(
+            "bad_api_key",
+            f"The Gemini API refused the connection (HTTP {status}). Check the API key "
+            "(GOOGLE_API_KEY, GEMINI_API_KEY or c.GeminiLive.api_key).",
+            retry=False,
+        )
+    if status == 404:
+        return Failure(
+            "endpoint_not_found",
+            "No Live API at the configured address (HTTP 404). Check "
+            "c.GeminiLive.base_url and c.GeminiLive.api_version.",
+            retry=False,
+        )
+    return Failure(
+        "upstream_unavailable",
+        f"The Live API answered HTTP {status} to the connection.",
+        retry=status == 429 or status >= 500,
+    )
+
+
+# ---- turns -------------------------------------------------------------------------------
+
+
+class TurnTracker:
+    """Turns server content into events, keeping the contract's guarantees.
+
+    After `interrupted` the rest of the turn's audio is dropped; at the turn's end every
+    role that spoke gets a final (empty) transcript delta before `TurnCompleteEvent`.
+    """
+
+    def __init__(self) -> None:
+        self.open = False
+        self._model_speaking = False
+        self._muted = False
+        self._roles: set[Role] = set()
+
+    def events_of(self, content: types.LiveServerContent) -> list[Event]:
+        events: list[Event] = []
+        heard = content.input_transcription
+        if heard is not None and heard.text:
+            self.open = True
+            events.append(TranscriptEvent("user", heard.text))
+            self._roles.add("user")
+        parts = (content.model_turn.parts if content.model_turn else None) or []
+        for part in parts:
+            data = part.inline_data.data if part.inline_data else None
+            if data and not self._muted:
+                self.open = self._model_speaking = True
+                events.append(AudioEvent(data))
+        said = content.output_transcription
+        if said is not None and said.text:
+            self.open = True
+            events.append(TranscriptEvent("model", said.text))
+            self._roles.add("model")
+        if content.interrupted:
+            events.extend(self._interrupt())
+        if content.turn_complete:
+            events.extend(self.end())
+        return events
+
+    def end(self) -> list[Event]:
+        events: list[Event] = [
+            TranscriptEvent(role, "", final=True) for role in sorted(self._roles)
+        ]
+        events.append(TurnCompleteEvent())
+        self.open = self._model_speaking = self._muted = False
+        self._roles.clear()
+        return events
+
+    def cut(self) -> list[Event]:
+        """The connection went away mid-turn: that turn is over, whatever it was."""
+        if not self.open:
+            return []
+        events = self._interrupt() if self._model_speaking else []
+        return events + self.end()
+
+    def _interrupt(self) -> list[Event]:
+        self.open = True
+        if self._muted:
+            return []
+        self._muted = True
+        return [InterruptedEvent()]
+
+
+# ---- the upstream ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldInput:
+    """One `send_*` call, ready to be delivered on whichever connection is current."""
+
+    deliver: Callable[[AsyncSession], Awaitable[None]]
+    audio_bytes: int = 0
+
+
+class GeminiUpstream(Upstream):
+    """One conversation with the Live API, across as many connections as it takes."""
+
+    def __init__(
+        self,
+        client: Client,
+        options: SessionOptions,
+        policy: ReconnectPolicy,
+        log: logging.Logger,
+    ) -> None:
+        self.options = options
+        self.policy = policy
+        self.log = log
+        #: microphone audio dropped because a reconnect took too long
+        self.dropped_ms = 0.0
+        self.reconnects = 0
+        self._client = client
+        self._events: asyncio.Queue[Event | None] = asyncio.Queue(EVENT_QUEUE_SIZE)
+        self._ended = False  # the end-of-events marker was queued
+        self._over = False  # no more input accepted
+        self._session: AsyncSession | None = None
+        self._exit_stack: contextlib.AsyncExitStack | None = None
+        self._handle: str | None = None
+        self._send_lock = asyncio.Lock()
+        self._held: deque[HeldInput] = deque()
+        self._held_audio = 0
+        self._failures = 0
+        self._turn = TurnTracker()
+        self._activity_open = False
+        self._runner: asyncio.Task[None] | None = None
+        self._closing: asyncio.Future[None] | None = None
+
+    async def start(self) -> None:
+        """The first connection; its failure is the caller's `BackendError`."""
+        try:
+            self._adopt(*await self._open())
+        except Exception as error:
+            failure = classify(error, self.options.model)
+            raise BackendError(failure.code, failure.message) from None
+        self._runner = asyncio.create_task(self._run(), name="gemini-live-upstream")
+
+    # ---- input -------------------------------------------------------------------------
+
+    async def send_audio(self, pcm: bytes) -> None:
+        from google.genai import types
+
+        blob = types.Blob(data=pcm, mime_type=INPUT_MIME)
+        await self._send(HeldInput(lambda s: s.send_realtime_input(audio=blob), len(pcm)))
+
+    async def send_text(self, text: str) -> None:
+        # Realtime text, not clientContent: native-audio and 3.x Live models take
+        # clientContent only as initial history, and realtime text keeps its place in
+        # the input stream. Without automatic activity detection a turn needs an
+        # explicit activity around it, unless the user is holding push-to-talk.
+        bracket = self.options.activity_detection == "manual" and not self._activity_open
+        if bracket:
+            await self.activity_start()
+        await self._send(HeldInput(lambda s: s.send_realtime_input(text=text)))
+        if bracket:
+            await self.activity_end()
+
+    async def activity_start(self) -> None:
+        from google.genai import types
+
+        self._activity_open = True
+        await self._send(
+            HeldInput(lambda s: s.send_realtime_input(activity_start=types.ActivityStart()))
+        )
+
+    async def activity_end(self) -> None:
+        from google.genai import types
+
+        self._activity_open = False
+        await self._send(
+            HeldInput(lambda s: s.send_realtime_input(activity_end=types.ActivityEnd()))
+        )
+
+    async def audio_stream_end(self) -> None:
+        await self._send(HeldInput(lambda s: s.send_realtime_input(audio_stream_end=True)))
+
+    async def send_image(self, mime_type: str, data: bytes) -> None:
+        from google.genai import types
+
+        blob = types.Blob(data=data, mime_type=mime_type)
+        await self._send(HeldInput(lambda s: s.send_realtime_input(video=blob)))
+
+    async def send_tool_response(
+        self, call_id: str, name: str, response: Mapping[str, Any]
+    ) -> None:
+        from google.genai import types
+
+        answer = types.FunctionResponse(id=call_id, name=name, response=dict(response))
+        await self._send(HeldInput(lambda s: s.send_tool_response(function_responses=[answer])))
+
+    async def _send(self, item: HeldInput) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        if self._over:
+            raise UpstreamClosed("the Gemini conversation is over")
+        async with self._send_lock:
+            session = self._session
+            if session is None:
+                self._hold(item)
+                return
+            try:
+                await item.deliver(session)
+            except ConnectionClosed:
+                # The receiver sees the same drop and reconnects; this goes out then.
+                self._hold(item)
+
+    def _hold(self, item: HeldInput) -> None:
+        self._held.append(item)
+        self._held_audio += item.audio_bytes
+        limit = self.policy.hold_ms * INPUT_RATE * 2 / 1000
+        while self._held_audio > limit:
+            self._drop_oldest(lambda held: held.audio_bytes > 0)
+        while len(self._held) > MAX_HELD_ITEMS + limit / 640:  # 640 bytes: a 20 ms frame
+            self._drop_oldest(lambda held: True)
+
+    def _drop_oldest(self, which: Callable[[HeldInput], bool]) -> None:
+        oldest = next(held for held in self._held if which(held))
+        self._held.remove(oldest)
+        self._held_audio -= oldest.audio_bytes
+        self.dropped_ms += pcm_ms(oldest.audio_bytes, INPUT_RATE)
+
+    # ---- output ------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[Event]:
+        while not (self._ended and self._events.empty()):
+            event = await self._events.get()
+            if event is None:
+                return
+            yield event
+
+    async def _emit(self, event: Event) -> None:
+        await self._events.put(event)
+
+    def _end_events(self) -> None:
+        """Queue the end marker now; on a full queue, what nobody read is dropped."""
+        if self._ended:
+            return
+        self._ended = True
+        while self._events.full():
+            self._events.get_nowait()
+        self._events.put_nowait(None)
+
+    # ---- connections -----------------------------------------------------------------
+
+    async def _open(self) -> tuple[contextlib.AsyncExitStack, AsyncSession]:
+        """Connect (resuming when there is a handle); not yet used for sending."""
+        stack = contextlib.AsyncExitStack()
+        connection = self._client.aio.live.connect(
+            model=self.options.model, config=live_config(self.options, self._handle)
+        )
+        session = await asyncio.wait_for(
+            stack.enter_async_context(connection), self.policy.connect_timeout_s
+        )
+        return stack, session
+
+    def _adopt(self, stack: contextlib.AsyncExitStack, session: AsyncSession) -> None:
+        self._exit_stack, self._session = stack, session
+
+    async def _disconnect(self) -> None:
+        stack, self._exit_stack, self._session = self._exit_stack, None, None
+        if stack is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stack.aclose(), CLOSE_TIMEOUT_S)
+
+    async def _run(self) -> None:
+        try:
+            await self._converse()
+        except Failure as failure:
+            await self._emit(ErrorEvent(failure.code, failure.message, fatal=True))
+        except Exception as error:
+            self.log.exception("gemini upstream failed")
+            await self._emit(
+                ErrorEvent("internal_error", f"Gemini backend error: {error!r}", fatal=True)
+            )
+        self._over = True
+        await self._disconnect()
+        await self._events.put(None)
+        self._ended = True
+
+    async def _converse(self) -> None:
+        """Relay the conversation; reconnect whenever that can help."""
+        while True:
+            try:
+                await self._relay_connection()
+            except Exception as error:
+                failure = classify(error, self.options.model)
+                if not failure.retry:
+                    raise failure from error
+                self.log.warning("Gemini Live connection lost: %s", failure.message)
+            await self._reconnect()
+
+    async def _relay_connection(self) -> None:
+        """Relay until the connection fails (raises) or has to be replaced (returns)."""
+        time_left = await self._relay(until_turn_end=False)
+        if self._turn.open:
+            # Let the reply being played finish on this connection, if time allows.
+            with contextlib.suppress(asyncio.TimeoutError):
+                budget = max(0.0, time_left - self.policy.go_away_margin_s)
+                await asyncio.wait_for(self._relay(until_turn_end=True), budget)
+
+    async def _relay(self, *, until_turn_end: bool) -> float:
+        """Relay messages; return goAway's time left, or 0 once the turn has ended."""
+        session = self._session
+        assert session is not None
+        while True:
+            async for message in session.receive():
+                if message.go_away is not None and not until_turn_end:
+                    self.log.info("Gemini Live goAway: %s left", message.go_away.time_left)
+                    return seconds(message.go_away.time_left)
+                await self._dispatch(message)
+                if until_turn_end and not self._turn.open:
+                    return 0.0
+
+    async def _dispatch(self, message: types.LiveServerMessage) -> None:
+        self._failures = 0
+        update = message.session_resumption_update
+        if update is not None and update.resumable and update.new_handle:
+            self._handle = update.new_handle
+        if message.server_content is not None:
+            for event in self._turn.events_of(message.server_content):
+                await self._emit(event)
+        calls = message.tool_call.function_calls if message.tool_call else None
+        for call in calls or []:
+            await self._emit(ToolCallEvent(call.id or "", call.name or "", dict(call.args or {})))
+        cancelled = message.tool_call_cancellation
+        if cancelled is not None:
+            await self._emit(ToolCallCancelledEvent(tuple(cancelled.ids or ())))
+        if message.usage_metadata is not None:
+            usage = message.usage_metadata.model_dump(mode="json", exclude_none=True)
+            await self._emit(UsageEvent(usage))
+
+    async def _reconnect(self) -> None:
+        for event in self._turn.cut():
+            await self._emit(event)
+        await self._emit(StateEvent("reconnecting"))
+        async with self._send_lock:
+            # From here on input is held; the old socket closes before the new one
+            # opens, since the service resumes a session only once it is gone.
+            await self._disconnect()
+        dropped_before = self.dropped_ms
+        stack, session = await self._connect_with_backoff()
+        await self._resume_input(stack, session)
+        self.reconnects += 1
+        if self.dropped_ms > dropped_before:
+            lost = self.dropped_ms - dropped_before
+            await self._emit(
+                ErrorEvent("input_dropped", f"{lost:.0f} ms of microphone audio were lost.")
+            )
+        await self._emit(StateEvent("live"))
+
+    async def _connect_with_backoff(self) -> tuple[contextlib.AsyncExitStack, AsyncSession]:
+        last = "no attempt"
+        while self._failures < self.policy.attempts:
+            await asyncio.sleep(self.policy.delay(self._failures))
+            self._failures += 1
+            try:
+                return await self._open()
+            except Exception as error:
+                failure = classify(error, self.options.model)
+                if not failure.retry:
+                    raise failure from error
+                last = failure.message
+                self.log.warning("Gemini Live reconnect failed: %s", last)
+        raise Failure(
+            "reconnect_failed",
+            f"Lost the Live API connection and could not resume it after "
+            f"{self.policy.attempts} attempts; last error: {last} Start a new session.",
+            retry=False,
+        )
+
+    async def _resume_input(self, stack: contextlib.AsyncExitStack, session: AsyncSession) -> None:
+        """Send what was held, in order, then let new input through."""
+        from websockets.exceptions import ConnectionClosed
+
+        async with self._send_lock:
+            while self._held:
+                try:
+                    await self._held[0].deliver(session)
+                except ConnectionClosed:
+                    break  # the receiver will reconnect again; the rest stays held
+                self._held_audio -= self._held.popleft().audio_bytes
+            self._adopt(stack, session)
+
+    # ---- closing ----------------------------------------------------------------------
+
+    async def close(self) -> None:
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
+            return
+        self._closing = asyncio.get_running_loop().create_future()
+        self._over = True
+        try:
+            if self._runner is not None:
+                self._runner.cancel()
+                await asyncio.gather(self._runner, return_exceptions=True)
+            await self._disconnect()
+            self._end_events()
+        finally:
+            self._closing.set_result(None)
+
+
+def seconds(duration: str | None) -> float:
+    """A protobuf duration such as "50s" or "1.5s" in seconds (0 when unreadable)."""
+    try:
+        return float((duration or "0s").rstrip("s"))
+    except ValueError:
+        return 0.0
