@@ -72,6 +72,10 @@ class Recorder:
         self._buf[cut:, MODEL] = 0
         self._model_end = min(self._model_end, cut + self._base)
 
+    async def flush(self) -> None:
+        """Write out everything up to now (model audio still ahead stays pending)."""
+        await self._flush(max(0, min(self._filled, self._now_index() - self._base)))
+
     async def close(self) -> None:
         if self._flusher is not None:
             self._flusher.cancel()

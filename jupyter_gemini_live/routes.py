@@ -137,7 +137,7 @@ class RecordingHandler(GeminiLiveHandler):
     @web.authenticated
     @authorized
     async def get(self, session_id: str) -> None:
-        path = self.session(session_id).recording_path
+        path = await self.session(session_id).recording()
         if path is None:
             raise web.HTTPError(404, "session %s was not created with record=true", session_id)
         self.set_header("Content-Type", "audio/wav")

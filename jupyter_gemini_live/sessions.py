@@ -179,9 +179,13 @@ class LiveSession:
         """The turn now under way (user input goes into it)."""
         return self._turn
 
-    @property
-    def recording_path(self) -> str | None:
-        return str(self._recorder.path) if self._recorder is not None else None
+    async def recording(self) -> str | None:
+        """The path of the recording, written out up to now; None when not recorded."""
+        if self._recorder is None:
+            return None
+        if not self.ended:
+            await self._recorder.flush()
+        return str(self._recorder.path)
 
     @property
     def ended(self) -> bool:

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install everything the tests need on a fresh Debian machine, then run every check and test:
+# linters (ruff, mypy, eslint, prettier), jest, and pytest (server, backends, simulator,
+# and the browser end-to-end tests in Debian's Chromium). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 DEBIAN_FRONTEND=noninteractive
+
+if [ ! -x /usr/bin/chromium ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q chromium
+fi
+
+# Builds the lab extension (jlpm install + build:prod) and installs both halves.
+python -m pip install -q ".[test]"
+
+(
+  cd labextension
+  jlpm install --immutable
+  jlpm lint:check
+  jlpm test
+)
+
+ruff check .
+ruff format --check .
+mypy
+
+python -m pytest -p no:cacheprovider "$@"

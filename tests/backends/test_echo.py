@@ -1,0 +1,75 @@
+"""The echo backend on its own: the contract of backends/base.py, event by event."""
+
+from __future__ import annotations
+
+import asyncio
+
+from speech import silence, speech
+
+from jupyter_gemini_live.backends.base import (
+    AudioEvent,
+    Event,
+    InterruptedEvent,
+    SessionOptions,
+    ToolCallEvent,
+    TranscriptEvent,
+    TurnCompleteEvent,
+)
+from jupyter_gemini_live.backends.echo import EchoBackend
+
+
+async def until_turn_complete(events: list[Event], stream: object) -> None:
+    async for event in stream:  # type: ignore[attr-defined]
+        events.append(event)
+        if isinstance(event, TurnCompleteEvent):
+            return
+
+
+async def test_text_turn_gets_a_tone_and_the_text_back() -> None:
+    upstream = await EchoBackend().connect(SessionOptions("echo", "m", "Puck"))
+    await upstream.send_text("hello there")
+    events: list[Event] = []
+    await asyncio.wait_for(until_turn_complete(events, upstream.events()), 5)
+    audio = b"".join(e.pcm for e in events if isinstance(e, AudioEvent))
+    assert 0.25 < len(audio) / 2 / 24000 < 0.35
+    text = "".join(e.text for e in events if isinstance(e, TranscriptEvent))
+    assert text == "You said: hello there"
+    await upstream.close()
+
+
+async def test_tool_call_then_response_is_spoken_about() -> None:
+    upstream = await EchoBackend().connect(SessionOptions("echo", "m", "Puck"))
+    await upstream.send_text('call get_weather {"city": "Paris"}')
+    events = upstream.events()
+    call = await asyncio.wait_for(events.__anext__(), 5)
+    assert call == ToolCallEvent("echo-call-1", "get_weather", {"city": "Paris"})
+    await upstream.send_tool_response("echo-call-1", "get_weather", {"temp_c": 21})
+    seen: list[Event] = []
+    await asyncio.wait_for(until_turn_complete(seen, events), 5)
+    text = "".join(e.text for e in seen if isinstance(e, TranscriptEvent))
+    assert text == 'get_weather returned {"temp_c": 21}'
+    await upstream.close()
+
+
+async def test_interruption_stops_the_reply_and_closes_the_turn() -> None:
+    upstream = await EchoBackend().connect(SessionOptions("echo", "m", "Puck"))
+    await upstream.send_audio(speech(2.0) + silence(0.7))
+    events = upstream.events()
+    first_audio = None
+    while first_audio is None:
+        event = await asyncio.wait_for(events.__anext__(), 5)
+        first_audio = event if isinstance(event, AudioEvent) else None
+    await upstream.send_audio(speech(0.2))
+    rest: list[Event] = []
+    await asyncio.wait_for(until_turn_complete(rest, events), 5)
+    kinds = [type(e) for e in rest]
+    assert InterruptedEvent in kinds
+    assert AudioEvent not in kinds[kinds.index(InterruptedEvent) :]
+    await upstream.close()
+
+
+async def test_close_ends_the_event_stream() -> None:
+    upstream = await EchoBackend().connect(SessionOptions("echo", "m", "Puck"))
+    await upstream.close()
+    await upstream.close()  # idempotent
+    assert [e async for e in upstream.events()] == []

@@ -1,0 +1,123 @@
+"""Session life: grace after a device leaves, idle timeout, upstream failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import pytest
+
+from jupyter_gemini_live.backends.base import (
+    Backend,
+    BackendError,
+    ErrorEvent,
+    Event,
+    SessionOptions,
+    Upstream,
+)
+
+
+async def state_after(api: Any, session_id: str, seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    code, session = await api("GET", "sessions", session_id)
+    return str(session["state"]) if code == 200 else f"HTTP {code}"
+
+
+async def test_session_closes_when_its_device_stays_away(api: Any, open_stream: Any) -> None:
+    _, session = await api("POST", "sessions")
+    stream = await open_stream(session["id"])
+    await stream.until("ready")
+    stream.ws.close()
+    assert await state_after(api, session["id"], 0.3) == "live"  # within the 1 s grace
+    assert await state_after(api, session["id"], 1.7) == "closed"
+
+
+async def test_a_device_that_comes_back_in_time_keeps_the_session(
+    api: Any, open_stream: Any
+) -> None:
+    _, session = await api("POST", "sessions")
+    first = await open_stream(session["id"])
+    await first.until("ready")
+    first.ws.close()
+    await asyncio.sleep(0.5)
+    second = await open_stream(session["id"])
+    await second.until("ready")
+    assert await state_after(api, session["id"], 1.5) == "live"
+
+
+@pytest.mark.parametrize("gemini_live_config", [{"idle_timeout": 0.5}])
+async def test_idle_session_is_closed(api: Any, gemini_live_config: Any) -> None:
+    _, session = await api("POST", "sessions")
+    assert await state_after(api, session["id"], 2.0) == "closed"
+    code, listed = await api("GET", "sessions")
+    assert [s["state"] for s in listed] == ["closed"]  # kept so its transcript can be read
+
+
+class BrokenUpstream(Upstream):
+    """Says one fatal thing, then is over."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def send_audio(self, pcm: bytes) -> None: ...
+    async def send_text(self, text: str) -> None: ...
+    async def activity_start(self) -> None: ...
+    async def activity_end(self) -> None: ...
+    async def audio_stream_end(self) -> None: ...
+    async def send_image(self, mime_type: str, data: bytes) -> None: ...
+    async def send_tool_response(self, c: str, n: str, r: Mapping[str, Any]) -> None: ...
+
+    async def events(self) -> AsyncIterator[Event]:
+        await asyncio.sleep(0.3)
+        yield ErrorEvent("model_refused", "model 'x' is not supported; pick another", fatal=True)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class BrokenBackend(Backend):
+    name = "broken"
+
+    def __init__(self, refuse: bool) -> None:
+        self.refuse = refuse
+        self.upstream = BrokenUpstream()
+
+    async def connect(self, options: SessionOptions) -> Upstream:
+        if self.refuse:
+            raise BackendError("bad_key", "the API key was refused; check GOOGLE_API_KEY")
+        return self.upstream
+
+
+async def test_fatal_upstream_error_reaches_the_device_and_ends_the_session(
+    api: Any, open_stream: Any, jp_serverapp: Any
+) -> None:
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    backend = BrokenBackend(refuse=False)
+    manager.backends["echo"] = backend
+    _, session = await api("POST", "sessions")
+    stream = await open_stream(session["id"])
+    error = await stream.until("error")
+    assert error == {
+        "type": "error",
+        "code": "model_refused",
+        "message": "model 'x' is not supported; pick another",
+        "fatal": True,
+    }
+    assert (await stream.until("state"))["state"] == "error"
+    assert await stream.next() is None  # the socket closes after the error
+    _, ended = await api("GET", "sessions", session["id"])
+    assert ended["state"] == "error"
+    assert "not supported" in ended["error"]
+    assert backend.upstream.closed
+
+
+async def test_refused_connect_is_an_http_error_with_the_reason(
+    api: Any, jp_serverapp: Any
+) -> None:
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    manager.backends["echo"] = BrokenBackend(refuse=True)
+    code, error = await api("POST", "sessions")
+    assert code == 502
+    assert "API key was refused" in error["message"]
+    assert (await api("GET", "sessions"))[1] == []
