@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
-Item = bytes | dict[str, Any]
+
+@dataclass(frozen=True)
+class Close:
+    """Close the connection once everything before this has been written."""
+
+    code: int
+    reason: str
+
+
+Item = bytes | dict[str, Any] | Close
 
 
 class OutboxOverflow(Exception):
@@ -44,6 +54,10 @@ class Outbox:
         self._events += 1
         self._ready.set()
 
+    def put_close(self, code: int, reason: str) -> None:
+        self._items.append(Close(code, reason))
+        self._ready.set()
+
     def discard_audio(self) -> int:
         """Forget queued audio (after an interruption); returns the bytes forgotten."""
         kept: deque[Item] = deque(i for i in self._items if not isinstance(i, bytes))
@@ -58,7 +72,7 @@ class Outbox:
         item = self._items.popleft()
         if isinstance(item, bytes):
             self._audio_bytes -= len(item)
-        else:
+        elif isinstance(item, dict):
             self._events -= 1
         return item
 

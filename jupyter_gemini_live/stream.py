@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Literal
+from typing import Any
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import ws_authenticated
@@ -20,11 +20,9 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .frames import OBSERVER_TYPES, FrameError, check_audio, parse_control
-from .outbox import Outbox, OutboxOverflow
+from .outbox import Close, Outbox, OutboxOverflow
 from .routes import AUTH_RESOURCE
 from .sessions import LiveSession, Mode, SessionManager, UnknownSession
-
-Closing = tuple[Literal["close"], int, str]
 
 
 class StreamHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler):
@@ -118,18 +116,13 @@ class StreamHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, Jup
 
     def disconnect(self, code: int, reason: str) -> None:
         """Close after what is queued has been written (a final error event, say)."""
-        self._closing: Closing = ("close", code, reason)
-        self.outbox.put_event({"type": "_close"})
+        self.outbox.put_close(code, reason)
 
     async def _write_forever(self) -> None:
         with contextlib.suppress(WebSocketClosedError, asyncio.CancelledError):
             while True:
                 item = await self.outbox.get()
-                if isinstance(item, bytes):
-                    await self.write_message(item, binary=True)
-                elif item.get("type") == "_close":
-                    _, code, reason = self._closing
-                    self.close(code, reason[:120])
+                if isinstance(item, Close):
+                    self.close(item.code, item.reason[:120])  # a close reason is short
                     return
-                else:
-                    await self.write_message(item)
+                await self.write_message(item, binary=isinstance(item, bytes))

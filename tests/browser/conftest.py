@@ -1,0 +1,140 @@
+"""A real JupyterLab with the extension, and Debian's Chromium with a WAV file as microphone."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+MIC_RATE = 48000
+#: one spoken burst then a pause long enough for the echo to answer before the next one
+SPEECH_S, PAUSE_S = 1.0, 3.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "browser" in str(item.path):
+            item.add_marker(pytest.mark.browser)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """48 kHz mono: a voiced burst with a syllable rhythm, then silence (Chromium loops it)."""
+    t = np.arange(int(SPEECH_S * MIC_RATE)) / MIC_RATE
+    voice = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8))
+    voice = 0.35 * voice / np.max(np.abs(voice)) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+    ramp = np.minimum(1, np.minimum(t, t[::-1]) / 0.01)
+    pcm = np.concatenate([voice * ramp, np.zeros(int(PAUSE_S * MIC_RATE))])
+    path = tmp_path_factory.mktemp("mic") / "mic.wav"
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(MIC_RATE)
+        wav.writeframes((pcm * 32767).astype("<i2").tobytes())
+    return path
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    process: subprocess.Popen[bytes]
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(
+            f"{self.url}gemini-live/api/{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {self.token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            data = response.read()
+            return json.loads(data) if data else None
+
+
+@pytest.fixture
+def start_lab(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
+    started: list[Lab] = []
+
+    def start(*options: str) -> Lab:
+        port, token = free_port(), secrets.token_hex(16)
+        root = tmp_path / "root"
+        root.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY", "GEMINI_API_KEY")}
+        env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
+        command = [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+            f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={token}",
+            f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", *options,
+        ]  # fmt: skip
+        log = open(tmp_path / f"lab-{port}.log", "wb")  # noqa: SIM115 -- closed with the process
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        lab = Lab(f"http://127.0.0.1:{port}/", token, process)
+        started.append(lab)
+        wait_until_up(lab, tmp_path / f"lab-{port}.log")
+        return lab
+
+    yield start
+    for lab in started:
+        lab.process.terminate()
+        try:
+            lab.process.wait(20)
+        except subprocess.TimeoutExpired:
+            lab.process.kill()
+
+
+def wait_until_up(lab: Lab, log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lab.process.poll() is not None:
+            raise AssertionError(f"jupyter lab exited:\n{log.read_text()[-3000:]}")
+        try:
+            lab.api("GET", "status")
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"jupyter lab did not start in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def chromium(mic_wav: Path) -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (scripts/test.sh does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={mic_wav}",
+                "--autoplay-policy=no-user-gesture-required",
+                "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync", "--disable-quic",
+            ],
+        )  # fmt: skip
+        yield browser
+        browser.close()
