@@ -1,0 +1,90 @@
+import { TranscriptModel } from '../transcript';
+
+describe('TranscriptModel', () => {
+  it('replaces a row in place with the cumulative text until final', () => {
+    const model = new TranscriptModel();
+    model.update('user', 1, 'Hello', false);
+    model.update('user', 1, 'Hello there', false);
+    expect(model.items).toHaveLength(1);
+    expect(model.items[0]).toMatchObject({ text: 'Hello there', final: false });
+    model.update('user', 1, 'Hello there, Gemini', true);
+    expect(model.items).toHaveLength(1);
+    expect(model.items[0]).toMatchObject({
+      text: 'Hello there, Gemini',
+      final: true
+    });
+  });
+
+  it('keeps one row per role and turn, in order of appearance', () => {
+    const model = new TranscriptModel();
+    model.update('user', 1, 'Hi', false);
+    model.update('model', 1, 'Hello', false);
+    model.update('user', 1, 'Hi!', true);
+    model.update('user', 2, 'Next', false);
+    expect(model.items.map(r => [r.role, r.turn, r.text])).toEqual([
+      ['user', 1, 'Hi!'],
+      ['model', 1, 'Hello'],
+      ['user', 2, 'Next']
+    ]);
+  });
+
+  it('a late partial does not un-finalise a row', () => {
+    const model = new TranscriptModel();
+    model.update('model', 3, 'Done.', true);
+    model.update('model', 3, 'Done.', false);
+    expect(model.items[0].final).toBe(true);
+  });
+
+  it('marks interrupted model turns and settles the turn', () => {
+    const model = new TranscriptModel();
+    model.update('user', 4, 'Stop', false);
+    model.update('model', 4, 'Let me expl', false);
+    model.interrupt(4);
+    const [user, gemini] = model.items;
+    expect(gemini).toMatchObject({ interrupted: true, final: true });
+    expect(user).toMatchObject({ interrupted: false, final: true });
+  });
+
+  it('turn_complete finalises rows that never got final', () => {
+    const model = new TranscriptModel();
+    model.update('model', 2, 'Sure', false);
+    model.update('model', 3, 'Other', false);
+    model.settle(2);
+    expect(model.items.map(r => r.final)).toEqual([true, false]);
+  });
+
+  it('shows tool calls and marks cancelled ones', () => {
+    const model = new TranscriptModel();
+    model.addToolCall(1, 'c1', 'get_time', { tz: 'UTC' });
+    model.addToolCall(1, 'c2', 'other', {});
+    model.cancelToolCalls(['c1']);
+    expect(model.items[0]).toMatchObject({
+      role: 'tool',
+      text: 'get_time({"tz":"UTC"})',
+      interrupted: true
+    });
+    expect(model.items[1].interrupted).toBe(false);
+  });
+
+  it('exports Markdown with speakers and interruptions', () => {
+    const model = new TranscriptModel();
+    model.update('user', 1, 'What time is it?', true);
+    model.update('model', 1, 'It is', false);
+    model.interrupt(1);
+    const md = model.toMarkdown('Talk');
+    expect(md).toContain('# Talk');
+    expect(md).toContain('**You:** What time is it?');
+    expect(md).toContain('**Gemini:** It is _(interrupted)_');
+  });
+
+  it('signals each change', () => {
+    const model = new TranscriptModel();
+    let count = 0;
+    model.changed.connect(() => count++);
+    model.update('user', 1, 'a', false);
+    model.update('user', 1, 'ab', true);
+    model.clear();
+    expect(count).toBe(3);
+    expect(model.items).toHaveLength(0);
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * Typed wrappers over the REST contract of the server extension. Paths are relative
+ * to the server's base URL (JupyterHub serves at /user/NAME/), never absolute.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+export const API_PATH = 'gemini-live/api';
+
+export interface IBackendStatus {
+  available: boolean;
+  reason?: string | null;
+}
+
+export interface IAudioFormat {
+  input_rate: number;
+  output_rate: number;
+  format: string;
+  channels: number;
+}
+
+export interface IStatus {
+  version: string;
+  backends: Record<string, IBackendStatus>;
+  default_backend: string;
+  models: string[];
+  default_model: string;
+  voices: string[];
+  default_voice: string;
+  audio: IAudioFormat;
+  limits?: { max_sessions: number; max_frame_bytes: number };
+}
+
+export type SessionState =
+  'connecting' | 'live' | 'reconnecting' | 'closed' | 'error';
+
+export interface ISessionStats {
+  audio_in_ms: number;
+  audio_out_ms: number;
+  played_ms: number;
+  turns: number;
+  interruptions: number;
+  reconnects: number;
+  dropped_in_ms: number;
+}
+
+export interface ISession {
+  id: string;
+  backend: string;
+  model: string;
+  voice: string;
+  state: SessionState;
+  created: number | string;
+  clients: number;
+  error: string | null;
+  stats: ISessionStats;
+}
+
+export interface ICreateSession {
+  backend?: string;
+  model?: string;
+  voice?: string;
+  system_instruction?: string;
+  language?: string;
+  transcription?: boolean;
+  activity_detection?: 'auto' | 'manual';
+  tools?: Record<string, unknown>[];
+  record?: boolean;
+}
+
+export interface ITranscriptEntry {
+  role: 'user' | 'model';
+  text: string;
+  turn: number;
+  start: number;
+  end: number;
+  interrupted: boolean;
+}
+
+/** A failed request; `message` is the server's own explanation when it gave one. */
+export class GeminiLiveApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+    this.name = 'GeminiLiveApiError';
+  }
+}
+
+/** Call `gemini-live/api/<path>` and decode the JSON answer (none for 202/204). */
+export async function requestApi<T>(
+  path: string,
+  init: RequestInit = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<T> {
+  const url = URLExt.join(settings.baseUrl, API_PATH, path);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new GeminiLiveApiError(
+      `Cannot reach the Jupyter server: ${(error as Error).message}`,
+      0
+    );
+  }
+  const body = await response.text();
+  if (!response.ok) {
+    throw new GeminiLiveApiError(
+      failureMessage(response, body),
+      response.status
+    );
+  }
+  return (body ? JSON.parse(body) : undefined) as T;
+}
+
+function failureMessage(response: Response, body: string): string {
+  try {
+    const message = (JSON.parse(body) as { message?: unknown }).message;
+    if (typeof message === 'string' && message) {
+      return message;
+    }
+  } catch {
+    // Not JSON (a proxy's HTML error page): fall through to the status line.
+  }
+  if (response.status === 404) {
+    return 'The Gemini Live server extension is not enabled on this Jupyter server (404).';
+  }
+  return `${response.status} ${response.statusText || 'request failed'}`.trim();
+}
+
+function jsonInit(method: string, body: unknown): RequestInit {
+  return {
+    method,
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json' }
+  };
+}
+
+const sessionPath = (id: string, ...rest: string[]) =>
+  ['sessions', encodeURIComponent(id), ...rest].join('/');
+
+export function getStatus(
+  settings?: ServerConnection.ISettings
+): Promise<IStatus> {
+  return requestApi<IStatus>('status', {}, settings);
+}
+
+export function listSessions(
+  settings?: ServerConnection.ISettings
+): Promise<ISession[]> {
+  return requestApi<ISession[]>('sessions', {}, settings);
+}
+
+export function createSession(
+  options: ICreateSession,
+  settings?: ServerConnection.ISettings
+): Promise<ISession> {
+  return requestApi<ISession>('sessions', jsonInit('POST', options), settings);
+}
+
+export function getSession(
+  id: string,
+  settings?: ServerConnection.ISettings
+): Promise<ISession> {
+  return requestApi<ISession>(sessionPath(id), {}, settings);
+}
+
+export async function deleteSession(
+  id: string,
+  settings?: ServerConnection.ISettings
+): Promise<void> {
+  await requestApi<void>(sessionPath(id), { method: 'DELETE' }, settings);
+}
+
+export async function sendText(
+  id: string,
+  text: string,
+  settings?: ServerConnection.ISettings
+): Promise<void> {
+  await requestApi<void>(
+    sessionPath(id, 'text'),
+    jsonInit('POST', { text }),
+    settings
+  );
+}
+
+export function getTranscript(
+  id: string,
+  settings?: ServerConnection.ISettings
+): Promise<ITranscriptEntry[]> {
+  return requestApi<ITranscriptEntry[]>(
+    sessionPath(id, 'transcript'),
+    {},
+    settings
+  );
+}

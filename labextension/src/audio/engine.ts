@@ -1,0 +1,53 @@
+/**
+ * The audio devices of one conversation: an AudioContext at the native rate, the
+ * microphone capture and the model player. Created from a user gesture (Start), as
+ * browsers only let a context run after one.
+ */
+import { MicCapture } from './capture';
+import { IPlayerCallbacks, ModelPlayer } from './player';
+
+export interface IEngineOptions extends IPlayerCallbacks {
+  inputRate: number;
+  outputRate: number;
+  onFrame: (frame: ArrayBuffer) => void;
+}
+
+export class AudioEngine {
+  readonly context: AudioContext;
+  player: ModelPlayer | null = null;
+  capture: MicCapture | null = null;
+
+  /** Call synchronously inside the click handler so the context may start. */
+  constructor() {
+    this.context = new AudioContext({ latencyHint: 'interactive' });
+    void this.context.resume().catch(() => undefined);
+  }
+
+  /** Start the speaker side; model audio can play even without a microphone. */
+  async startPlayer(options: IEngineOptions): Promise<void> {
+    this.player = await ModelPlayer.start(
+      this.context,
+      options.outputRate,
+      options
+    );
+  }
+
+  /** Start the microphone; throws a MicrophoneError with advice when it cannot. */
+  async startCapture(options: IEngineOptions): Promise<void> {
+    this.capture = await MicCapture.start({
+      context: this.context,
+      targetRate: options.inputRate,
+      onFrame: options.onFrame
+    });
+  }
+
+  async close(): Promise<void> {
+    this.capture?.stop();
+    this.player?.stop();
+    this.capture = null;
+    this.player = null;
+    if (this.context.state !== 'closed') {
+      await this.context.close().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,11 @@
+import { JupyterFrontEndPlugin } from '@jupyterlab/application';
+
+import { commandsPlugin } from './commands-plugin';
+import { panelPlugin } from './panel-plugin';
+
+export { CommandIDs } from './commands-plugin';
+export { IGeminiLive } from './tokens';
+
+const plugins: JupyterFrontEndPlugin<any>[] = [panelPlugin, commandsPlugin];
+
+export default plugins;

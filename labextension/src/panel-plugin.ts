@@ -1,0 +1,95 @@
+/** The sidebar panel: created once, placed in the left or right area. */
+import {
+  ILabShell,
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { PathExt } from '@jupyterlab/coreutils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import { microphoneIcon } from './icon';
+import { LiveController } from './panel/controller';
+import { LivePanel } from './panel/widget';
+import { IPreferences, readPreferences } from './preferences';
+import { IGeminiLive } from './tokens';
+
+export const PANEL_PLUGIN_ID = 'jupyter-gemini-live:plugin';
+
+export const panelPlugin: JupyterFrontEndPlugin<IGeminiLive> = {
+  id: PANEL_PLUGIN_ID,
+  description: 'Voice conversations with Gemini in a sidebar panel.',
+  autoStart: true,
+  provides: IGeminiLive,
+  optional: [ISettingRegistry, IDefaultFileBrowser, ILayoutRestorer, ILabShell],
+  activate: async (
+    app: JupyterFrontEnd,
+    registry: ISettingRegistry | null,
+    browser: IDefaultFileBrowser | null,
+    restorer: ILayoutRestorer | null
+  ): Promise<IGeminiLive> => {
+    const settings = await loadSettings(registry);
+    const controller = new LiveController({
+      saveFile: async (name, content) => {
+        const path = PathExt.join(browser?.model.path ?? '', name);
+        await app.serviceManager.contents.save(path, {
+          type: 'file',
+          format: 'text',
+          content
+        });
+        return path;
+      },
+      persist: prefs => void storePreferences(settings, prefs)
+    });
+    const prefs = readPreferences(settings);
+    controller.setPreferences(prefs, true);
+    settings?.changed.connect(() =>
+      controller.setPreferences(readPreferences(settings), true)
+    );
+
+    const panel = new LivePanel(controller);
+    panel.title.icon = microphoneIcon;
+    panel.title.caption = 'Gemini Live';
+    app.shell.add(panel, prefs.position, { rank: 900 });
+    restorer?.add(panel, panel.id);
+    void controller.refreshStatus();
+    return {
+      panel,
+      controller,
+      open: () => app.shell.activateById(panel.id)
+    };
+  }
+};
+
+async function loadSettings(
+  registry: ISettingRegistry | null
+): Promise<ISettingRegistry.ISettings | null> {
+  if (!registry) {
+    return null;
+  }
+  try {
+    return await registry.load(PANEL_PLUGIN_ID);
+  } catch (error) {
+    console.warn('gemini-live: settings unavailable, using defaults', error);
+    return null;
+  }
+}
+
+/** Keep the panel's pickers across reloads; only keys whose value changed are written. */
+async function storePreferences(
+  settings: ISettingRegistry.ISettings | null,
+  prefs: IPreferences
+): Promise<void> {
+  if (!settings) {
+    return;
+  }
+  const current = readPreferences(settings);
+  for (const key of Object.keys(prefs) as (keyof IPreferences)[]) {
+    if (prefs[key] !== current[key]) {
+      await settings
+        .set(key, prefs[key])
+        .catch(error => console.warn('gemini-live:', error));
+    }
+  }
+}

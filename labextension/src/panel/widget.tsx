@@ -1,0 +1,62 @@
+/**
+ * The sidebar widget: the React view plus the DOM hooks browser tests rely on
+ * (`data-testid="gemini-live-panel"`, `data-session-id`, `data-state` on the root)
+ * and the push-to-talk key.
+ */
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { isTalkKey } from '../preferences';
+import { LiveController } from './controller';
+import { PanelView } from './view';
+
+export class LivePanel extends ReactWidget {
+  constructor(readonly controller: LiveController) {
+    super();
+    this.id = 'gemini-live-panel';
+    this.addClass('jp-GeminiLive');
+    this.node.dataset.testid = 'gemini-live-panel';
+    controller.changed.connect(this.syncRoot, this);
+    this.syncRoot();
+    document.addEventListener('keydown', this.onKey, true);
+    document.addEventListener('keyup', this.onKey, true);
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    document.removeEventListener('keydown', this.onKey, true);
+    document.removeEventListener('keyup', this.onKey, true);
+    this.controller.changed.disconnect(this.syncRoot, this);
+    super.dispose();
+  }
+
+  protected render(): JSX.Element {
+    return <PanelView controller={this.controller} />;
+  }
+
+  private syncRoot(): void {
+    this.node.dataset.sessionId = this.controller.sessionId ?? '';
+    this.node.dataset.state = this.controller.state;
+  }
+
+  /** Held key = talking; only while push-to-talk is on and a session is live. */
+  private readonly onKey = (event: KeyboardEvent): void => {
+    const c = this.controller;
+    if (
+      !c.prefs.pushToTalk ||
+      c.state !== 'live' ||
+      !isTalkKey(event, c.prefs.pushToTalkKey)
+    ) {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();
+    if (event.type === 'keydown' && !event.repeat) {
+      c.setTalking(true);
+    } else if (event.type === 'keyup') {
+      c.setTalking(false);
+    }
+  };
+}

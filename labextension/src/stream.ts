@@ -1,0 +1,271 @@
+/**
+ * The device websocket of a session (`gemini-live/api/sessions/{id}/stream`): model
+ * audio and events in, microphone frames and controls out, with reconnection inside
+ * the server's grace period after a drop.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { API_PATH, ISession, SessionState } from './api';
+
+export type ServerEvent =
+  | { type: 'ready'; session: ISession }
+  | { type: 'state'; state: SessionState }
+  | {
+      type: 'transcript';
+      role: 'user' | 'model';
+      text: string;
+      turn: number;
+      final: boolean;
+    }
+  | { type: 'interrupted'; turn: number }
+  | { type: 'turn_complete'; turn: number }
+  | {
+      type: 'tool_call';
+      id: string;
+      name: string;
+      args: Record<string, unknown>;
+    }
+  | { type: 'tool_call_cancelled'; ids: string[] }
+  | { type: 'usage'; [key: string]: unknown }
+  | { type: 'error'; code: string; message: string; fatal: boolean }
+  | { type: 'pong'; t: unknown };
+
+export type ClientControl =
+  | { type: 'text'; text: string }
+  | { type: 'activity_start' }
+  | { type: 'activity_end' }
+  | { type: 'audio_stream_end' }
+  | { type: 'playback'; played_ms: number }
+  | { type: 'ping'; t: number }
+  | {
+      type: 'tool_response';
+      id: string;
+      name: string;
+      response: Record<string, unknown>;
+    };
+
+/** `open` once `ready` arrived; `closed` is final (stopped, fatal error, retries spent). */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface IConnectionChange {
+  state: ConnectionState;
+  /** Why a connection closed for good, for the status line. */
+  reason?: string;
+}
+
+export interface ILiveStreamOptions {
+  sessionId: string;
+  settings?: ServerConnection.ISettings;
+  /** Waits before each reconnection attempt; their sum stays inside the ~30 s grace. */
+  backoffMs?: number[];
+}
+
+/** WebSocket.OPEN, without relying on a global WebSocket class. */
+const OPEN = 1;
+
+/**
+ * Close codes after which retrying cannot help: a normal close, a policy refusal, and
+ * the application range the server uses on purpose (e.g. another tab took over the
+ * device; reconnecting would make the two tabs fight).
+ */
+function isFinalClose(code: number): boolean {
+  return code === 1000 || code === 1008 || (code >= 4000 && code < 5000);
+}
+/** Do not queue more than ~2 s of audio in a stalled socket; drop frames instead. */
+const MAX_BUFFERED_BYTES = 64 * 1024;
+
+export class LiveStream implements IDisposable {
+  private socket: WebSocket | null = null;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+  private fatal: string | null = null;
+  private _state: ConnectionState = 'closed';
+  private readonly backoff: number[];
+  private readonly _eventReceived = new Signal<this, ServerEvent>(this);
+  private readonly _audioReceived = new Signal<this, ArrayBuffer>(this);
+  private readonly _connectionChanged = new Signal<this, IConnectionChange>(
+    this
+  );
+
+  constructor(private readonly options: ILiveStreamOptions) {
+    this.backoff = options.backoffMs ?? [500, 1000, 2000, 4000, 8000];
+  }
+
+  get eventReceived(): ISignal<this, ServerEvent> {
+    return this._eventReceived;
+  }
+
+  /** Model speech: PCM s16le mono at the status' output rate. */
+  get audioReceived(): ISignal<this, ArrayBuffer> {
+    return this._audioReceived;
+  }
+
+  get connectionChanged(): ISignal<this, IConnectionChange> {
+    return this._connectionChanged;
+  }
+
+  get state(): ConnectionState {
+    return this._state;
+  }
+
+  get isDisposed(): boolean {
+    return this.stopped;
+  }
+
+  /** The websocket URL, built at connect time from the current settings. */
+  url(): string {
+    const settings = this.options.settings ?? ServerConnection.makeSettings();
+    let url = URLExt.join(
+      settings.wsUrl,
+      API_PATH,
+      'sessions',
+      encodeURIComponent(this.options.sessionId),
+      'stream'
+    );
+    if (settings.appendToken && settings.token !== '') {
+      url += `?token=${encodeURIComponent(settings.token)}`;
+    }
+    return url;
+  }
+
+  connect(): void {
+    if (this.stopped) {
+      throw new Error('this stream was closed');
+    }
+    this.open('connecting');
+  }
+
+  /** Send one microphone frame; false when it could not go (closed or congested). */
+  sendAudio(frame: ArrayBuffer): boolean {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== OPEN || this._state !== 'open') {
+      return false;
+    }
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      return false;
+    }
+    socket.send(frame);
+    return true;
+  }
+
+  send(control: ClientControl): boolean {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== OPEN) {
+      return false;
+    }
+    socket.send(JSON.stringify(control));
+    return true;
+  }
+
+  /** Close for good (the session itself is deleted through the REST API). */
+  close(): void {
+    this.stopped = true;
+    this.clearRetry();
+    this.detach()?.close(1000, 'closed by the user');
+    this.setState('closed');
+  }
+
+  dispose(): void {
+    if (!this.stopped) {
+      this.close();
+    }
+    Signal.clearData(this);
+  }
+
+  private open(state: ConnectionState): void {
+    this.setState(state);
+    const settings = this.options.settings ?? ServerConnection.makeSettings();
+    const socket = new settings.WebSocket(this.url());
+    socket.binaryType = 'arraybuffer';
+    socket.onmessage = event => this.onMessage(event);
+    socket.onclose = event => this.onClose(socket, event);
+    this.socket = socket;
+  }
+
+  private onMessage(event: MessageEvent): void {
+    if (typeof event.data !== 'string') {
+      this._audioReceived.emit(event.data as ArrayBuffer);
+      return;
+    }
+    let message: ServerEvent;
+    try {
+      message = JSON.parse(event.data) as ServerEvent;
+    } catch {
+      console.warn('gemini-live: ignoring a frame that is not JSON');
+      return;
+    }
+    if (message.type === 'ready') {
+      this.attempt = 0;
+      this.setState('open');
+    } else if (message.type === 'error' && message.fatal) {
+      this.fatal = message.message;
+    }
+    this._eventReceived.emit(message);
+  }
+
+  private onClose(socket: WebSocket, event: CloseEvent): void {
+    if (socket !== this.socket || this.stopped) {
+      return;
+    }
+    this.socket = null;
+    const reason = this.fatal ?? closeReason(event);
+    if (this.fatal || isFinalClose(event.code)) {
+      this.finish(reason);
+      return;
+    }
+    if (this.attempt >= this.backoff.length) {
+      this.finish(
+        `lost the connection to the server (${reason}); press Start to begin again`
+      );
+      return;
+    }
+    const wait = this.backoff[this.attempt++];
+    this.setState('reconnecting');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.stopped) {
+        this.open('reconnecting');
+      }
+    }, wait);
+  }
+
+  private finish(reason: string): void {
+    this.stopped = true;
+    this.setState('closed', reason);
+  }
+
+  private detach(): WebSocket | null {
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) {
+      socket.onmessage = null;
+      socket.onclose = null;
+    }
+    return socket;
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+  }
+
+  private setState(state: ConnectionState, reason?: string): void {
+    if (state === this._state && reason === undefined) {
+      return;
+    }
+    this._state = state;
+    this._connectionChanged.emit({ state, reason });
+  }
+}
+
+function closeReason(event: CloseEvent): string {
+  return event.reason
+    ? `${event.reason} (code ${event.code})`
+    : `code ${event.code}`;
+}
