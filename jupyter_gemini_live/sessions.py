@@ -41,7 +41,7 @@ from .backends.base import (
 )
 from .frames import Control
 from .recording import Recorder
-from .transcript import Transcript
+from .transcript import Entry, Transcript
 
 State = Literal["connecting", "live", "reconnecting", "closed", "error"]
 Mode = Literal["device", "observe"]
@@ -251,8 +251,9 @@ class LiveSession:
         """A typed user turn; False when the inbox is full."""
         if not self._put(("text", {"text": text})):
             return False
-        self.transcript.append("user", text, self._turn, self.now(), final=True)
-        self._broadcast_transcript("user", self._turn)
+        self._broadcast_transcript(
+            self.transcript.append("user", text, self._turn, self.now(), final=True)
+        )
         return True
 
     def _put(self, item: Input) -> bool:
@@ -302,8 +303,8 @@ class LiveSession:
         self.touch()
         ms = pcm_ms(len(event.pcm), OUTPUT_RATE)
         self.stats.audio_out_ms += ms
-        if self.transcript.settle(self._turn, "user"):
-            self._broadcast_transcript("user", self._turn)
+        for entry in self.transcript.settle(self._turn, "user"):
+            self._broadcast_transcript(entry)
         if self._recorder is not None:
             self._recorder.model(event.pcm)
         for client in self.clients():
@@ -313,25 +314,26 @@ class LiveSession:
     def _on_transcript(self, event: TranscriptEvent) -> None:
         if event.role == "model" and self._muted_turn == self._turn:
             return
-        if event.role == "model" and self.transcript.settle(self._turn, "user"):
-            self._broadcast_transcript("user", self._turn)
-        self.transcript.append(event.role, event.text, self._turn, self.now(), event.final)
-        self._broadcast_transcript(event.role, self._turn)
+        if event.role == "model":
+            for entry in self.transcript.settle(self._turn, "user"):
+                self._broadcast_transcript(entry)
+        self._broadcast_transcript(
+            self.transcript.append(event.role, event.text, self._turn, self.now(), event.final)
+        )
 
     def _on_interrupted(self, event: InterruptedEvent) -> None:
         self._muted_turn = self._turn
         self.stats.interruptions += 1
-        self.transcript.mark_interrupted(self._turn)
         if self._recorder is not None:
             self._recorder.interrupt()
         for client in self.clients():
             client.discard_audio()
         self._broadcast({"type": "interrupted", "turn": self._turn})
+        self._broadcast_transcript(self.transcript.mark_interrupted(self._turn))
 
     def _on_turn_complete(self, event: TurnCompleteEvent) -> None:
-        interrupted = self._muted_turn == self._turn
-        for entry in self.transcript.settle(self._turn, interrupted=interrupted):
-            self._broadcast_transcript(entry.role, self._turn)
+        for entry in self.transcript.settle(self._turn):
+            self._broadcast_transcript(entry)
         self._broadcast({"type": "turn_complete", "turn": self._turn})
         self.stats.turns += 1
         self._turn += 1
@@ -376,18 +378,19 @@ class LiveSession:
         for client in self.clients():
             client.send_event(event)
 
-    def _broadcast_transcript(self, role: str, turn: int) -> None:
-        for entry in self.transcript.entries_of(turn, role):
-            self._broadcast(
-                {
-                    "type": "transcript",
-                    "role": entry.role,
-                    "text": entry.text,
-                    "turn": entry.turn,
-                    "final": entry.final,
-                    "interrupted": entry.interrupted,
-                }
-            )
+    def _broadcast_transcript(self, entry: Entry | None) -> None:
+        if entry is None:
+            return
+        self._broadcast(
+            {
+                "type": "transcript",
+                "role": entry.role,
+                "text": entry.text,
+                "turn": entry.turn,
+                "final": entry.final,
+                "interrupted": entry.interrupted,
+            }
+        )
 
     def _set_state(self, state: State) -> None:
         if state == self.state:

@@ -1,4 +1,8 @@
-"""The transcript of a session: one entry per role and turn, text growing until final."""
+"""The transcript of a session: one entry per role and turn, its text growing.
+
+Gemini's input transcription can arrive after the model has started answering, so an
+entry that was settled (made final) still takes text that comes late for its turn.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ from collections import deque
 from dataclasses import asdict, dataclass
 
 from .backends.base import Role
+
+#: turns back from the newest whose entries still take late text
+LATE_TURNS = 2
 
 
 @dataclass
@@ -27,48 +34,43 @@ class Transcript:
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self._entries: deque[Entry] = deque(maxlen=max_entries)
-        self._open: dict[tuple[int, Role], Entry] = {}
+        self._recent: dict[tuple[int, Role], Entry] = {}
 
-    def append(self, role: Role, delta: str, turn: int, now: float, final: bool) -> Entry:
-        entry = self._open.get((turn, role))
+    def append(self, role: Role, delta: str, turn: int, now: float, final: bool) -> Entry | None:
+        """Add text to the entry of (turn, role); returns it, or None when nothing changed."""
+        entry = self._recent.get((turn, role))
         if entry is None:
+            if not delta:
+                return None
             entry = Entry(role, "", turn, now, now)
             self._entries.append(entry)
-            self._open[(turn, role)] = entry
+            self._recent[(turn, role)] = entry
+            self._forget_before(turn - LATE_TURNS)
+        if not delta and (entry.final or not final):
+            return None
         entry.text += delta
-        entry.end = now
-        if final:
-            self._settle(entry)
+        entry.end = now if delta else entry.end
+        entry.final = entry.final or final
         return entry
 
-    def settle(self, turn: int, role: Role | None = None, interrupted: bool = False) -> list[Entry]:
-        """Make the open entries of `turn` final (of one role, or all); returns them."""
+    def settle(self, turn: int, role: Role | None = None) -> list[Entry]:
+        """Make the entries of `turn` final (of one role, or all); returns those that changed."""
         settled = []
-        for (entry_turn, entry_role), entry in list(self._open.items()):
-            if entry_turn == turn and role in (None, entry_role):
-                entry.interrupted = entry.interrupted or (interrupted and entry_role == "model")
-                self._settle(entry)
+        for (entry_turn, entry_role), entry in self._recent.items():
+            if entry_turn == turn and role in (None, entry_role) and not entry.final:
+                entry.final = True
                 settled.append(entry)
         return settled
 
-    def mark_interrupted(self, turn: int) -> None:
-        for entry in self._entries:
-            if entry.turn == turn and entry.role == "model":
-                entry.interrupted = True
-
-    def entries_of(self, turn: int, role: str) -> list[Entry]:
-        """The entries of one turn and role, newest last (looked up from the end)."""
-        found = []
-        for entry in reversed(self._entries):
-            if entry.turn < turn:
-                break
-            if entry.turn == turn and entry.role == role:
-                found.append(entry)
-        return found[::-1]
+    def mark_interrupted(self, turn: int) -> Entry | None:
+        entry = self._recent.get((turn, "model"))
+        if entry is not None:
+            entry.interrupted = True
+        return entry
 
     def entries(self) -> list[dict[str, object]]:
         return [entry.as_json() for entry in self._entries]
 
-    def _settle(self, entry: Entry) -> None:
-        entry.final = True
-        self._open.pop((entry.turn, entry.role), None)
+    def _forget_before(self, turn: int) -> None:
+        for key in [key for key in self._recent if key[0] < turn]:
+            del self._recent[key]

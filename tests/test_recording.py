@@ -32,7 +32,7 @@ async def test_recording_has_both_voices_in_time_order(api: Any, open_stream: An
     with wave.open(io.BytesIO(body)) as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 2, 24000)
         samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
-    user_start, user_end, user_total = active_seconds(samples[:, 0], 24000)
+    _user_start, user_end, user_total = active_seconds(samples[:, 0], 24000)
     model_start, _, model_total = active_seconds(samples[:, 1], 24000)
     assert abs(user_total - 1.0) < 0.1
     assert abs(model_total - 1.0) < 0.15

@@ -50,7 +50,7 @@ async def test_a_device_that_comes_back_in_time_keeps_the_session(
 async def test_idle_session_is_closed(api: Any, gemini_live_config: Any) -> None:
     _, session = await api("POST", "sessions")
     assert await state_after(api, session["id"], 2.0) == "closed"
-    code, listed = await api("GET", "sessions")
+    _code, listed = await api("GET", "sessions")
     assert [s["state"] for s in listed] == ["closed"]  # kept so its transcript can be read
 
 

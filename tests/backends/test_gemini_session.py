@@ -1,0 +1,128 @@
+"""The gemini backend as a user meets it: through the server's REST API and stream websocket,
+configured only by `c.GeminiLive.*`, with the simulator standing in for Google."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from speech import frames, seconds_of, silence, speech
+
+from jupyter_gemini_live.simulator import Faults
+
+API_KEY = "simulated-key"
+
+
+@pytest.fixture
+def simulator_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def gemini_live_config(
+    simulator_port: int, certificate_authority: tuple[trustme.CA, Path]
+) -> dict[str, Any]:
+    return {
+        "api_key": API_KEY,
+        "base_url": f"https://127.0.0.1:{simulator_port}",
+        "ca_file": str(certificate_authority[1]),
+    }
+
+
+async def test_spoken_conversation_through_the_server(
+    api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    async with make_simulator(port=simulator_port, playback_speed=4.0) as sim:
+        code, status = await api("GET", "status")
+        assert status["default_backend"] == "gemini"
+        assert status["backends"]["gemini"]["available"] is True
+        code, session = await api("POST", "sessions", body={"voice": "Kore"})
+        assert code == 201, session
+        assert session["backend"] == "gemini"
+        stream = await open_stream(session["id"])
+        await stream.until("ready")
+        sent = speech(1.2) + silence(0.8)
+        await stream.talk(sent)
+        await stream.until("turn_complete", turn=1)
+
+        assert seconds_of(stream.audio, 24000) == pytest.approx(1.2, abs=0.25)
+        finals = [(e["role"], e["text"]) for e in stream.of("transcript") if e["final"]]
+        assert [role for role, _ in finals] == ["user", "model"]
+        assert finals[0][1] == "(1.2 s of speech)"
+        _, transcript = await api("GET", "sessions", session["id"], "transcript")
+        assert [(e["role"], e["turn"]) for e in transcript] == [("user", 1), ("model", 1)]
+        setup = sim.conversations[0].setups[0]
+        assert "Kore" in str(setup)
+        assert sim.conversations[0].audio_in_bytes == len(sent)
+        await api("DELETE", "sessions", session["id"])
+
+
+async def test_go_away_is_invisible_but_for_the_state(
+    api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    async with make_simulator(port=simulator_port, playback_speed=4.0) as sim:
+        _, session = await api("POST", "sessions")
+        stream = await open_stream(session["id"])
+        await stream.until("ready")
+        utterance = frames(speech(1.5) + silence(0.8))
+        for index, frame in enumerate(utterance):
+            if index == 25:
+                await sim.go_away(time_left_s=5.0)
+            await stream.talk(frame)
+        await stream.until("turn_complete", turn=1)
+
+        states = [e["state"] for e in stream.of("state")]
+        assert states == ["reconnecting", "live"]
+        assert sim.conversations[0].audio_in_bytes == sum(len(f) for f in utterance)
+        assert seconds_of(stream.audio, 24000) == pytest.approx(1.5, abs=0.25)
+        _, after = await api("GET", "sessions", session["id"])
+        assert after["stats"]["reconnects"] == 1
+        assert after["stats"]["dropped_in_ms"] == 0
+        assert after["state"] == "live"
+
+
+async def test_tool_call_answered_by_a_client(
+    api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    tools = [{"name": "get_time", "description": "the time", "parameters": {"type": "object"}}]
+    async with make_simulator(port=simulator_port, playback_speed=8.0) as sim:
+        _, session = await api("POST", "sessions", body={"tools": tools})
+        device = await open_stream(session["id"])
+        kernel = await open_stream(session["id"], mode="observe")
+        await device.until("ready")
+        await kernel.until("ready")
+        await device.send_json({"type": "text", "text": "call get_time {}"})
+        call = await kernel.until("tool_call")
+        assert call["name"] == "get_time"
+        await kernel.send_json(
+            {"type": "tool_response", "id": call["id"], "name": "get_time",
+             "response": {"time": "noon"}}
+        )  # fmt: skip
+        await device.until("turn_complete")
+        assert sim.conversations[0].tool_responses[0]["response"] == {"time": "noon"}
+
+
+@pytest.mark.parametrize("model", ["gemini-nonexistent-live"])
+async def test_refused_model_is_an_error_naming_it(
+    api: Any, make_simulator: Any, simulator_port: int, model: str
+) -> None:
+    faults = Faults(refuse_models={model})
+    async with make_simulator(port=simulator_port, faults=faults):
+        code, error = await api("POST", "sessions", body={"model": model})
+    assert code == 502
+    assert model in error["message"]
+
+
+async def test_bad_key_is_an_error_saying_so(
+    api: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    async with make_simulator(port=simulator_port, faults=Faults(bad_key=True)):
+        code, error = await api("POST", "sessions")
+    assert code in (502, 503)
+    assert "key" in error["message"].lower()

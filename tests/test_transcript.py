@@ -1,0 +1,51 @@
+"""One entry per role and turn; partial text settles; late text still lands in its turn."""
+
+from __future__ import annotations
+
+from jupyter_gemini_live.transcript import Transcript
+
+
+def test_deltas_grow_one_entry_until_final() -> None:
+    transcript = Transcript()
+    transcript.append("model", "Hel", 1, 0.1, False)
+    transcript.append("model", "lo", 1, 0.2, False)
+    transcript.append("model", "", 1, 0.3, True)
+    (entry,) = transcript.entries()
+    assert (entry["text"], entry["final"], entry["start"], entry["end"]) == (
+        "Hello",
+        True,
+        0.1,
+        0.2,
+    )
+
+
+def test_late_input_transcription_joins_its_turn() -> None:
+    transcript = Transcript()
+    transcript.append("user", "what is", 1, 0.1, False)
+    assert [e.role for e in transcript.settle(1, "user")] == ["user"]  # the model spoke
+    late = transcript.append("user", " the time", 1, 0.5, False)
+    assert late is not None
+    assert late.text == "what is the time"
+    assert len(transcript.entries()) == 1
+
+
+def test_nothing_new_is_not_an_update() -> None:
+    transcript = Transcript()
+    assert transcript.append("user", "", 1, 0.0, True) is None  # no entry to finish
+    transcript.append("user", "hi", 1, 0.0, True)
+    assert transcript.append("user", "", 1, 0.1, True) is None  # already final
+    assert transcript.settle(1) == []
+
+
+def test_interrupted_reply_is_marked_and_turns_keep_order() -> None:
+    transcript = Transcript()
+    transcript.append("user", "tell me a story", 1, 0.0, True)
+    transcript.append("model", "Once upon", 1, 0.5, False)
+    transcript.mark_interrupted(1)
+    transcript.settle(1)
+    transcript.append("user", "stop", 2, 1.0, True)
+    assert [(e["role"], e["turn"], e["interrupted"], e["final"]) for e in transcript.entries()] == [
+        ("user", 1, False, True),
+        ("model", 1, True, True),
+        ("user", 2, False, True),
+    ]
