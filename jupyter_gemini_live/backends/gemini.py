@@ -314,31 +314,37 @@ class TurnTracker:
 
     def events_of(self, content: types.LiveServerContent) -> list[Event]:
         events: list[Event] = []
-        heard = content.input_transcription
-        if heard is not None and heard.text:
-            self.open = True
-            events.append(TranscriptEvent("user", heard.text))
-            self._roles.add("user")
+        events.extend(self._transcript("user", content.input_transcription))
         parts = (content.model_turn.parts if content.model_turn else None) or []
         for part in parts:
             data = part.inline_data.data if part.inline_data else None
             if data and not self._muted:
                 self.open = self._model_speaking = True
                 events.append(AudioEvent(data))
-        said = content.output_transcription
-        if said is not None and said.text:
-            self.open = True
-            events.append(TranscriptEvent("model", said.text))
-            self._roles.add("model")
+        events.extend(self._transcript("model", content.output_transcription))
         if content.interrupted:
             events.extend(self._interrupt())
         if content.turn_complete:
             events.extend(self.end())
         return events
 
+    def _transcript(self, role: Role, part: types.Transcription | None) -> list[Event]:
+        """A transcript delta; final when the service says that role's text is finished."""
+        if part is None or not (part.text or part.finished):
+            return []
+        self.open = True
+        if part.finished:
+            if not part.text and role not in self._roles:
+                return []  # nothing open to finish
+            self._roles.discard(role)
+            return [TranscriptEvent(role, part.text or "", final=True)]
+        self._roles.add(role)
+        return [TranscriptEvent(role, part.text or "")]
+
     def end(self) -> list[Event]:
+        roles: tuple[Role, ...] = ("user", "model")
         events: list[Event] = [
-            TranscriptEvent(role, "", final=True) for role in sorted(self._roles)
+            TranscriptEvent(r, "", final=True) for r in roles if r in self._roles
         ]
         events.append(TurnCompleteEvent())
         self.open = self._model_speaking = self._muted = False
@@ -589,7 +595,8 @@ class GeminiUpstream(Upstream):
                     return 0.0
 
     async def _dispatch(self, message: types.LiveServerMessage) -> None:
-        self._failures = 0
+        if message.server_content is not None or message.tool_call is not None:
+            self._failures = 0  # the conversation moves again: the connection is sound
         update = message.session_resumption_update
         if update is not None and update.resumable and update.new_handle:
             self._handle = update.new_handle

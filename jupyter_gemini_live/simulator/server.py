@@ -414,6 +414,7 @@ class Link:
         # Playing from now on, even before the task first runs and sets the real end.
         self._play_end = math.inf
         self._reply_task = asyncio.create_task(self._play(reply))
+        self._reply_task.add_done_callback(report_failure)
 
     async def _play(self, reply: Reply) -> None:
         """Send the reply in bursts ahead of a real-time playback clock."""
@@ -445,6 +446,11 @@ class Link:
     def _settings(self) -> SetupSettings:
         assert self.settings is not None
         return self.settings
+
+
+def report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("simulated reply failed", exc_info=task.exception())
 
 
 def parse_json(raw: str | bytes) -> dict[str, Any]:
