@@ -623,7 +623,12 @@ class GeminiUpstream(Upstream):
             await self._disconnect()
         dropped_before = self.dropped_ms
         stack, session = await self._connect_with_backoff()
-        await self._resume_input(stack, session)
+        try:
+            await self._resume_input(stack, session)
+        except BaseException:  # closed while resuming: the new socket must not leak
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(stack.aclose(), CLOSE_TIMEOUT_S)
+            raise
         self.reconnects += 1
         if self.dropped_ms > dropped_before:
             lost = self.dropped_ms - dropped_before
