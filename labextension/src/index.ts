@@ -9,3 +9,10 @@ export { IGeminiLive } from './tokens';
 const plugins: JupyterFrontEndPlugin<any>[] = [panelPlugin, commandsPlugin];
 
 export default plugins;
+
+// The worklet module sources, for other renderers (and the bundle check, which
+// evaluates them from the minified build).
+export {
+  captureModuleSource,
+  playbackModuleSource
+} from './audio/worklet-source';

@@ -233,9 +233,17 @@ export class LiveController {
 
   private openStream(id: string): void {
     const stream = new LiveStream({ sessionId: id });
-    stream.eventReceived.connect((_, event) => this.onEvent(event));
-    stream.audioReceived.connect((_, pcm) => this.engine?.player?.enqueue(pcm));
-    stream.connectionChanged.connect((_, change) => this.onConnection(change));
+    // Events of a stream that was already replaced or stopped are ignored.
+    const current = (sender: LiveStream) => sender === this.stream;
+    stream.eventReceived.connect(
+      (sender, event) => current(sender) && this.onEvent(event)
+    );
+    stream.audioReceived.connect(
+      (sender, pcm) => current(sender) && this.engine?.player?.enqueue(pcm)
+    );
+    stream.connectionChanged.connect(
+      (sender, change) => current(sender) && this.onConnection(change)
+    );
     this.stream = stream;
     stream.connect();
     this.reportTimer = setInterval(
@@ -369,8 +377,9 @@ export class LiveController {
       clearInterval(this.reportTimer);
       this.reportTimer = null;
     }
-    this.stream?.dispose();
+    const stream = this.stream;
     this.stream = null;
+    stream?.dispose();
     const engine = this.engine;
     this.engine = null;
     this.sessionId = null;

@@ -1,0 +1,219 @@
+import { Signal } from '@lumino/signaling';
+
+import * as api from '../../api';
+import { LiveController } from '../controller';
+
+/** The device websocket, played by the test. */
+class FakeStream {
+  static last: FakeStream;
+  state = 'connecting';
+  sent: unknown[] = [];
+  audio: ArrayBuffer[] = [];
+  readonly eventReceived = new Signal<FakeStream, any>(this);
+  readonly audioReceived = new Signal<FakeStream, ArrayBuffer>(this);
+  readonly connectionChanged = new Signal<FakeStream, any>(this);
+  constructor(readonly options: { sessionId: string }) {
+    FakeStream.last = this;
+  }
+  connect() {
+    this.connectionChanged.emit({ state: 'connecting' });
+  }
+  open() {
+    this.state = 'open';
+    this.connectionChanged.emit({ state: 'open' });
+  }
+  send(control: unknown) {
+    this.sent.push(control);
+    return true;
+  }
+  sendAudio(frame: ArrayBuffer) {
+    this.audio.push(frame);
+    return true;
+  }
+  dispose() {
+    this.state = 'closed';
+    this.connectionChanged.emit({ state: 'closed' });
+  }
+}
+
+const player = {
+  speaking: false,
+  playedMs: 0,
+  enqueue: jest.fn(),
+  interrupt: jest.fn(),
+  endTurn: jest.fn()
+};
+let engineOptions: any = null;
+
+jest.mock('../../stream', () => ({
+  LiveStream: jest.fn((o: any) => new FakeStream(o))
+}));
+jest.mock('../../audio/engine', () => ({
+  AudioEngine: jest.fn(() => ({
+    player: null as unknown,
+    async startPlayer(o: any) {
+      engineOptions = o;
+      this.player = player;
+    },
+    async startCapture() {
+      return undefined;
+    },
+    close: jest.fn(async () => undefined)
+  }))
+}));
+jest.mock('../../api');
+
+const mockedApi = api as jest.Mocked<typeof api>;
+const status = {
+  version: '0.1.0',
+  backends: {
+    gemini: { available: false, reason: 'no API key' },
+    echo: { available: true }
+  },
+  default_backend: 'echo',
+  models: ['m1'],
+  default_model: 'm1',
+  voices: ['Puck'],
+  default_voice: 'Puck',
+  audio: { input_rate: 16000, output_rate: 24000, format: 's16le', channels: 1 }
+};
+
+async function liveController(prefs = {}) {
+  mockedApi.getStatus.mockResolvedValue(status);
+  mockedApi.createSession.mockResolvedValue({ id: 'sid' } as api.ISession);
+  mockedApi.deleteSession.mockResolvedValue(undefined);
+  const controller = new LiveController({
+    saveFile: jest.fn(async name => `dir/${name}`)
+  });
+  controller.setPreferences(prefs, true);
+  await controller.start();
+  FakeStream.last.open();
+  return controller;
+}
+
+const loud = () => new Int16Array(320).fill(8000).buffer;
+
+beforeEach(() => {
+  jest.clearAllMocks();
+  player.speaking = false;
+});
+
+describe('LiveController', () => {
+  it('creates a session with the chosen options and goes live', async () => {
+    const c = await liveController({ voice: 'Kore', pushToTalk: true });
+    expect(mockedApi.createSession).toHaveBeenCalledWith({
+      transcription: true,
+      activity_detection: 'manual',
+      voice: 'Kore'
+    });
+    expect(c.sessionId).toBe('sid');
+    expect(c.state).toBe('live');
+  });
+
+  it('stop ends in idle (not error) and deletes the session', async () => {
+    const c = await liveController();
+    await c.stop();
+    expect(c.state).toBe('idle');
+    expect(c.sessionId).toBeNull();
+    expect(mockedApi.deleteSession).toHaveBeenCalledWith('sid');
+  });
+
+  it('reports a failed start with the server message', async () => {
+    mockedApi.getStatus.mockResolvedValue(status);
+    mockedApi.createSession.mockRejectedValue(new Error('too many sessions'));
+    const c = new LiveController({ saveFile: jest.fn() });
+    await c.start();
+    expect(c.state).toBe('error');
+    expect(c.message).toMatch(/too many sessions/);
+  });
+
+  it('sends the mic, silence when muted, and silence while the model speaks in half duplex', async () => {
+    const c = await liveController({ halfDuplex: true });
+    engineOptions.onFrame(loud());
+    c.toggleMute();
+    engineOptions.onFrame(loud());
+    c.toggleMute();
+    player.speaking = true;
+    engineOptions.onFrame(loud());
+    const peaks = FakeStream.last.audio.map(f =>
+      Math.max(...new Int16Array(f))
+    );
+    expect(peaks).toEqual([8000, 0, 0]);
+  });
+
+  it('push-to-talk sends activity markers and audio only while held', async () => {
+    const c = await liveController({ pushToTalk: true });
+    engineOptions.onFrame(loud());
+    c.setTalking(true);
+    engineOptions.onFrame(loud());
+    c.setTalking(false);
+    engineOptions.onFrame(loud());
+    expect(FakeStream.last.audio).toHaveLength(1);
+    expect(FakeStream.last.sent).toEqual([
+      { type: 'activity_start' },
+      { type: 'activity_end' }
+    ]);
+  });
+
+  it('routes server events to the player and the transcript', async () => {
+    const c = await liveController();
+    const s = FakeStream.last;
+    const pcm = new ArrayBuffer(480);
+    s.audioReceived.emit(pcm);
+    s.eventReceived.emit({
+      type: 'transcript',
+      role: 'model',
+      text: 'Hel',
+      turn: 1,
+      final: false
+    });
+    s.eventReceived.emit({ type: 'interrupted', turn: 1 });
+    s.eventReceived.emit({ type: 'tool_call', id: 't1', name: 'f', args: {} });
+    expect(player.enqueue).toHaveBeenCalledWith(pcm);
+    expect(player.interrupt).toHaveBeenCalled();
+    expect(c.transcript.items[0]).toMatchObject({
+      interrupted: true,
+      final: true
+    });
+    expect(c.transcript.items[1]).toMatchObject({
+      role: 'tool',
+      text: 'f({})'
+    });
+    // Tool calls are left to the kernel: the panel answers nothing.
+    expect(s.sent.filter((m: any) => m.type === 'tool_response')).toHaveLength(
+      0
+    );
+  });
+
+  it('tells the server what was played, and measures latency', async () => {
+    const c = await liveController();
+    engineOptions.onFrame(loud());
+    player.playedMs = 480;
+    engineOptions.onStarted(0);
+    engineOptions.onDrained(480);
+    expect(FakeStream.last.sent).toContainEqual({
+      type: 'playback',
+      played_ms: 480
+    });
+    expect(c.latency.last).not.toBeNull();
+  });
+
+  it('saves the transcript as Markdown through the given writer', async () => {
+    const c = await liveController();
+    c.transcript.update('user', 1, 'hello', true);
+    const path = await c.saveTranscript();
+    expect(path).toMatch(/^dir\/gemini-live-.*\.md$/);
+    expect(c.message).toMatch(/Transcript saved/);
+  });
+
+  it('a server-side close becomes an error state with the reason', async () => {
+    const c = await liveController();
+    FakeStream.last.connectionChanged.emit({
+      state: 'closed',
+      reason: 'model not found'
+    });
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(c.state).toBe('error');
+    expect(c.message).toBe('model not found');
+  });
+});

@@ -1,0 +1,95 @@
+import { Widget } from '@lumino/widgets';
+
+import { LiveController } from '../controller';
+import { LivePanel } from '../widget';
+
+jest.mock('../../api');
+
+async function rendered(controller: LiveController): Promise<LivePanel> {
+  const panel = new LivePanel(controller);
+  Widget.attach(panel, document.body);
+  panel.update();
+  await new Promise(resolve => setTimeout(resolve, 50));
+  return panel;
+}
+
+const byTestId = (panel: LivePanel, id: string) =>
+  panel.node.querySelector(`[data-testid="${id}"]`);
+
+describe('LivePanel', () => {
+  it('exposes the DOM hooks browser tests use', async () => {
+    const controller = new LiveController({ saveFile: jest.fn() });
+    controller.setPreferences({ pushToTalk: true }, true);
+    const panel = await rendered(controller);
+    expect(panel.node.dataset.testid).toBe('gemini-live-panel');
+    expect(panel.node.dataset.sessionId).toBe('');
+    for (const id of [
+      'gemini-live-start',
+      'gemini-live-mute',
+      'gemini-live-ptt',
+      'gemini-live-status',
+      'gemini-live-transcript',
+      'gemini-live-text-input',
+      'gemini-live-send',
+      'gemini-live-save',
+      'gemini-live-mic-level',
+      'gemini-live-model-level',
+      'gemini-live-latency',
+      'gemini-live-backend',
+      'gemini-live-model',
+      'gemini-live-voice',
+      'gemini-live-instruction',
+      'gemini-live-ptt-mode',
+      'gemini-live-half-duplex'
+    ]) {
+      expect(byTestId(panel, id)).not.toBeNull();
+    }
+    expect(
+      byTestId(panel, 'gemini-live-status')?.getAttribute('data-state')
+    ).toBe('idle');
+    panel.dispose();
+  });
+
+  it('renders transcript rows with role, turn and finality', async () => {
+    const controller = new LiveController({ saveFile: jest.fn() });
+    const panel = await rendered(controller);
+    controller.transcript.update('user', 1, 'Hi', true);
+    controller.transcript.update('model', 1, 'Hel', false);
+    await new Promise(resolve => setTimeout(resolve, 20));
+    const rows = Array.from(
+      panel.node.querySelectorAll('[data-testid="gemini-live-row"]')
+    );
+    expect(
+      rows.map(r => [
+        r.getAttribute('data-role'),
+        r.getAttribute('data-turn'),
+        r.getAttribute('data-final')
+      ])
+    ).toEqual([
+      ['user', '1', 'true'],
+      ['model', '1', 'false']
+    ]);
+    expect(rows[1].classList).toContain('jp-mod-partial');
+    panel.dispose();
+  });
+
+  it('holding the push-to-talk key talks only while live', async () => {
+    const controller = new LiveController({ saveFile: jest.fn() });
+    controller.setPreferences({ pushToTalk: true, pushToTalkKey: 'F8' }, true);
+    const talking = jest.spyOn(controller, 'setTalking');
+    const panel = await rendered(controller);
+    document.dispatchEvent(
+      new KeyboardEvent('keydown', { key: 'F8', code: 'F8' })
+    );
+    expect(talking).not.toHaveBeenCalled();
+    controller.state = 'live';
+    document.dispatchEvent(
+      new KeyboardEvent('keydown', { key: 'F8', code: 'F8' })
+    );
+    document.dispatchEvent(
+      new KeyboardEvent('keyup', { key: 'F8', code: 'F8' })
+    );
+    expect(talking.mock.calls).toEqual([[true], [false]]);
+    panel.dispose();
+  });
+});
