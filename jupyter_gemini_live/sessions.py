@@ -417,8 +417,14 @@ class LiveSession:
             "clients": len(self.clients()),
             "device_connected": self._device is not None,
             "error": self.error,
-            "stats": self.stats.as_json(),
+            "stats": self._stats_json(),
         }
+
+    def _stats_json(self) -> dict[str, float | int]:
+        stats = self.stats.as_json()
+        if self._upstream is not None:
+            stats["dropped_in_ms"] += round(self._upstream.dropped_input_ms(), 1)
+        return stats
 
 
 def _error(code: str, message: str, fatal: bool = False) -> dict[str, Any]:

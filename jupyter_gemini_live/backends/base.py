@@ -199,6 +199,10 @@ class Upstream(abc.ABC):
     async def close(self) -> None:
         """End the conversation and release everything; idempotent."""
 
+    def dropped_input_ms(self) -> float:
+        """Microphone audio the upstream itself had to drop (e.g. while reconnecting)."""
+        return 0.0
+
 
 class Backend(abc.ABC):
     """A factory of upstreams, built once per server from the GeminiLive config."""

@@ -672,6 +672,9 @@ class GeminiUpstream(Upstream):
 
     # ---- closing ----------------------------------------------------------------------
 
+    def dropped_input_ms(self) -> float:
+        return self.dropped_ms
+
     async def close(self) -> None:
         if self._closing is not None:
             await asyncio.shield(self._closing)

@@ -266,6 +266,7 @@ async def test_slow_reconnect_holds_a_bounded_amount_of_audio(make_simulator, ma
 
     assert isinstance(upstream, GeminiUpstream)
     assert upstream.dropped_ms == pytest.approx(200)
+    assert upstream.dropped_input_ms() == upstream.dropped_ms  # what session stats add
     assert sim.conversations[0].audio_in_ms == pytest.approx(200)
     dropped = listener.of(ErrorEvent)
     assert [(e.code, e.fatal) for e in dropped] == [("input_dropped", False)]

@@ -138,3 +138,16 @@ def chromium(mic_wav: Path) -> Iterator[Any]:
         )  # fmt: skip
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> Iterator[None]:
+    """Browser tests are synchronous and Playwright runs its own loop: pytest-jupyter's
+    per-test loop (closed after each test) must stay out of its way."""
+    yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> Iterator[None]:
+    """No in-process server here (JupyterLab runs in its own process)."""
+    yield None

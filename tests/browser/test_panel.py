@@ -1,0 +1,120 @@
+"""End to end in Debian's Chromium: a WAV file is the microphone, JupyterLab is real.
+
+The panel is opened and driven with the palette commands a user would run; what the user
+would notice is checked on the page (status, transcript rows) and on the server (audio
+in, audio out, audio really played).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import Lab
+
+SCREENSHOTS = Path(os.environ.get("GEMINI_LIVE_SCREENSHOTS", "test-results"))
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 40.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+def open_lab(chromium: Any, lab: Lab, theme: str = "JupyterLab Light") -> Any:
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and print("console:", m.text))
+    page.on("pageerror", lambda e: print("pageerror:", e, getattr(e, "stack", "")))
+    page.goto(f"{lab.url}lab?token={lab.token}&reset")
+    page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+    page.evaluate("app => window.jupyterapp.started", None)
+    page.evaluate(f"window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})")
+    return page
+
+
+def run_command(page: Any, command: str) -> None:
+    page.evaluate(f"window.jupyterapp.commands.execute('{command}')")
+
+
+def live_session(lab: Lab) -> dict[str, Any] | None:
+    sessions = [s for s in lab.api("GET", "sessions") if s["state"] == "live"]
+    return sessions[0] if sessions else None
+
+
+def converse(chromium: Any, lab: Lab, backend: str, shot: str, theme: str) -> None:
+    page = open_lab(chromium, lab, theme)
+    run_command(page, "gemini-live:open")
+    panel = page.locator('[data-testid="gemini-live-panel"]')
+    panel.wait_for(state="visible")
+    status = page.locator('[data-testid="gemini-live-status"]')
+
+    run_command(page, "gemini-live:start")
+    wait_for("the status to say live", lambda: status.get_attribute("data-state") == "live")
+    session = wait_for("a live session", lambda: live_session(lab))
+    assert session["backend"] == backend
+    assert panel.get_attribute("data-session-id") == session["id"]
+
+    def grown() -> dict[str, Any] | None:
+        stats = lab.api("GET", f"sessions/{session['id']}")["stats"]
+        done = stats["turns"] >= 2 and min(stats["audio_out_ms"], stats["played_ms"]) > 1000
+        return stats if done else None
+
+    stats = wait_for("two spoken turns heard back", grown, timeout=60)
+    assert stats["audio_in_ms"] > 4000
+    # The echo returns what it heard: out ≈ speech in (1 s per 4 s of microphone).
+    assert stats["audio_out_ms"] >= 0.8 * 1000 * stats["turns"]
+    assert stats["played_ms"] <= stats["audio_out_ms"] + 50
+    assert stats["dropped_in_ms"] == 0
+
+    rows = page.locator('[data-testid="gemini-live-transcript"] [data-testid="gemini-live-row"]')
+    wait_for("transcript rows", lambda: rows.count() >= 4)
+    roles = [rows.nth(i).get_attribute("data-role") for i in range(4)]
+    assert roles == ["user", "model", "user", "model"]
+    assert "s of speech" in rows.nth(0).inner_text()
+    latency = page.locator('[data-testid="gemini-live-latency"]').inner_text()
+    assert "ms" in latency
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / shot))
+
+    run_command(page, "gemini-live:stop")
+    wait_for("the session to end", lambda: not live_session(lab))
+    wait_for("the status to leave live", lambda: status.get_attribute("data-state") != "live")
+    page.context.close()
+
+
+def test_echo_conversation_in_the_panel(chromium: Any, start_lab: Callable[..., Lab]) -> None:
+    lab = start_lab()
+    converse(chromium, lab, "echo", "panel-echo-light.png", "JupyterLab Light")
+
+
+def test_gemini_conversation_against_the_simulator(
+    chromium: Any, start_lab: Callable[..., Lab], tmp_path: Path
+) -> None:
+    from .simulator_process import running_simulator
+
+    with running_simulator(tmp_path) as (url, ca_file, key):
+        lab = start_lab(
+            f"--GeminiLive.base_url={url}",
+            f"--GeminiLive.ca_file={ca_file}",
+            f"--GeminiLive.api_key={key}",
+        )
+        converse(chromium, lab, "gemini", "panel-gemini-dark.png", "JupyterLab Dark")
+
+
+@pytest.fixture(autouse=True)
+def _screenshots_dir(tmp_path: Path) -> None:
+    global SCREENSHOTS
+    if "GEMINI_LIVE_SCREENSHOTS" not in os.environ:
+        SCREENSHOTS = tmp_path / "screenshots"
