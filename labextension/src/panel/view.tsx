@@ -44,8 +44,7 @@ function Banner({ controller }: IViewProps): JSX.Element | null {
       role="note"
     >
       <strong>Echo mode:</strong> Gemini is unavailable ({reason}); your speech
-      is played back. Set GOOGLE_API_KEY (or c.GeminiLive.api_key) for the
-      Jupyter server and restart it to talk to Gemini.
+      is played back.
     </div>
   );
 }
@@ -180,7 +179,11 @@ function Meter(props: {
 function Transcript({ controller }: IViewProps): JSX.Element {
   const end = React.useRef<HTMLDivElement>(null);
   const rows = controller.transcript.items;
-  React.useEffect(() => end.current?.scrollIntoView?.({ block: 'end' }));
+  React.useEffect(() => {
+    // Statement body on purpose: newer Chromium returns a Promise from scroll
+    // methods, and React would call a returned value as the effect's cleanup.
+    end.current?.scrollIntoView?.({ block: 'end' });
+  });
   return (
     <UseSignal signal={controller.transcript.changed}>
       {() => (
