@@ -21,7 +21,6 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 MIC_RATE = 48000
-#: one spoken burst then a pause long enough for the echo to answer before the next one
 SPEECH_S, PAUSE_S = 1.0, 3.0
 
 
@@ -38,21 +37,40 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """48 kHz mono: a voiced burst with a syllable rhythm, then silence (Chromium loops it)."""
-    t = np.arange(int(SPEECH_S * MIC_RATE)) / MIC_RATE
+def voiced(seconds: float) -> np.ndarray:
+    """A voiced burst with a syllable rhythm and 10 ms ramps."""
+    t = np.arange(int(seconds * MIC_RATE)) / MIC_RATE
     voice = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8))
     voice = 0.35 * voice / np.max(np.abs(voice)) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
-    ramp = np.minimum(1, np.minimum(t, t[::-1]) / 0.01)
-    pcm = np.concatenate([voice * ramp, np.zeros(int(PAUSE_S * MIC_RATE))])
-    path = tmp_path_factory.mktemp("mic") / "mic.wav"
+    return np.asarray(voice * np.minimum(1, np.minimum(t, t[::-1]) / 0.01))
+
+
+def write_mic(path: Path, *parts: tuple[str, float]) -> Path:
+    """A 48 kHz mono WAV of ("speech"|"pause", seconds) parts; Chromium loops it."""
+    pcm = np.concatenate(
+        [voiced(s) if kind == "speech" else np.zeros(int(s * MIC_RATE)) for kind, s in parts]
+    )
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(MIC_RATE)
         wav.writeframes((pcm * 32767).astype("<i2").tobytes())
     return path
+
+
+@pytest.fixture(scope="session")
+def mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One spoken burst, then a pause long enough for the echo to answer before the next."""
+    folder = tmp_path_factory.mktemp("mic")
+    return write_mic(folder / "mic.wav", ("speech", SPEECH_S), ("pause", PAUSE_S))
+
+
+@pytest.fixture(scope="session")
+def barge_in_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A long utterance, then talking again while its 2.5 s echo is still playing."""
+    folder = tmp_path_factory.mktemp("mic")
+    parts = [("speech", 2.5), ("pause", 1.2), ("speech", 0.6), ("pause", 4.0)]
+    return write_mic(folder / "barge-in.wav", *parts)
 
 
 @dataclass
@@ -87,7 +105,9 @@ def start_lab(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
             sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
             f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={token}",
             f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", *options,
+            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+            f"--LabApp.user_settings_dir={quiet_settings(tmp_path / 'settings')}",
+            *options,
         ]  # fmt: skip
         log = open(tmp_path / f"lab-{port}.log", "wb")  # noqa: SIM115 -- closed with the process
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -105,6 +125,14 @@ def start_lab(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
             lab.process.kill()
 
 
+def quiet_settings(folder: Path) -> Path:
+    """User settings in which JupyterLab does not ask about news (its toast covers the panel)."""
+    notification = folder / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True, exist_ok=True)
+    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    return folder
+
+
 def wait_until_up(lab: Lab, log: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -119,35 +147,51 @@ def wait_until_up(lab: Lab, log: Path, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def chromium(mic_wav: Path) -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (scripts/test.sh does)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture
+def launch_chromium(playwright: Any) -> Iterator[Callable[[Path], Any]]:
+    """Chromium whose microphone is the given WAV file."""
+    browsers: list[Any] = []
+
+    def launch(microphone: Path) -> Any:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
                 "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
                 "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={mic_wav}",
+                f"--use-file-for-fake-audio-capture={microphone}",
                 "--autoplay-policy=no-user-gesture-required",
                 "--disable-background-networking", "--disable-component-update",
                 "--no-first-run", "--disable-sync", "--disable-quic",
             ],
         )  # fmt: skip
-        yield browser
+        browsers.append(browser)
+        return browser
+
+    yield launch
+    for browser in browsers:
         browser.close()
 
 
+@pytest.fixture
+def chromium(launch_chromium: Callable[[Path], Any], mic_wav: Path) -> Any:
+    return launch_chromium(mic_wav)
+
+
 @pytest.fixture(autouse=True)
-def jp_asyncio_loop() -> Iterator[None]:
+def jp_asyncio_loop() -> None:
     """Browser tests are synchronous and Playwright runs its own loop: pytest-jupyter's
     per-test loop (closed after each test) must stay out of its way."""
-    yield None
 
 
 @pytest.fixture(autouse=True)
-def jp_server_cleanup() -> Iterator[None]:
+def jp_server_cleanup() -> None:
     """No in-process server here (JupyterLab runs in its own process)."""
-    yield None

@@ -39,7 +39,9 @@ def open_lab(chromium: Any, lab: Lab, theme: str = "JupyterLab Light") -> Any:
     page.goto(f"{lab.url}lab?token={lab.token}&reset")
     page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
     page.evaluate("app => window.jupyterapp.started", None)
-    page.evaluate(f"window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})")
+    page.evaluate(
+        f"window.jupyterapp.commands.execute('apputils:change-theme', {{theme: '{theme}'}})"
+    )
     return page
 
 
@@ -118,3 +120,26 @@ def _screenshots_dir(tmp_path: Path) -> None:
     global SCREENSHOTS
     if "GEMINI_LIVE_SCREENSHOTS" not in os.environ:
         SCREENSHOTS = tmp_path / "screenshots"
+
+
+def test_talking_over_the_reply_silences_it(
+    launch_chromium: Callable[[Path], Any], barge_in_wav: Path, start_lab: Callable[..., Lab]
+) -> None:
+    lab = start_lab()
+    page = open_lab(launch_chromium(barge_in_wav), lab)
+    run_command(page, "gemini-live:open")
+    run_command(page, "gemini-live:start")
+    session = wait_for("a live session", lambda: live_session(lab))
+
+    def interrupted() -> dict[str, Any] | None:
+        stats = lab.api("GET", f"sessions/{session['id']}")["stats"]
+        return stats if stats["interruptions"] >= 1 and stats["turns"] >= 2 else None
+
+    stats = wait_for("the reply to be interrupted", interrupted, timeout=60)
+    marked = page.locator('[data-testid="gemini-live-row"][data-interrupted="true"]')
+    wait_for("the interrupted reply marked in the transcript", lambda: marked.count() >= 1)
+    assert marked.first.get_attribute("data-role") == "model"
+    # The player stopped: it did not play the rest of the 2.5 s reply it had been sent.
+    assert stats["played_ms"] < stats["audio_out_ms"]
+    run_command(page, "gemini-live:stop")
+    wait_for("the session to end", lambda: not live_session(lab))
