@@ -125,8 +125,6 @@ class LiveSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._turn = 1
         self._muted_turn: int | None = None  # interrupted: no more audio of this turn
-        self._device_played = 0.0
-        self._played_before = 0.0
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -204,8 +202,6 @@ class LiveSession:
         if client.mode == "device":
             previous, self._device = self._device, client
             self.device_left_at = None
-            self._played_before += self._device_played
-            self._device_played = 0.0
             if previous is not None:
                 previous.disconnect(4001, "replaced by a new device connection")
         else:
@@ -240,8 +236,8 @@ class LiveSession:
             if client is not None:
                 client.send_event({"type": "pong", "t": control.fields["t"]})
         elif control.type == "playback":
-            self._device_played = max(self._device_played, control.fields["played_ms"])
-            self.stats.played_ms = self._played_before + self._device_played
+            # A running total for the session, so a reconnecting device counts nothing twice.
+            self.stats.played_ms = max(self.stats.played_ms, control.fields["played_ms"])
         elif control.type == "text":
             self.send_text(control.fields["text"])
         elif not self._put((control.type, control.fields)) and client is not None:

@@ -248,3 +248,19 @@ async def test_a_slow_reader_loses_audio_not_memory(
     await asyncio.sleep(1.5)
     assert session.stats.dropped_out_ms > 500
     assert device.outbox.dropped_audio_bytes > 0
+
+
+async def test_played_ms_is_a_session_total_across_reconnects(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api)
+    first = await open_stream(session_id)
+    await first.until("ready")
+    await first.send_json({"type": "playback", "played_ms": 800})
+    first.ws.close()
+    second = await open_stream(session_id)
+    ready = await second.until("ready")
+    assert ready["session"]["stats"]["played_ms"] == 800
+    await second.send_json({"type": "playback", "played_ms": 1200})  # the same player, later
+    await second.send_json({"type": "ping"})
+    await second.until("pong")
+    _, session = await api("GET", "sessions", session_id)
+    assert session["stats"]["played_ms"] == 1200
