@@ -23,8 +23,8 @@ python -m pip install -q ".[test]"
   jlpm test
 )
 
-ruff check .
-ruff format --check .
+ruff check jupyter_gemini_live tests benchmarks
+ruff format --check jupyter_gemini_live tests benchmarks
 mypy
 
 python -m pytest -p no:cacheprovider "$@"
