@@ -146,8 +146,10 @@ def wait_until_up(lab: Lab, log: Path, timeout: float = 60.0) -> None:
     raise AssertionError(f"jupyter lab did not start in {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
+    """Module-scoped: Playwright's loop runs while it lives, and must be gone before the
+    tests of other modules, whose pytest-jupyter loop would otherwise collide with it."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (scripts/test.sh does)")
     from playwright.sync_api import sync_playwright
