@@ -95,18 +95,18 @@ class Lab:
 def start_lab(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
     started: list[Lab] = []
 
-    def start(*options: str) -> Lab:
+    def start(*options: str, app: str = "lab") -> Lab:
         port, token = free_port(), secrets.token_hex(16)
         root = tmp_path / "root"
         root.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY", "GEMINI_API_KEY")}
         env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
         command = [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+            sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
             f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={token}",
-            f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
-            f"--LabApp.user_settings_dir={quiet_settings(tmp_path / 'settings')}",
+            f"--ServerApp.root_dir={root}", "--expose-app-in-browser",
+            f"--LabServerApp.workspaces_dir={tmp_path / 'workspaces'}",
+            f"--LabServerApp.user_settings_dir={quiet_settings(tmp_path / 'settings')}",
             *options,
         ]  # fmt: skip
         log = open(tmp_path / f"lab-{port}.log", "wb")  # noqa: SIM115 -- closed with the process

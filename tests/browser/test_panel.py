@@ -7,6 +7,7 @@ in, audio out, audio really played).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -31,12 +32,14 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 40.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
 
 
-def open_lab(chromium: Any, lab: Lab, theme: str = "JupyterLab Light") -> Any:
+def open_lab(
+    chromium: Any, lab: Lab, theme: str = "JupyterLab Light", page_path: str = "lab"
+) -> Any:
     context = chromium.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.on("console", lambda m: m.type == "error" and print("console:", m.text))
     page.on("pageerror", lambda e: print("pageerror:", e, getattr(e, "stack", "")))
-    page.goto(f"{lab.url}lab?token={lab.token}&reset")
+    page.goto(f"{lab.url}{page_path}?token={lab.token}&reset")
     page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=60_000)
     page.evaluate("app => window.jupyterapp.started", None)
     page.evaluate(
@@ -54,8 +57,10 @@ def live_session(lab: Lab) -> dict[str, Any] | None:
     return sessions[0] if sessions else None
 
 
-def converse(chromium: Any, lab: Lab, backend: str, shot: str, theme: str) -> None:
-    page = open_lab(chromium, lab, theme)
+def converse(
+    chromium: Any, lab: Lab, backend: str, shot: str, theme: str, page_path: str = "lab"
+) -> None:
+    page = open_lab(chromium, lab, theme, page_path)
     run_command(page, "gemini-live:open")
     panel = page.locator('[data-testid="gemini-live-panel"]')
     panel.wait_for(state="visible")
@@ -113,6 +118,19 @@ def test_gemini_conversation_against_the_simulator(
             f"--GeminiLive.api_key={key}",
         )
         converse(chromium, lab, "gemini", "panel-gemini-dark.png", "JupyterLab Dark")
+
+
+def test_notebook_7_has_the_panel_too(
+    chromium: Any, start_lab: Callable[..., Lab], tmp_path: Path
+) -> None:
+    lab = start_lab(app="notebook")
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = {"cells": [], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "root" / "analysis.ipynb").write_text(json.dumps(notebook))
+    converse(
+        chromium, lab, "echo", "notebook7-echo.png", "JupyterLab Light",
+        page_path="notebooks/analysis.ipynb",
+    )  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
