@@ -18,7 +18,7 @@ from typing import Any
 
 from conversation import Conversation, converse, pinger
 from report import add_json_option, percentiles, table, write_json
-from server_process import JupyterServer, RestClient, StreamClient, add_nodelay_option, usage
+from server_process import JupyterServer, RestClient, StreamClient, usage
 
 OUTPUT_RATE = 24000
 SILENCE_MS = 600
@@ -83,11 +83,10 @@ async def level(server: JupyterServer, args: argparse.Namespace, sessions: int) 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     levels = [int(n) for n in args.sessions.split(",")]
     results = []
-    async with JupyterServer(max_sessions=max(levels), nodelay=args.nodelay) as server:
+    async with JupyterServer(max_sessions=max(levels)) as server:
         for sessions in levels:
             results.append(await level(server, args, sessions))
     return {
-        "server_nodelay_patch": args.nodelay,
         "seconds": args.seconds,
         "speech_s": args.speech_s,
         "levels": results,
@@ -117,8 +116,7 @@ def show(results: dict[str, Any]) -> None:
                 "lag p99": r["client_send_lag_ms"].get("p99"),
             }
         )
-    patched = ", server patched: TCP_NODELAY" if results["server_nodelay_patch"] else ""
-    title = f"concurrent echo sessions (ms; reply = overhead beyond the 600 ms silence{patched})"
+    title = "concurrent echo sessions (ms; reply = overhead beyond the 600 ms silence)"
     print(table(title, rows))
 
 
@@ -128,7 +126,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0, help="talking time per level")
     parser.add_argument("--speech-s", type=float, default=1.0, help="length of each utterance")
     parser.add_argument("--ping-ms", type=float, default=100.0, help="ping interval per session")
-    add_nodelay_option(parser)
     add_json_option(parser)
     args = parser.parse_args()
     results = asyncio.run(run(args))

@@ -21,7 +21,7 @@ from typing import Any
 
 from conversation import FRAME_MS, converse, frames, quiet
 from report import add_json_option, percentiles, table, write_json
-from server_process import JupyterServer, RestClient, StreamClient, add_nodelay_option
+from server_process import JupyterServer, RestClient, StreamClient
 
 
 async def ping_round_trips(client: StreamClient, count: int) -> list[float]:
@@ -83,7 +83,7 @@ async def text_turns(client: StreamClient, count: int) -> list[float]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    async with JupyterServer(max_sessions=3, nodelay=args.nodelay) as server:
+    async with JupyterServer(max_sessions=3) as server:
         rest = RestClient(server)
 
         sid = await rest.create_session()
@@ -115,7 +115,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await rest.delete(sid)
 
     return {
-        "server_nodelay_patch": args.nodelay,
         "ping_rtt_ms": percentiles(rtts),
         "frame_server_cost_ms": percentiles(server_cost),
         "frame_client_send_ms": percentiles(send_cost),
@@ -146,8 +145,7 @@ def show(results: dict[str, Any]) -> None:
         {"measure": "client frame lateness", **reply["client_send_lag_ms"]},
         {"measure": "typed text → first audio", **results["text_turn_first_audio_ms"]},
     ]
-    patched = " (server patched: TCP_NODELAY)" if results["server_nodelay_patch"] else ""
-    print(table(f"latency (ms){patched}", rows))
+    print(table("latency (ms)", rows))
     print()
     print(table("bursts of audio written at once", results["bursts"]))
     stats = reply["session_stats"]
@@ -169,7 +167,6 @@ def main() -> None:
     parser.add_argument("--text-turns", type=int, default=10, help="typed turns to time")
     parser.add_argument("--speech-s", type=float, default=0.6, help="length of each utterance")
     parser.add_argument("--silence-ms", type=int, default=600, help="end-of-speech silence")
-    add_nodelay_option(parser)
     add_json_option(parser)
     args = parser.parse_args()
     results = asyncio.run(run(args))

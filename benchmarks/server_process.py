@@ -10,7 +10,6 @@ Everything stays on loopback; no key from the environment reaches the server.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -37,24 +36,6 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
 
-#: A what-if for --nodelay, loaded as the server's config file: the stream
-#: websocket with TCP_NODELAY (tornado leaves Nagle on for websockets). Only the
-#: benchmark's server is patched; the package is not changed.
-NODELAY_CONFIG = """
-from jupyter_gemini_live.stream import StreamHandler
-
-_open = StreamHandler.open
-
-
-def _open_nodelay(self, *args, **kwargs):
-    self.set_nodelay(True)
-    _open(self, *args, **kwargs)
-
-
-StreamHandler.open = _open_nodelay
-"""
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,11 +51,9 @@ class JupyterServer:
         *,
         max_sessions: int = 4,
         extra_args: tuple[str, ...] = (),
-        nodelay: bool = False,
     ) -> None:
         self.max_sessions = max_sessions
         self.extra_args = extra_args
-        self.config_py = NODELAY_CONFIG if nodelay else ""
         self.token = secrets.token_hex(24)
         self.port = 0
         self.process: asyncio.subprocess.Process | None = None
@@ -120,8 +99,6 @@ class JupyterServer:
         config.mkdir()
         enable = {"ServerApp": {"jpserver_extensions": {"jupyter_gemini_live": True}}}
         (config / "jupyter_server_config.json").write_text(json.dumps(enable))
-        if self.config_py:
-            (config / "jupyter_server_config.py").write_text(self.config_py)
         env["JUPYTER_CONFIG_DIR"] = str(config)
         env["JUPYTER_RUNTIME_DIR"] = str(self._tmp / "runtime")
         env["JUPYTER_DATA_DIR"] = str(self._tmp / "data")
@@ -204,15 +181,6 @@ async def _check_import(env: dict[str, str]) -> None:
     where = out.decode(errors="replace").strip()
     if not where.startswith(str(REPO)):
         raise RuntimeError(f"jupyter_gemini_live would be imported from {where!r}, not {REPO}")
-
-
-def add_nodelay_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--nodelay",
-        action="store_true",
-        help="what-if: patch the benchmark's server (not the package) so the stream "
-        "websocket sets TCP_NODELAY",
-    )
 
 
 class RestClient:
