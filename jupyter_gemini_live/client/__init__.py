@@ -1,0 +1,32 @@
+"""Talk to gemini-live sessions from a kernel: a synchronous client safe in notebook cells.
+
+    from jupyter_gemini_live.client import connect
+    live = connect()                      # the Jupyter server that runs this kernel
+    with live.start(tools=[get_weather]) as session:
+        print(session.say("What's the weather in Paris?"))
+
+REST goes through urllib and the session's events through a websocket on a daemon
+thread, so nothing here touches (or blocks) the kernel's own asyncio loop. The Gemini API
+key stays on the server. See docs/kernel.md.
+"""
+
+from __future__ import annotations
+
+from ..tools import ToolError
+from .discovery import ServerAddress, ServerNotFound
+from .observer import Events, ToolCall, Turn
+from .rest import LiveError
+from .session import LiveServer, LiveSession, connect
+
+__all__ = [
+    "Events",
+    "LiveError",
+    "LiveServer",
+    "LiveSession",
+    "ServerAddress",
+    "ServerNotFound",
+    "ToolCall",
+    "ToolError",
+    "Turn",
+    "connect",
+]
