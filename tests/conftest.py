@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from speech import frames
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "simulated_service"]
 
 
 @pytest.fixture(autouse=True)

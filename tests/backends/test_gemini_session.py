@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 import trustme
+from simulated_service import API_KEY
 from speech import frames, seconds_of, silence, speech
 
 from jupyter_gemini_live.simulator import Faults
-
-API_KEY = "simulated-key"
 
 
 @pytest.fixture

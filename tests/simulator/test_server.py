@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from simulated_service import API_KEY
 from speech import frames, silence, speech
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -17,7 +18,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from jupyter_gemini_live.simulator import Faults, Simulator
 from jupyter_gemini_live.simulator.faults import BAD_KEY_REASON
 
-API_KEY = "simulated-key"
 TIMEOUT = 10.0
 PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 CAMEL = {
