@@ -144,6 +144,11 @@ class LiveSession:
             self._fail(err.code, err.message)
             await self._release()
             raise
+        except Exception as err:  # a backend bug must not leave a session "connecting"
+            self._log.exception("gemini-live %s: connect failed", self.id)
+            self._fail("connect_failed", f"could not open the conversation: {err}")
+            await self._release()
+            raise BackendError("connect_failed", self.error or "") from err
         self._tasks = [
             asyncio.create_task(self._pump(self._upstream), name=f"gemini-live-pump-{self.id}"),
             asyncio.create_task(self._forward(self._upstream), name=f"gemini-live-send-{self.id}"),

@@ -79,11 +79,13 @@ class BrokenUpstream(Upstream):
 class BrokenBackend(Backend):
     name = "broken"
 
-    def __init__(self, refuse: bool) -> None:
+    def __init__(self, refuse: bool | str) -> None:
         self.refuse = refuse
         self.upstream = BrokenUpstream()
 
     async def connect(self, options: SessionOptions) -> Upstream:
+        if self.refuse == "crash":
+            raise RuntimeError("socket exploded")
         if self.refuse:
             raise BackendError("bad_key", "the API key was refused; check GOOGLE_API_KEY")
         return self.upstream
@@ -120,4 +122,15 @@ async def test_refused_connect_is_an_http_error_with_the_reason(
     code, error = await api("POST", "sessions")
     assert code == 502
     assert "API key was refused" in error["message"]
+    assert (await api("GET", "sessions"))[1] == []
+
+
+async def test_a_crashing_backend_is_a_502_and_leaves_no_session(
+    api: Any, jp_serverapp: Any
+) -> None:
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    manager.backends["echo"] = BrokenBackend(refuse="crash")
+    code, error = await api("POST", "sessions")
+    assert code == 502
+    assert error["message"] == "could not open the conversation: socket exploded"
     assert (await api("GET", "sessions"))[1] == []
