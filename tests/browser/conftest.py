@@ -78,6 +78,7 @@ class Lab:
     url: str
     token: str
     process: subprocess.Popen[bytes]
+    root: Path
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         request = urllib.request.Request(
@@ -111,7 +112,7 @@ def start_lab(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
         ]  # fmt: skip
         log = open(tmp_path / f"lab-{port}.log", "wb")  # noqa: SIM115 -- closed with the process
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        lab = Lab(f"http://127.0.0.1:{port}/", token, process)
+        lab = Lab(f"http://127.0.0.1:{port}/", token, process, root)
         started.append(lab)
         wait_until_up(lab, tmp_path / f"lab-{port}.log")
         return lab

@@ -95,6 +95,12 @@ def converse(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / shot))
 
+    page.locator('[data-testid="gemini-live-save"]').click()
+    saved = wait_for("the saved transcript", lambda: list(lab.root.glob("gemini-live-*.md")))
+    markdown = saved[0].read_text()
+    assert "s of speech" in markdown
+    assert markdown.index("(1.") < markdown.rindex("of speech")
+
     run_command(page, "gemini-live:stop")
     wait_for("the session to end", lambda: not live_session(lab))
     wait_for("the status to leave live", lambda: status.get_attribute("data-state") != "live")
@@ -131,6 +137,37 @@ def test_notebook_7_has_the_panel_too(
         chromium, lab, "echo", "notebook7-echo.png", "JupyterLab Light",
         page_path="notebooks/analysis.ipynb",
     )  # fmt: skip
+
+
+def test_push_to_talk_sends_only_what_is_held(chromium: Any, start_lab: Callable[..., Lab]) -> None:
+    lab = start_lab()
+    page = open_lab(chromium, lab)
+    run_command(page, "gemini-live:open")
+    options = page.locator("details.jp-GeminiLive-options")
+    if options.get_attribute("open") is None:
+        options.locator("summary").click()
+    page.locator('[data-testid="gemini-live-ptt-mode"]').check()
+    run_command(page, "gemini-live:start")
+    session = wait_for("a live session", lambda: live_session(lab))
+    assert session["activity_detection"] == "manual"
+    time.sleep(4.5)  # the microphone speaks, unheld: nothing may come back
+    quiet = lab.api("GET", f"sessions/{session['id']}")["stats"]
+    assert quiet["turns"] == 0
+
+    talk = page.locator('[data-testid="gemini-live-ptt"]')
+    talk.hover()
+    page.mouse.down()
+    time.sleep(4.2)  # one full loop of the microphone file: 1 s of speech in it
+    page.mouse.up()
+
+    def answered() -> dict[str, Any] | None:
+        stats = lab.api("GET", f"sessions/{session['id']}")["stats"]
+        return stats if stats["turns"] >= 1 else None
+
+    stats = wait_for("the held speech echoed", answered)
+    # What was held (~4.2 s of microphone) comes back, not the unheld 4.5 s before it.
+    assert 3500 < stats["audio_out_ms"] < 5000
+    run_command(page, "gemini-live:stop")
 
 
 @pytest.fixture(autouse=True)
