@@ -96,10 +96,16 @@ def converse(
     page.screenshot(path=str(SCREENSHOTS / shot))
 
     page.locator('[data-testid="gemini-live-save"]').click()
-    saved = wait_for("the saved transcript", lambda: list(lab.root.glob("gemini-live-*.md")))
-    markdown = saved[0].read_text()
-    assert "s of speech" in markdown
-    assert markdown.index("(1.") < markdown.rindex("of speech")
+
+    def saved() -> str:
+        files = list(lab.root.glob("gemini-live-*.md"))
+        return files[0].read_text() if files else ""  # written in place: may be partial
+
+    wait_for("the saved transcript", lambda: saved().count("**Gemini:**") >= 2)
+    markdown = saved()
+    lines = [line for line in markdown.splitlines() if line.startswith("**")]
+    assert [line.split(":**")[0] for line in lines[:4]] == ["**You", "**Gemini"] * 2
+    assert "s of speech" in lines[0]
 
     run_command(page, "gemini-live:stop")
     wait_for("the session to end", lambda: not live_session(lab))
