@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
@@ -20,7 +20,22 @@ MAX_TEXT_CHARS = 20_000
 SESSION = r"(?P<session_id>[^/]+)"
 
 
-class GeminiLiveHandler(ExtensionHandlerMixin, APIHandler):
+class JsonErrors:
+    """Errors as JSON `{"message", "reason"}`, the message formatted with its arguments
+    (APIHandler shows `log_message` unformatted; the websocket handler would send HTML)."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        handler: JupyterHandler = self  # type: ignore[assignment]
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, web.HTTPError) and error.log_message:
+            handler.set_header("Content-Type", "application/json")
+            message = error.log_message % error.args
+            handler.finish(json.dumps({"message": message, "reason": error.reason}))
+            return
+        super().write_error(status_code, **kwargs)  # type: ignore[misc]
+
+
+class GeminiLiveHandler(JsonErrors, ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
@@ -33,16 +48,6 @@ class GeminiLiveHandler(ExtensionHandlerMixin, APIHandler):
             return self.manager.get(session_id)
         except UnknownSession:
             raise web.HTTPError(404, "unknown session %s", session_id) from None
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """APIHandler shows `log_message` unformatted; ours carry arguments."""
-        error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, web.HTTPError) and error.log_message:
-            self.set_header("Content-Type", "application/json")
-            message = error.log_message % error.args
-            self.finish(json.dumps({"message": message, "reason": error.reason}))
-            return
-        super().write_error(status_code, **kwargs)
 
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)

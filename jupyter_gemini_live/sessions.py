@@ -51,6 +51,9 @@ INBOX_ITEMS = 250
 #: ended sessions kept so their transcript and error can still be read
 ENDED_KEPT = 20
 CONNECT_TIMEOUT = 30.0
+#: tool calls waiting for an answer; the oldest are forgotten beyond this
+MAX_PENDING_CALLS = 64
+_NOT_PENDING = "tool call %s is not pending: answered already, cancelled, or never made"
 
 
 class Listener(Protocol):
@@ -125,6 +128,7 @@ class LiveSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._turn = 1
         self._muted_turn: int | None = None  # interrupted: no more audio of this turn
+        self._pending_calls: dict[str, str] = {}  # tool call id → name, until answered
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -214,6 +218,9 @@ class LiveSession:
         self.touch()
         client.send_event({"type": "ready", "session": self.as_json(), "mode": client.mode})
 
+    def has_device(self) -> bool:
+        return self._device is not None
+
     def detach(self, client: Listener) -> None:
         if client is self._device:
             self._device = None
@@ -245,6 +252,9 @@ class LiveSession:
             self.stats.played_ms = max(self.stats.played_ms, control.fields["played_ms"])
         elif control.type == "text":
             self.send_text(control.fields["text"])
+        elif control.type == "tool_response" and not self._claim_call(control.fields["id"]):
+            if client is not None:
+                client.send_event(_error("unknown_tool_call", _NOT_PENDING % control.fields["id"]))
         elif not self._put((control.type, control.fields)) and client is not None:
             client.send_event(_error("busy", "the upstream is not keeping up; try again"))
 
@@ -256,6 +266,10 @@ class LiveSession:
             self.transcript.append("user", text, self._turn, self.now(), final=True)
         )
         return True
+
+    def _claim_call(self, call_id: str) -> bool:
+        """The first answer to a tool call wins (two kernels may both have the tool)."""
+        return self._pending_calls.pop(call_id, None) is not None
 
     def _put(self, item: Input) -> bool:
         if self.ended:
@@ -340,11 +354,16 @@ class LiveSession:
         self._turn += 1
 
     def _on_tool_call(self, event: ToolCallEvent) -> None:
+        self._pending_calls[event.id] = event.name
+        while len(self._pending_calls) > MAX_PENDING_CALLS:
+            del self._pending_calls[next(iter(self._pending_calls))]
         self._broadcast(
             {"type": "tool_call", "id": event.id, "name": event.name, "args": dict(event.args)}
         )
 
     def _on_tool_call_cancelled(self, event: ToolCallCancelledEvent) -> None:
+        for call_id in event.ids:
+            self._pending_calls.pop(call_id, None)
         self._broadcast({"type": "tool_call_cancelled", "ids": list(event.ids)})
 
     def _on_usage(self, event: UsageEvent) -> None:
@@ -417,6 +436,7 @@ class LiveSession:
             "created": self.created.isoformat(),
             "clients": len(self.clients()),
             "device_connected": self._device is not None,
+            "turn": self._turn,
             "error": self.error,
             "stats": self._stats_json(),
         }

@@ -21,15 +21,23 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .frames import OBSERVER_TYPES, FrameError, check_audio, parse_control
 from .outbox import Close, Outbox, OutboxOverflow
-from .routes import AUTH_RESOURCE
+from .routes import AUTH_RESOURCE, JsonErrors
 from .sessions import LiveSession, Mode, SessionManager, UnknownSession
 
+DEVICE_TAKEN = (
+    "session %s already has a device (a Gemini Live panel holds its microphone); "
+    "stop it there first"
+)
 
-class StreamHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler):
+
+class StreamHandler(
+    JsonErrors, WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler
+):
     auth_resource = AUTH_RESOURCE
 
     mode: Mode = "device"
     wants_audio = True
+    exclusive = False
     session: LiveSession | None = None
 
     def set_default_headers(self) -> None:
@@ -58,6 +66,9 @@ class StreamHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, Jup
             raise web.HTTPError(400, "mode: expected 'device' or 'observe'")
         self.mode = "observe" if mode == "observe" else "device"
         self.wants_audio = self.mode == "device" or self.get_argument("audio", "0") == "1"
+        self.exclusive = self.mode == "device" and self.get_argument("exclusive", "0") == "1"
+        if self.exclusive and session.has_device():
+            raise web.HTTPError(409, "%s", DEVICE_TAKEN % session_id)
         self.session = session
         await super().get(session_id)
 
@@ -69,6 +80,9 @@ class StreamHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, Jup
         self.outbox = Outbox()
         self._writer = asyncio.create_task(self._write_forever(), name="gemini-live-writer")
         assert self.session is not None
+        if self.exclusive and self.session.has_device():  # another one came in meanwhile
+            self.close(4009, "the session has a device already")
+            return
         self.session.attach(self)
 
     def on_message(self, message: str | bytes) -> None:

@@ -194,7 +194,7 @@ async def test_a_wav_file_is_refused_while_the_panel_holds_the_microphone(
     try:
         panel = await open_stream(session.id)
         await panel.until("ready")
-        with pytest.raises(LiveError, match="panel in the browser holds its microphone"):
+        with pytest.raises(LiveError, match="a Gemini Live panel holds its microphone"):
             await run(session.send_audio_file, path)
         await panel.send_json({"type": "ping"})
         await panel.until("pong")  # the panel was left alone

@@ -264,3 +264,47 @@ async def test_played_ms_is_a_session_total_across_reconnects(api: Any, open_str
     await second.until("pong")
     _, session = await api("GET", "sessions", session_id)
     assert session["stats"]["played_ms"] == 1200
+
+
+async def test_refusals_of_the_stream_are_json(jp_fetch: Any) -> None:
+    response = await jp_fetch(
+        "gemini-live", "api", "sessions", "no-such-session", "stream", raise_error=False
+    )
+    assert response.code == 404
+    assert json.loads(response.body)["message"] == "unknown session no-such-session"
+
+
+async def test_an_exclusive_device_is_refused_while_another_holds_the_mic(
+    api: Any, open_stream: Any
+) -> None:
+    session_id = await new_session(api)
+    panel = await open_stream(session_id)
+    await panel.until("ready")
+    with pytest.raises(HTTPClientError) as err:
+        await open_stream(session_id, exclusive="1")
+    assert err.value.code == 409
+    assert err.value.response is not None
+    assert "holds its microphone" in json.loads(err.value.response.body)["message"]
+    await panel.send_json({"type": "ping"})
+    await panel.until("pong")  # the panel kept the session
+
+
+async def test_the_first_answer_to_a_tool_call_wins(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api)
+    device = await open_stream(session_id)
+    kernel = await open_stream(session_id, mode="observe")
+    other_kernel = await open_stream(session_id, mode="observe")
+    for stream in (device, kernel, other_kernel):
+        await stream.until("ready")
+    await device.send_json({"type": "text", "text": 'call get_time {"zone": "UTC"}'})
+    call = await kernel.until("tool_call")
+    answer = {"type": "tool_response", "id": call["id"], "name": "get_time"}
+    await kernel.send_json({**answer, "response": {"time": "noon"}})
+    await other_kernel.send_json({**answer, "response": {"time": "midnight"}})
+    error = await other_kernel.until("error")
+    assert error["code"] == "unknown_tool_call"
+    await device.until("turn_complete")
+    model = [e["text"] for e in device.of("transcript") if e["role"] == "model"]
+    assert model[-1] == 'get_time returned {"time": "noon"}'
+    _, session = await api("GET", "sessions", session_id)
+    assert session["turn"] == 2

@@ -64,7 +64,8 @@ class Device:
         self._drain: threading.Thread | None = None
 
     def __enter__(self) -> Device:
-        self._ws, _ = open_stream(self._rest, self._session_id, mode="device")
+        # exclusive: the server refuses (409) while a browser panel holds the microphone
+        self._ws, _ = open_stream(self._rest, self._session_id, mode="device", exclusive="1")
         self._drain = threading.Thread(
             target=self._drain_forever, name="gemini-live-device-drain", daemon=True
         )

@@ -90,11 +90,6 @@ class LiveSession:
         would take the microphone from it.
         """
         pcm = load_wav(path)
-        if self.info().get("device_connected"):
-            raise LiveError(
-                f"session {self.id} has a device: the Gemini Live panel in the browser holds "
-                "its microphone. Stop it there, or type with say() instead."
-            )
         turn = self._observer.next_turn()
         with Device(self._rest, self.id) as device:
             device.send_pcm(pcm, realtime=realtime)

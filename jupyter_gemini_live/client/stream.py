@@ -64,14 +64,16 @@ def close_reason(data: bytes) -> tuple[int | None, str]:
 
 
 def _refusal(err: websocket.WebSocketBadStatusException, session_id: str) -> str:
-    # The websocket handler answers refusals with an HTML page, not JSON: say it here.
-    known = {
-        401: "the Jupyter server refused the token: pass connect(token=...)",
-        403: "the Jupyter server refused the token: pass connect(token=...)",
-        404: f"unknown session {session_id}",
-        409: f"session {session_id} has ended",
-    }
-    return known.get(err.status_code, f"the server refused the stream: HTTP {err.status_code}")
+    """The server's own words (its refusals are JSON `{"message"}`), else a fallback."""
+    try:
+        message = json.loads(err.resp_body or b"")["message"]
+    except (ValueError, KeyError, TypeError):
+        message = None
+    if isinstance(message, str) and message:
+        return message
+    if err.status_code in (401, 403):
+        return "the Jupyter server refused the token: pass connect(token=...)"
+    return f"the server refused the stream of session {session_id}: HTTP {err.status_code}"
 
 
 def _cut(ws: websocket.WebSocket) -> None:
