@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from speech import frames
 
-pytest_plugins = ["pytest_jupyter.jupyter_server", "simulated_service"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "simulated_service", "jupyter_process"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,18 +1,11 @@
-"""A real JupyterLab with the extension, and Debian's Chromium with a WAV file as microphone."""
+"""Debian's Chromium with a WAV file as its microphone (JupyterLab runs in its own process,
+from the `start_lab` fixture of tests/jupyter_process.py)."""
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import wave
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +21,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "browser" in str(item.path):
             item.add_marker(pytest.mark.browser)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def voiced(seconds: float) -> np.ndarray:
@@ -71,80 +57,6 @@ def barge_in_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("mic")
     parts = [("speech", 2.5), ("pause", 1.2), ("speech", 0.6), ("pause", 4.0)]
     return write_mic(folder / "barge-in.wav", *parts)
-
-
-@dataclass
-class Lab:
-    url: str
-    token: str
-    process: subprocess.Popen[bytes]
-    root: Path
-
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        request = urllib.request.Request(
-            f"{self.url}gemini-live/api/{path}",
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {self.token}"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            data = response.read()
-            return json.loads(data) if data else None
-
-
-@pytest.fixture
-def start_lab(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
-    started: list[Lab] = []
-
-    def start(*options: str, app: str = "lab") -> Lab:
-        port, token = free_port(), secrets.token_hex(16)
-        root = tmp_path / "root"
-        root.mkdir(exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY", "GEMINI_API_KEY")}
-        env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
-        command = [
-            sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
-            f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={token}",
-            f"--ServerApp.root_dir={root}", "--expose-app-in-browser",
-            f"--LabServerApp.workspaces_dir={tmp_path / 'workspaces'}",
-            f"--LabServerApp.user_settings_dir={quiet_settings(tmp_path / 'settings')}",
-            *options,
-        ]  # fmt: skip
-        log = open(tmp_path / f"lab-{port}.log", "wb")  # noqa: SIM115 -- closed with the process
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        lab = Lab(f"http://127.0.0.1:{port}/", token, process, root)
-        started.append(lab)
-        wait_until_up(lab, tmp_path / f"lab-{port}.log")
-        return lab
-
-    yield start
-    for lab in started:
-        lab.process.terminate()
-        try:
-            lab.process.wait(20)
-        except subprocess.TimeoutExpired:
-            lab.process.kill()
-
-
-def quiet_settings(folder: Path) -> Path:
-    """User settings in which JupyterLab does not ask about news (its toast covers the panel)."""
-    notification = folder / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True, exist_ok=True)
-    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    return folder
-
-
-def wait_until_up(lab: Lab, log: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if lab.process.poll() is not None:
-            raise AssertionError(f"jupyter lab exited:\n{log.read_text()[-3000:]}")
-        try:
-            lab.api("GET", "status")
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"jupyter lab did not start in {timeout} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from .conftest import Lab
+from jupyter_process import Lab
 
 SCREENSHOTS = Path(os.environ.get("GEMINI_LIVE_SCREENSHOTS", "test-results"))
 
