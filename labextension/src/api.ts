@@ -44,14 +44,19 @@ export interface ISessionStats {
   dropped_in_ms: number;
 }
 
+export type ActivityDetection = 'auto' | 'manual';
+
 export interface ISession {
   id: string;
   backend: string;
   model: string;
   voice: string;
+  activity_detection: ActivityDetection;
   state: SessionState;
   created: number | string;
   clients: number;
+  /** A microphone/speaker connection holds the session (observers do not count). */
+  device_connected: boolean;
   error: string | null;
   stats: ISessionStats;
 }
@@ -63,7 +68,7 @@ export interface ICreateSession {
   system_instruction?: string;
   language?: string;
   transcription?: boolean;
-  activity_detection?: 'auto' | 'manual';
+  activity_detection?: ActivityDetection;
   tools?: Record<string, unknown>[];
   record?: boolean;
 }
@@ -194,4 +199,39 @@ export function getTranscript(
     {},
     settings
   );
+}
+
+/**
+ * Why the server refuses a device connection to a session, in its own words; null when
+ * it would accept one. A browser WebSocket never sees the status or body of a refused
+ * handshake (only close code 1006), so the same request is repeated as plain HTTP: the
+ * server runs its checks (404 unknown, 409 ended or held by another device) before it
+ * looks for the Upgrade header, and answers 400 when they all pass. Nothing is opened.
+ */
+export async function streamRefusal(
+  id: string,
+  settings?: ServerConnection.ISettings
+): Promise<string | null> {
+  try {
+    await requestApi<void>(
+      `${sessionPath(id, 'stream')}?mode=device&exclusive=1`,
+      {},
+      settings
+    );
+  } catch (error) {
+    return refusalMessage(error as GeminiLiveApiError);
+  }
+  return null;
+}
+
+function refusalMessage(error: GeminiLiveApiError): string | null {
+  if (error.status === 409) {
+    return error.message.startsWith('409')
+      ? 'Another device is already talking in this session.'
+      : error.message;
+  }
+  if (error.status === 404) {
+    return 'The session no longer exists.';
+  }
+  return null;
 }

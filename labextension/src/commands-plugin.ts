@@ -4,6 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { microphoneIcon } from './icon';
 import { IGeminiLive } from './tokens';
@@ -16,6 +17,27 @@ export const CommandIDs = {
 } as const;
 
 const CATEGORY = 'Gemini Live';
+
+/**
+ * `gemini-live:start`'s optional `{ sessionId }`: join that existing session (e.g. from
+ * a notebook's output or another extension) instead of the one chosen in the panel.
+ */
+export function joinTarget(
+  args: ReadonlyPartialJSONObject
+): string | undefined {
+  const id = args.sessionId;
+  return typeof id === 'string' && id ? id : undefined;
+}
+
+const START_ARGS = {
+  type: 'object',
+  properties: {
+    sessionId: {
+      type: 'string',
+      description: 'Join this existing session (no new session is created)'
+    }
+  }
+};
 
 export const commandsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-gemini-live:commands',
@@ -37,13 +59,17 @@ export const commandsPlugin: JupyterFrontEndPlugin<void> = {
       execute: () => live.open()
     });
     commands.addCommand(CommandIDs.start, {
-      label: 'Start Gemini Live Conversation',
+      label: args =>
+        joinTarget(args)
+          ? 'Talk in Gemini Live Session'
+          : 'Start Gemini Live Conversation',
       caption:
         'Start a voice conversation with Gemini (asks for the microphone)',
+      describedBy: { args: START_ARGS },
       isEnabled: () => !controller.active,
-      execute: () => {
+      execute: args => {
         live.open();
-        return controller.start();
+        return controller.start({ sessionId: joinTarget(args) });
       }
     });
     commands.addCommand(CommandIDs.stop, {

@@ -54,6 +54,11 @@ export interface IConnectionChange {
   state: ConnectionState;
   /** Why a connection closed for good, for the status line. */
   reason?: string;
+  /**
+   * The first, exclusive connection was refused before `ready` (the browser does not
+   * say why; `api.streamRefusal` can ask the server).
+   */
+  refused?: boolean;
 }
 
 export interface ILiveStreamOptions {
@@ -61,6 +66,11 @@ export interface ILiveStreamOptions {
   settings?: ServerConnection.ISettings;
   /** Waits before each reconnection attempt; their sum stays inside the ~30 s grace. */
   backoffMs?: number[];
+  /**
+   * Join without taking over: the first connection asks for `exclusive=1`, so the
+   * server refuses it (409) while another device holds the session.
+   */
+  exclusive?: boolean;
 }
 
 /** WebSocket.OPEN, without relying on a global WebSocket class. */
@@ -83,6 +93,8 @@ export class LiveStream implements IDisposable {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
   private fatal: string | null = null;
+  /** Got `ready` once: the device slot is ours, later connections are reconnections. */
+  private joined = false;
   private _state: ConnectionState = 'closed';
   private readonly backoff: number[];
   private readonly _eventReceived = new Signal<this, ServerEvent>(this);
@@ -119,17 +131,23 @@ export class LiveStream implements IDisposable {
   /** The websocket URL, built at connect time from the current settings. */
   url(): string {
     const settings = this.options.settings ?? ServerConnection.makeSettings();
-    let url = URLExt.join(
+    const url = URLExt.join(
       settings.wsUrl,
       API_PATH,
       'sessions',
       encodeURIComponent(this.options.sessionId),
       'stream'
     );
-    if (settings.appendToken && settings.token !== '') {
-      url += `?token=${encodeURIComponent(settings.token)}`;
+    const query: string[] = [];
+    // Reconnections take our own slot back: the server may not have noticed the
+    // dropped socket yet, and an exclusive request would be refused by our own ghost.
+    if (this.options.exclusive && !this.joined) {
+      query.push('exclusive=1');
     }
-    return url;
+    if (settings.appendToken && settings.token !== '') {
+      query.push(`token=${encodeURIComponent(settings.token)}`);
+    }
+    return query.length ? `${url}?${query.join('&')}` : url;
   }
 
   connect(): void {
@@ -200,6 +218,7 @@ export class LiveStream implements IDisposable {
     }
     if (message.type === 'ready') {
       this.attempt = 0;
+      this.joined = true;
       this.setState('open');
     } else if (message.type === 'error' && message.fatal) {
       this.fatal = message.message;
@@ -213,6 +232,11 @@ export class LiveStream implements IDisposable {
     }
     this.socket = null;
     const reason = this.fatal ?? closeReason(event);
+    if (this.options.exclusive && !this.joined && !this.fatal) {
+      // Retrying a refused join would only be refused again.
+      this.finish(`the server refused the connection (${reason})`, true);
+      return;
+    }
     if (this.fatal || isFinalClose(event.code)) {
       this.finish(reason);
       return;
@@ -233,9 +257,9 @@ export class LiveStream implements IDisposable {
     }, wait);
   }
 
-  private finish(reason: string): void {
+  private finish(reason: string, refused?: boolean): void {
     this.stopped = true;
-    this.setState('closed', reason);
+    this.setState('closed', reason, refused);
   }
 
   private detach(): WebSocket | null {
@@ -255,12 +279,18 @@ export class LiveStream implements IDisposable {
     }
   }
 
-  private setState(state: ConnectionState, reason?: string): void {
+  private setState(
+    state: ConnectionState,
+    reason?: string,
+    refused?: boolean
+  ): void {
     if (state === this._state && reason === undefined) {
       return;
     }
     this._state = state;
-    this._connectionChanged.emit({ state, reason });
+    this._connectionChanged.emit(
+      refused ? { state, reason, refused } : { state, reason }
+    );
   }
 }
 

@@ -5,7 +5,8 @@ import {
   createSession,
   deleteSession,
   getStatus,
-  sendText
+  sendText,
+  streamRefusal
 } from '../api';
 
 type Call = { url: string; method: string; body: string | null };
@@ -100,5 +101,48 @@ describe('api', () => {
     const error = await getStatus(settings).catch(e => e);
     expect(error.message).toMatch(/Cannot reach the Jupyter server/);
     expect(error.status).toBe(0);
+  });
+});
+
+describe('streamRefusal', () => {
+  function probe(status: number, body: string, urls: string[] = []) {
+    const fetch = jest.fn(async (request: Request) => {
+      urls.push(request.url);
+      return {
+        ok: false,
+        status,
+        statusText: 'Status',
+        text: async () => body
+      } as Response;
+    });
+    return ServerConnection.makeSettings({
+      baseUrl: 'http://example.org/user/ada/',
+      fetch: fetch as unknown as typeof window.fetch
+    });
+  }
+
+  it('asks the stream route over plain HTTP, exclusively, and returns the 409 message', async () => {
+    const urls: string[] = [];
+    const message = await streamRefusal(
+      'abc',
+      probe(409, '{"message": "a device is already connected"}', urls)
+    );
+    expect(message).toBe('a device is already connected');
+    expect(urls[0]).toMatch(
+      /^http:\/\/example\.org\/user\/ada\/gemini-live\/api\/sessions\/abc\/stream\?mode=device&exclusive=1/
+    );
+  });
+
+  it('is null when the server would accept (400: no Upgrade header)', async () => {
+    expect(await streamRefusal('abc', probe(400, 'Can "Upgrade"'))).toBeNull();
+  });
+
+  it('words a 409 without JSON, and a vanished session', async () => {
+    expect(await streamRefusal('abc', probe(409, '<html>'))).toMatch(
+      /Another device/
+    );
+    expect(await streamRefusal('abc', probe(404, '<html>'))).toMatch(
+      /no longer exists/
+    );
   });
 });

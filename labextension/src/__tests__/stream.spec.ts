@@ -76,11 +76,15 @@ const session = {
   }
 };
 
-function openStream(options: Partial<ServerConnection.ISettings> = {}) {
+function openStream(
+  options: Partial<ServerConnection.ISettings> = {},
+  exclusive = false
+) {
   const stream = new LiveStream({
     sessionId: 'abc',
     settings: settings(options),
-    backoffMs: [10, 20]
+    backoffMs: [10, 20],
+    exclusive
   });
   const events: ServerEvent[] = [];
   const audio: ArrayBuffer[] = [];
@@ -232,5 +236,34 @@ describe('LiveStream', () => {
     jest.advanceTimersByTime(1000);
     expect(MockSocket.instances).toHaveLength(1);
     expect(() => stream.connect()).toThrow(/closed/);
+  });
+
+  it('an exclusive join asks for exclusive=1 on its first connection only', () => {
+    jest.useFakeTimers();
+    const { socket } = openStream({}, true);
+    expect(socket.url).toBe(
+      'ws://example.org/user/ada/gemini-live/api/sessions/abc/stream?exclusive=1&token=secret'
+    );
+    socket.serverOpen();
+    socket.serverSend({ type: 'ready', session });
+    socket.serverClose(1006);
+    jest.advanceTimersByTime(10);
+    // Reconnecting takes back our own slot, which the server may still hold.
+    expect(MockSocket.instances[1].url).not.toContain('exclusive');
+  });
+
+  it('a refused exclusive join is final and says it was refused', () => {
+    jest.useFakeTimers();
+    const { stream, socket } = openStream({}, true);
+    const changes: { state: string; refused?: boolean }[] = [];
+    stream.connectionChanged.connect((_, c) => changes.push(c));
+    socket.serverClose(1006);
+    jest.advanceTimersByTime(1000);
+    expect(MockSocket.instances).toHaveLength(1);
+    expect(stream.state).toBe('closed');
+    expect(changes[changes.length - 1]).toMatchObject({
+      state: 'closed',
+      refused: true
+    });
   });
 });

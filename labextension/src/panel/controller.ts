@@ -1,6 +1,7 @@
 /**
- * One conversation at a time, as the panel shows it: session lifecycle over REST, the
- * device websocket, the audio engine, the transcript, meters and latency.
+ * One conversation at a time, as the panel shows it: session lifecycle over REST (a
+ * session of its own, or one a notebook created and the panel joins), the device
+ * websocket, the audio engine, the transcript, meters and latency.
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -17,6 +18,7 @@ import { LatencyTracker } from '../latency';
 import { DEFAULT_PREFERENCES, IPreferences } from '../preferences';
 import { IConnectionChange, LiveStream, ServerEvent } from '../stream';
 import { TranscriptModel } from '../transcript';
+import { JoinableSessions } from './joinable';
 
 /** What `data-state` of the status line shows. */
 export type PanelState =
@@ -32,6 +34,11 @@ export interface IControllerOptions {
   persist?: (prefs: IPreferences) => void;
 }
 
+export interface IStartOptions {
+  /** Join this existing session instead of the one chosen in the panel. */
+  sessionId?: string;
+}
+
 export class LiveController {
   readonly transcript = new TranscriptModel();
   readonly micMeter = new LevelMeter();
@@ -41,6 +48,11 @@ export class LiveController {
   state: PanelState = 'idle';
   message = 'Loading…';
   sessionId: string | null = null;
+  /** The conversation runs in a session someone else created (and will delete). */
+  joined = false;
+  /** The Session select: null until the user picks, '' a new session, else an id. */
+  sessionChoice: string | null = null;
+  readonly joinable = new JoinableSessions();
   muted = false;
   talking = false;
   prefs: IPreferences = { ...DEFAULT_PREFERENCES };
@@ -50,10 +62,15 @@ export class LiveController {
   private reportedMs = 0;
   private reportTimer: ReturnType<typeof setInterval> | null = null;
   private micProblem: string | null = null;
+  /** The running conversation's push-to-talk mode; null when none runs. */
+  private conversationManual: boolean | null = null;
+  private visible = false;
   private readonly _changed = new Signal<this, void>(this);
   private readonly _levelsChanged = new Signal<this, void>(this);
 
-  constructor(private readonly options: IControllerOptions) {}
+  constructor(private readonly options: IControllerOptions) {
+    this.joinable.changed.connect(this.onJoinableChanged, this);
+  }
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -66,6 +83,20 @@ export class LiveController {
 
   get active(): boolean {
     return this.state !== 'idle' && this.state !== 'error';
+  }
+
+  /** Push-to-talk as the session in use has it, else as the preferences say. */
+  get pushToTalk(): boolean {
+    return this.conversationManual ?? this.prefs.pushToTalk;
+  }
+
+  /** One waiting session the user has not decided about: point at it, never auto-join. */
+  get showJoinHint(): boolean {
+    return (
+      !this.active &&
+      this.sessionChoice === null &&
+      this.joinable.items.length === 1
+    );
   }
 
   /** The backend a new session would use. */
@@ -97,35 +128,66 @@ export class LiveController {
     }
   }
 
+  /** The Session select: '' for a new session, or the id of a joinable one. */
+  chooseSession(id: string): void {
+    this.sessionChoice = id;
+    this.emit();
+  }
+
+  /** The panel is on screen (or not): the session list is polled only while it is. */
+  setVisible(visible: boolean): void {
+    this.visible = visible;
+    this.syncPolling();
+  }
+
+  refreshSessions(): Promise<void> {
+    return this.joinable.refresh();
+  }
+
   /** Start a conversation; call from the click/command handler (user gesture). */
-  async start(): Promise<void> {
+  async start(options: IStartOptions = {}): Promise<void> {
     if (this.active) {
       return;
     }
+    const joinId = options.sessionId ?? this.sessionChoice ?? '';
     this.engine = new AudioEngine();
-    this.setState('starting', 'Creating the session…');
+    this.setState(
+      'starting',
+      joinId ? 'Joining the session…' : 'Creating the session…'
+    );
     try {
       if (!this.status) {
         this.status = await api.getStatus();
       }
-      const session = await api.createSession(this.sessionRequest());
+      const session = joinId
+        ? await this.joinSession(joinId)
+        : await this.createSession();
       this.sessionId = session.id;
       this.transcript.clear();
       this.turn = 0;
+      if (this.joined) {
+        await this.loadHistory(session.id);
+      }
       await this.startAudio(this.status.audio);
       this.openStream(session.id);
     } catch (error) {
       await this.teardown();
-      this.setState('error', `Could not start: ${(error as Error).message}`);
+      const what = joinId ? 'Could not join' : 'Could not start';
+      this.setState('error', `${what}: ${(error as Error).message}`);
     }
   }
 
   async stop(): Promise<void> {
     const id = this.sessionId;
+    const joined = this.joined;
     this.reportPlayback();
     await this.teardown();
-    this.setState('idle', this.idleMessage());
-    if (id) {
+    // A joined session belongs to the notebook, which keeps using it: only leave.
+    this.setState(
+      'idle',
+      joined ? "Left the notebook's session" : this.idleMessage()
+    );
+    if (id && !joined) {
       await api
         .deleteSession(id)
         .catch(error => console.warn('gemini-live:', error));
@@ -139,7 +201,7 @@ export class LiveController {
 
   /** Push-to-talk: pressed (true) or released (false). */
   setTalking(talking: boolean): void {
-    if (talking === this.talking || !this.stream || !this.prefs.pushToTalk) {
+    if (talking === this.talking || !this.stream || !this.pushToTalk) {
       return;
     }
     this.talking = talking;
@@ -187,7 +249,58 @@ export class LiveController {
 
   dispose(): void {
     void this.stop();
+    this.joinable.dispose();
     Signal.clearData(this);
+  }
+
+  private async createSession(): Promise<api.ISession> {
+    const session = await api.createSession(this.sessionRequest());
+    this.joined = false;
+    this.conversationManual = this.prefs.pushToTalk;
+    return session;
+  }
+
+  /** No POST: the session exists; its own turn-taking mode applies, not ours. */
+  private async joinSession(id: string): Promise<api.ISession> {
+    const session = await api.getSession(id);
+    if (session.state === 'closed' || session.state === 'error') {
+      throw new Error(`that session has ended (${session.state})`);
+    }
+    // Asking for the microphone first would be for nothing; the server checks again.
+    if (session.device_connected) {
+      throw new Error('another device is already talking in this session');
+    }
+    this.joined = true;
+    this.conversationManual = session.activity_detection === 'manual';
+    return session;
+  }
+
+  /** What the notebook and the model said before the panel joined. */
+  private async loadHistory(id: string): Promise<void> {
+    const entries = await api.getTranscript(id).catch(() => undefined);
+    for (const entry of entries ?? []) {
+      this.transcript.update(entry.role, entry.turn, entry.text, true);
+      if (entry.interrupted) {
+        this.transcript.interrupt(entry.turn);
+      }
+    }
+  }
+
+  private onJoinableChanged(): void {
+    const choice = this.sessionChoice;
+    // A chosen session that ended or was taken is no longer offered.
+    if (choice && !this.active && !this.joinable.find(choice)) {
+      this.sessionChoice = null;
+    }
+    this.emit();
+  }
+
+  private syncPolling(): void {
+    if (this.visible && !this.active) {
+      this.joinable.startPolling();
+    } else {
+      this.joinable.stopPolling();
+    }
   }
 
   private sessionRequest(): api.ICreateSession {
@@ -232,7 +345,7 @@ export class LiveController {
   }
 
   private openStream(id: string): void {
-    const stream = new LiveStream({ sessionId: id });
+    const stream = new LiveStream({ sessionId: id, exclusive: this.joined });
     // Events of a stream that was already replaced or stopped are ignored.
     const current = (sender: LiveStream) => sender === this.stream;
     stream.eventReceived.connect(
@@ -260,13 +373,27 @@ export class LiveController {
     } else if (change.state === 'reconnecting') {
       this.setState('reconnecting', 'Connection lost; reconnecting…');
     } else if (this.active) {
-      void this.teardown().then(() =>
-        this.setState(
-          'error',
-          change.reason ?? 'The session ended. Press Start to begin again.'
-        )
-      );
+      void this.endWith(change);
     }
+  }
+
+  /** The stream closed for good; a refused join is explained by the server's answer. */
+  private async endWith(change: IConnectionChange): Promise<void> {
+    const id = this.sessionId;
+    const refusal =
+      change.refused && id
+        ? await api.streamRefusal(id).catch(() => null)
+        : null;
+    if (this.sessionId !== id) {
+      return; // stopped (or restarted) meanwhile
+    }
+    await this.teardown();
+    this.setState(
+      'error',
+      refusal ??
+        change.reason ??
+        'The session ended. Press Start to begin again.'
+    );
   }
 
   private onEvent(event: ServerEvent): void {
@@ -328,7 +455,7 @@ export class LiveController {
     if (!stream || this.state !== 'live') {
       return;
     }
-    if (this.prefs.pushToTalk) {
+    if (this.pushToTalk) {
       if (this.talking && !this.muted) {
         stream.sendAudio(frame);
       }
@@ -383,6 +510,8 @@ export class LiveController {
     const engine = this.engine;
     this.engine = null;
     this.sessionId = null;
+    this.joined = false;
+    this.conversationManual = null;
     this.talking = false;
     this.reportedMs = 0;
     this.latency.reset();
@@ -396,9 +525,13 @@ export class LiveController {
   }
 
   private liveMessage(): string {
-    const base = this.prefs.pushToTalk
-      ? `Live. Hold Talk or ${this.prefs.pushToTalkKey} to speak.`
-      : 'Live. Speak any time.';
+    const how = this.pushToTalk
+      ? `Hold Talk or ${this.prefs.pushToTalkKey} to speak.`
+      : 'Speak any time.';
+    const where = this.joined
+      ? `Live in the notebook's session${this.pushToTalk ? ' (push-to-talk)' : ''}.`
+      : 'Live.';
+    const base = `${where} ${how}`;
     return this.micProblem
       ? `${base} Microphone unavailable: ${this.micProblem}`
       : base;
@@ -420,6 +553,7 @@ export class LiveController {
   private setState(state: PanelState, message: string): void {
     this.state = state;
     this.message = message;
+    this.syncPolling();
     this.emit();
   }
 

@@ -8,6 +8,7 @@ import * as React from 'react';
 import { LevelMeter } from '../audio/level-meter';
 import { ITranscriptRow } from '../transcript';
 import { LiveController } from './controller';
+import { describeSession } from './joinable';
 
 export interface IViewProps {
   controller: LiveController;
@@ -20,6 +21,7 @@ export function PanelView({ controller }: IViewProps): JSX.Element {
         <div className="jp-GeminiLive-body">
           <Banner controller={controller} />
           <Controls controller={controller} />
+          <JoinHint controller={controller} />
           <StatusLine controller={controller} />
           <Meters controller={controller} />
           <Transcript controller={controller} />
@@ -79,7 +81,22 @@ function Controls({ controller }: IViewProps): JSX.Element {
       >
         {controller.muted ? 'Unmute' : 'Mute'}
       </button>
-      {controller.prefs.pushToTalk && <TalkButton controller={controller} />}
+      {controller.pushToTalk && <TalkButton controller={controller} />}
+    </div>
+  );
+}
+
+function JoinHint({ controller }: IViewProps): JSX.Element | null {
+  if (!controller.showJoinHint) {
+    return null;
+  }
+  return (
+    <div
+      className="jp-GeminiLive-hint"
+      data-testid="gemini-live-join-hint"
+      role="note"
+    >
+      A notebook session is waiting — choose it under Session to talk to it
     </div>
   );
 }
@@ -276,14 +293,56 @@ function Composer({ controller }: IViewProps): JSX.Element {
   );
 }
 
+function SessionSelect({ controller }: IViewProps): JSX.Element {
+  const choice = controller.active
+    ? (controller.joined && controller.sessionId) || ''
+    : (controller.sessionChoice ?? '');
+  const listed = controller.joinable.items;
+  // The session in use is no longer "joinable" (it has our device): keep it shown.
+  const inUse =
+    choice && !listed.some(s => s.id === choice) ? [choice] : ([] as string[]);
+  return (
+    <label>
+      Session
+      <select
+        className="jp-mod-styled"
+        data-testid="gemini-live-session"
+        value={choice}
+        disabled={controller.active}
+        onChange={event => controller.chooseSession(event.target.value)}
+      >
+        <option value="">New session</option>
+        {listed.map(session => (
+          <option key={session.id} value={session.id}>
+            {describeSession(session)}
+          </option>
+        ))}
+        {inUse.map(id => (
+          <option key={id} value={id}>
+            {`${id.slice(0, 4)}…`}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function Options({ controller }: IViewProps): JSX.Element {
   const status = controller.status;
   const prefs = controller.prefs;
-  const locked = controller.active;
+  // A joined session was configured by whoever created it; these apply to new ones.
+  const locked = controller.active || !!controller.sessionChoice;
   const backends = Object.entries(status?.backends ?? {});
   return (
-    <details className="jp-GeminiLive-options" open={!locked}>
+    <details
+      className="jp-GeminiLive-options"
+      open={!controller.active}
+      onToggle={event =>
+        event.currentTarget.open && void controller.refreshSessions()
+      }
+    >
       <summary>Session options</summary>
+      <SessionSelect controller={controller} />
       <label>
         Backend
         <select
@@ -364,7 +423,7 @@ function Options({ controller }: IViewProps): JSX.Element {
         <input
           type="checkbox"
           data-testid="gemini-live-ptt-mode"
-          checked={prefs.pushToTalk}
+          checked={controller.active ? controller.pushToTalk : prefs.pushToTalk}
           disabled={locked}
           onChange={event =>
             controller.setPreferences({ pushToTalk: event.target.checked })

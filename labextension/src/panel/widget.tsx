@@ -1,14 +1,18 @@
 /**
  * The sidebar widget: the React view plus the DOM hooks browser tests rely on
- * (`data-testid="gemini-live-panel"`, `data-session-id`, `data-state` on the root)
- * and the push-to-talk key.
+ * (`data-testid="gemini-live-panel"`, `data-session-id`, `data-state`, `data-joined`
+ * on the root), the push-to-talk key, and whether the panel is on screen.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { isTalkKey } from '../preferences';
 import { LiveController } from './controller';
 import { PanelView } from './view';
+
+/** Lumino's Message, without depending on @lumino/messaging for one type. */
+type Message = Parameters<Widget['processMessage']>[0];
 
 export class LivePanel extends ReactWidget {
   constructor(readonly controller: LiveController) {
@@ -32,6 +36,27 @@ export class LivePanel extends ReactWidget {
     super.dispose();
   }
 
+  /** Joinable sessions are polled only while the panel can be seen. */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.controller.setVisible(true);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.controller.setVisible(false);
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.controller.setVisible(this.isVisible);
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.controller.setVisible(false);
+    super.onBeforeDetach(msg);
+  }
+
   protected render(): JSX.Element {
     return <PanelView controller={this.controller} />;
   }
@@ -39,13 +64,14 @@ export class LivePanel extends ReactWidget {
   private syncRoot(): void {
     this.node.dataset.sessionId = this.controller.sessionId ?? '';
     this.node.dataset.state = this.controller.state;
+    this.node.dataset.joined = String(this.controller.joined);
   }
 
   /** Held key = talking; only while push-to-talk is on and a session is live. */
   private readonly onKey = (event: KeyboardEvent): void => {
     const c = this.controller;
     if (
-      !c.prefs.pushToTalk ||
+      !c.pushToTalk ||
       c.state !== 'live' ||
       !isTalkKey(event, c.prefs.pushToTalkKey)
     ) {

@@ -12,7 +12,7 @@ class FakeStream {
   readonly eventReceived = new Signal<FakeStream, any>(this);
   readonly audioReceived = new Signal<FakeStream, ArrayBuffer>(this);
   readonly connectionChanged = new Signal<FakeStream, any>(this);
-  constructor(readonly options: { sessionId: string }) {
+  constructor(readonly options: { sessionId: string; exclusive?: boolean }) {
     FakeStream.last = this;
   }
   connect() {
@@ -112,6 +112,8 @@ describe('LiveController', () => {
 
   it('stop ends in idle (not error) and deletes the session', async () => {
     const c = await liveController();
+    expect(c.joined).toBe(false);
+    expect(FakeStream.last.options.exclusive).toBe(false);
     await c.stop();
     expect(c.state).toBe('idle');
     expect(c.sessionId).toBeNull();
@@ -215,5 +217,183 @@ describe('LiveController', () => {
     await new Promise(resolve => setTimeout(resolve, 0));
     expect(c.state).toBe('error');
     expect(c.message).toBe('model not found');
+  });
+});
+
+function notebookSession(overrides: Partial<api.ISession> = {}): api.ISession {
+  return {
+    id: '3f2a9c1e-0000-4000-8000-000000000000',
+    backend: 'echo',
+    model: 'm1',
+    voice: 'Puck',
+    activity_detection: 'auto',
+    state: 'live',
+    created: '2024-05-01T14:02:00',
+    clients: 1,
+    device_connected: false,
+    error: null,
+    stats: {} as api.ISessionStats,
+    ...overrides
+  };
+}
+
+const NB = notebookSession().id;
+
+async function joinedController(
+  session = notebookSession(),
+  start: (c: LiveController) => Promise<void> = c => c.start()
+) {
+  mockedApi.getStatus.mockResolvedValue(status);
+  mockedApi.getSession.mockResolvedValue(session);
+  mockedApi.listSessions.mockResolvedValue([session]);
+  const controller = new LiveController({ saveFile: jest.fn() });
+  await controller.refreshSessions();
+  controller.chooseSession(session.id);
+  await start(controller);
+  FakeStream.last.open();
+  return controller;
+}
+
+const tick = () => new Promise(resolve => setTimeout(resolve, 0));
+
+describe('LiveController joining a session', () => {
+  beforeEach(() => mockedApi.getTranscript.mockResolvedValue([]));
+
+  it('lists only live or connecting sessions without a device', async () => {
+    mockedApi.listSessions.mockResolvedValue([
+      notebookSession({ id: 'live-free' }),
+      notebookSession({ id: 'connecting-free', state: 'connecting' }),
+      notebookSession({ id: 'live-taken', device_connected: true }),
+      notebookSession({ id: 'reconnecting', state: 'reconnecting' }),
+      notebookSession({ id: 'closed', state: 'closed' }),
+      notebookSession({ id: 'error', state: 'error' })
+    ]);
+    const c = new LiveController({ saveFile: jest.fn() });
+    await c.refreshSessions();
+    expect(c.joinable.items.map(s => s.id)).toEqual([
+      'live-free',
+      'connecting-free'
+    ]);
+  });
+
+  it('hints at a single waiting session but never joins it on its own', async () => {
+    mockedApi.listSessions.mockResolvedValue([notebookSession()]);
+    const c = new LiveController({ saveFile: jest.fn() });
+    await c.refreshSessions();
+    expect(c.showJoinHint).toBe(true);
+    expect(c.sessionChoice).toBeNull();
+    c.chooseSession('');
+    expect(c.showJoinHint).toBe(false);
+  });
+
+  it('joins without a POST and connects the device exclusively', async () => {
+    const c = await joinedController();
+    expect(mockedApi.createSession).not.toHaveBeenCalled();
+    expect(FakeStream.last.options).toEqual({
+      sessionId: NB,
+      exclusive: true
+    });
+    expect(c.sessionId).toBe(NB);
+    expect(c.joined).toBe(true);
+    expect(c.state).toBe('live');
+    expect(c.message).toMatch(/notebook's session/);
+  });
+
+  it('shows what was said before the panel joined', async () => {
+    mockedApi.getTranscript.mockResolvedValue([
+      { role: 'user', text: 'hi', turn: 1 } as api.ITranscriptEntry,
+      { role: 'model', text: 'hello', turn: 1 } as api.ITranscriptEntry
+    ]);
+    const c = await joinedController();
+    expect(c.transcript.items.map(r => [r.role, r.text])).toEqual([
+      ['user', 'hi'],
+      ['model', 'hello']
+    ]);
+  });
+
+  it("follows a manual session's push-to-talk, whatever the preference", async () => {
+    const c = await joinedController(
+      notebookSession({ activity_detection: 'manual' })
+    );
+    expect(c.prefs.pushToTalk).toBe(false);
+    expect(c.pushToTalk).toBe(true);
+    expect(c.message).toMatch(/push-to-talk/);
+    c.setTalking(true);
+    expect(FakeStream.last.sent).toEqual([{ type: 'activity_start' }]);
+    await c.stop();
+    expect(c.pushToTalk).toBe(false);
+  });
+
+  it('stop on a joined session leaves it running (no DELETE)', async () => {
+    const c = await joinedController();
+    await c.stop();
+    expect(mockedApi.deleteSession).not.toHaveBeenCalled();
+    expect(c.state).toBe('idle');
+    expect(c.message).toBe("Left the notebook's session");
+    expect(c.joined).toBe(false);
+    expect(c.sessionId).toBeNull();
+  });
+
+  it('start({ sessionId }) joins that session directly (the command argument)', async () => {
+    await joinedController(notebookSession({ id: 'from-command' }), c =>
+      c.start({ sessionId: 'from-command' })
+    );
+    expect(mockedApi.getSession).toHaveBeenCalledWith('from-command');
+    expect(mockedApi.createSession).not.toHaveBeenCalled();
+    expect(FakeStream.last.options.sessionId).toBe('from-command');
+  });
+
+  it('shows the server message when the exclusive connection is refused (409)', async () => {
+    mockedApi.getStatus.mockResolvedValue(status);
+    mockedApi.getSession.mockResolvedValue(notebookSession());
+    mockedApi.streamRefusal.mockResolvedValue(
+      'another device is connected to this session'
+    );
+    const c = new LiveController({ saveFile: jest.fn() });
+    await c.start({ sessionId: NB });
+    FakeStream.last.connectionChanged.emit({
+      state: 'closed',
+      reason: 'the server refused the connection (code 1006)',
+      refused: true
+    });
+    await tick();
+    await tick();
+    expect(mockedApi.streamRefusal).toHaveBeenCalledWith(NB);
+    expect(c.state).toBe('error');
+    expect(c.message).toBe('another device is connected to this session');
+  });
+
+  it('refuses early, before the microphone, when a device already holds it', async () => {
+    mockedApi.getStatus.mockResolvedValue(status);
+    mockedApi.getSession.mockResolvedValue(
+      notebookSession({ device_connected: true })
+    );
+    const c = new LiveController({ saveFile: jest.fn() });
+    await c.start({ sessionId: NB });
+    expect(c.state).toBe('error');
+    expect(c.message).toMatch(/Could not join: another device/);
+  });
+
+  it('polls only while visible and idle', async () => {
+    jest.useFakeTimers();
+    try {
+      mockedApi.listSessions.mockResolvedValue([]);
+      const c = new LiveController({ saveFile: jest.fn() });
+      c.setVisible(true);
+      expect(mockedApi.listSessions).toHaveBeenCalledTimes(1);
+      jest.advanceTimersByTime(5000);
+      expect(mockedApi.listSessions).toHaveBeenCalledTimes(2);
+      c.state = 'live';
+      c.setVisible(true);
+      jest.advanceTimersByTime(20000);
+      expect(mockedApi.listSessions).toHaveBeenCalledTimes(2);
+      c.state = 'idle';
+      c.setVisible(false);
+      jest.advanceTimersByTime(20000);
+      expect(mockedApi.listSessions).toHaveBeenCalledTimes(2);
+      c.joinable.dispose();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -1,9 +1,26 @@
 import { Widget } from '@lumino/widgets';
 
+import * as api from '../../api';
 import { LiveController } from '../controller';
 import { LivePanel } from '../widget';
 
 jest.mock('../../api');
+
+const mockedApi = api as jest.Mocked<typeof api>;
+
+beforeEach(() => {
+  mockedApi.listSessions.mockResolvedValue([]);
+});
+
+const waiting = {
+  id: '3f2a9c1e-0000-4000-8000-000000000000',
+  backend: 'echo',
+  voice: 'Puck',
+  activity_detection: 'auto',
+  state: 'live',
+  created: '2024-05-01T14:02:00',
+  device_connected: false
+} as api.ISession;
 
 async function rendered(controller: LiveController): Promise<LivePanel> {
   const panel = new LivePanel(controller);
@@ -23,7 +40,9 @@ describe('LivePanel', () => {
     const panel = await rendered(controller);
     expect(panel.node.dataset.testid).toBe('gemini-live-panel');
     expect(panel.node.dataset.sessionId).toBe('');
+    expect(panel.node.dataset.joined).toBe('false');
     for (const id of [
+      'gemini-live-session',
       'gemini-live-start',
       'gemini-live-mute',
       'gemini-live-ptt',
@@ -91,5 +110,34 @@ describe('LivePanel', () => {
     );
     expect(talking.mock.calls).toEqual([[true], [false]]);
     panel.dispose();
+  });
+
+  it('offers a waiting session in the Session select, with a hint, and marks a join', async () => {
+    mockedApi.listSessions.mockResolvedValue([waiting]);
+    const controller = new LiveController({ saveFile: jest.fn() });
+    const panel = await rendered(controller);
+    const select = byTestId(panel, 'gemini-live-session') as HTMLSelectElement;
+    const options = Array.from(select.options).map(o => [o.value, o.text]);
+    expect(options).toEqual([
+      ['', 'New session'],
+      [waiting.id, 'echo · Puck · started 14:02 · 3f2a…']
+    ]);
+    expect(select.value).toBe('');
+    expect(byTestId(panel, 'gemini-live-join-hint')?.textContent).toMatch(
+      /A notebook session is waiting/
+    );
+    controller.chooseSession(waiting.id);
+    await new Promise(resolve => setTimeout(resolve, 20));
+    expect(byTestId(panel, 'gemini-live-join-hint')).toBeNull();
+    expect(
+      (byTestId(panel, 'gemini-live-backend') as HTMLSelectElement).disabled
+    ).toBe(true);
+    controller.joined = true;
+    controller.sessionId = waiting.id;
+    controller.setPreferences({});
+    expect(panel.node.dataset.joined).toBe('true');
+    expect(panel.node.dataset.sessionId).toBe(waiting.id);
+    panel.dispose();
+    expect(controller.joinable.polling).toBe(false);
   });
 });
