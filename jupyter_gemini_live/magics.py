@@ -101,8 +101,8 @@ class GeminiLiveMagics(Magics):
             f"({info['backend']}, {info['model']}, voice {info['voice']}).\n"
             "Type to it with %gemini_live say TEXT or a %%gemini_live cell; "
             "%gemini_live transcript shows the conversation.\n"
-            "To talk by voice, open the Gemini Live panel (microphone icon, left sidebar) "
-            "and press Start: it opens its own session, which %gemini_live attach joins."
+            "To talk to it by voice, open the Gemini Live panel (microphone icon), choose "
+            "this session under Session options > Session, and press Start."
         )
 
     def _attach(self, args: str) -> None:

@@ -108,3 +108,52 @@ def wait_until_up(lab: Lab, log: Path, timeout: float = 60.0) -> None:
         except OSError:
             time.sleep(0.3)
     raise AssertionError(f"jupyter lab did not start in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+#: a function a notebook gives the model
+WEATHER = '''
+def get_weather(city: str) -> dict:
+    """The weather now in a city."""
+    return {"city": city, "sky": "clear"}
+'''
+
+Run = Callable[[str], str]
+
+
+@pytest.fixture
+def start_kernel() -> Iterator[Callable[[Lab], Run]]:
+    """`run = start_kernel(lab)`: a python3 kernel started by that server (so it finds the
+    server through JPY_PARENT_PID, as in a notebook); `run(code)` → what the cell printed."""
+    from jupyter_client import BlockingKernelClient
+
+    started: list[tuple[Lab, str, BlockingKernelClient]] = []
+
+    def start(lab: Lab) -> Run:
+        kernel_id = lab.request("POST", "api/kernels", {"name": "python3"})["id"]
+        client = BlockingKernelClient(connection_file=str(lab.runtime / f"kernel-{kernel_id}.json"))
+        client.load_connection_file()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        started.append((lab, kernel_id, client))
+        return lambda code: _run(client, code)
+
+    yield start
+    for lab, kernel_id, client in started:
+        client.stop_channels()
+        lab.request("DELETE", f"api/kernels/{kernel_id}")
+
+
+def _run(client: Any, code: str) -> str:
+    outputs: list[str] = []
+
+    def keep(message: dict[str, Any]) -> None:
+        content = message["content"]
+        if message["msg_type"] == "stream":
+            outputs.append(content["text"])
+        elif message["msg_type"] in ("display_data", "execute_result"):
+            outputs.append(content["data"].get("text/plain", ""))
+        elif message["msg_type"] == "error":
+            outputs.append(f"{content['ename']}: {content['evalue']}")
+
+    client.execute_interactive(code, timeout=90, output_hook=keep)
+    return "".join(outputs)

@@ -3,51 +3,19 @@ finds its server by itself (JPY_PARENT_PID) and never sees the API key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
-from jupyter_client import BlockingKernelClient
-from jupyter_process import Lab
-
-WEATHER = '''
-def get_weather(city: str) -> dict:
-    """The weather now in a city."""
-    return {"city": city, "sky": "clear"}
-'''
+from jupyter_process import WEATHER, Lab, Run
 
 
 @pytest.fixture
-def kernel(start_lab: Callable[..., Lab]) -> Iterator[Callable[[str], str]]:
-    """`run(code)` → what the cell printed (errors included), in a kernel of a real server."""
-    lab = start_lab("--GeminiLive.api_key=sk-not-for-kernels", app="server")
-    kernel_id = lab.request("POST", "api/kernels", {"name": "python3"})["id"]
-    client = BlockingKernelClient(connection_file=str(lab.runtime / f"kernel-{kernel_id}.json"))
-    client.load_connection_file()
-    client.start_channels()
-    client.wait_for_ready(timeout=60)
-
-    def run(code: str) -> str:
-        outputs: list[str] = []
-
-        def keep(message: dict[str, Any]) -> None:
-            content = message["content"]
-            if message["msg_type"] == "stream":
-                outputs.append(content["text"])
-            elif message["msg_type"] in ("display_data", "execute_result"):
-                outputs.append(content["data"].get("text/plain", ""))
-            elif message["msg_type"] == "error":
-                outputs.append(f"{content['ename']}: {content['evalue']}")
-
-        client.execute_interactive(code, timeout=90, output_hook=keep)
-        return "".join(outputs)
-
-    yield run
-    client.stop_channels()
-    lab.request("DELETE", f"api/kernels/{kernel_id}")
+def kernel(start_lab: Callable[..., Lab], start_kernel: Callable[[Lab], Run]) -> Run:
+    """A kernel of a real Jupyter server that holds a key the kernel must never see."""
+    return start_kernel(start_lab("--GeminiLive.api_key=sk-not-for-kernels", app="server"))
 
 
-def test_a_notebook_talks_to_the_model_through_the_magic(kernel: Callable[[str], str]) -> None:
+def test_a_notebook_talks_to_the_model_through_the_magic(kernel: Run) -> None:
     kernel("%load_ext jupyter_gemini_live")
     started = kernel("%gemini_live start --backend echo")
     assert "echo" in started
@@ -60,7 +28,7 @@ def test_a_notebook_talks_to_the_model_through_the_magic(kernel: Callable[[str],
     assert "sk-not-for-kernels" not in kernel("%gemini_live status")
 
 
-def test_the_model_calls_a_function_of_the_notebook(kernel: Callable[[str], str]) -> None:
+def test_the_model_calls_a_function_of_the_notebook(kernel: Run) -> None:
     kernel(WEATHER)
     kernel("%load_ext jupyter_gemini_live")
     kernel("%gemini_live start --backend echo --tools get_weather")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_process import Lab
+from jupyter_process import WEATHER, Lab, Run
 
 SCREENSHOTS = Path(os.environ.get("GEMINI_LIVE_SCREENSHOTS", "test-results"))
 
@@ -173,6 +173,58 @@ def test_push_to_talk_sends_only_what_is_held(chromium: Any, start_lab: Callable
     # What was held (~4.2 s of microphone) comes back, not the unheld 4.5 s before it.
     assert 3500 < stats["audio_out_ms"] < 5000
     run_command(page, "gemini-live:stop")
+
+
+def test_voice_joins_the_notebooks_session_and_its_tools(
+    chromium: Any, start_lab: Callable[..., Lab], start_kernel: Callable[[Lab], Run]
+) -> None:
+    """A notebook starts a session with a Python tool; the user talks to it from the panel."""
+    lab = start_lab()
+    run = start_kernel(lab)
+    run(WEATHER)
+    run("%load_ext jupyter_gemini_live")
+    run("%gemini_live start --backend echo --tools get_weather")
+    session = wait_for("the notebook's session", lambda: live_session(lab))
+
+    page = open_lab(chromium, lab)
+    run_command(page, "gemini-live:open")
+    page.locator('[data-testid="gemini-live-join-hint"]').wait_for(state="visible")
+    options = page.locator("details.jp-GeminiLive-options")
+    if options.get_attribute("open") is None:
+        options.locator("summary").click()
+    page.locator('[data-testid="gemini-live-session"]').select_option(session["id"])
+    run_command(page, "gemini-live:start")
+    panel = page.locator('[data-testid="gemini-live-panel"]')
+    wait_for("the panel in the notebook's session", lambda: panel.get_attribute("data-joined"))
+    assert panel.get_attribute("data-joined") == "true"
+    assert panel.get_attribute("data-session-id") == session["id"]
+
+    def heard() -> dict[str, Any] | None:
+        stats = lab.api("GET", f"sessions/{session['id']}")["stats"]
+        return stats if stats["turns"] >= 1 and stats["played_ms"] > 500 else None
+
+    wait_for("a spoken turn in the notebook's session", heard)
+    page.locator('[data-testid="gemini-live-text-input"]').fill(
+        'call get_weather {"city": "Paris"}'
+    )
+    page.locator('[data-testid="gemini-live-send"]').click()
+    answer = 'get_weather returned {"result": {"city": "Paris", "sky": "clear"}}'
+    rows = page.locator('[data-testid="gemini-live-row"][data-role="model"]')
+    wait_for(
+        "the kernel's answer spoken about",
+        lambda: [text for text in rows.all_inner_texts() if answer in text],
+    )
+
+    run_command(page, "gemini-live:stop")
+    after = wait_for(
+        "the panel to leave",
+        lambda: (
+            (info := lab.api("GET", f"sessions/{session['id']}"))["device_connected"] is False
+            and info
+        ),
+    )
+    assert after["state"] == "live"  # the notebook's session goes on without the panel
+    assert "get_weather returned" in run("%gemini_live transcript")
 
 
 @pytest.fixture(autouse=True)
