@@ -126,9 +126,10 @@ class TextHandler(GeminiLiveHandler):
             raise web.HTTPError(400, "text: longer than %d characters", MAX_TEXT_CHARS)
         if session.ended:
             raise web.HTTPError(409, "session is %s: %s", session.state, session.error or "")
-        if not session.send_text(text):
+        turn = session.send_text(text)
+        if turn is None:
             raise web.HTTPError(503, "the upstream is not keeping up; try again")
-        self.reply({"turn": session.turn}, 202)
+        self.reply({"turn": turn}, 202)
 
 
 class TranscriptHandler(GeminiLiveHandler):

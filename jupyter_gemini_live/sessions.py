@@ -258,14 +258,16 @@ class LiveSession:
         elif not self._put((control.type, control.fields)) and client is not None:
             client.send_event(_error("busy", "the upstream is not keeping up; try again"))
 
-    def send_text(self, text: str) -> bool:
-        """A typed user turn; False when the inbox is full."""
+    def send_text(self, text: str) -> int | None:
+        """A typed user turn: the turn it opens, or None when the inbox is full."""
         if not self._put(("text", {"text": text})):
-            return False
-        self._broadcast_transcript(
-            self.transcript.append("user", text, self._turn, self.now(), final=True)
-        )
-        return True
+            return None
+        # Once the model has spoken in this turn, typed text starts the next one (the model
+        # stops, or has stopped, to answer it); before that it adds to what the user said.
+        turn = self._turn + 1 if self.transcript.has(self._turn, "model") else self._turn
+        delta = f" {text}" if self.transcript.has(turn, "user") else text
+        self._broadcast_transcript(self.transcript.append("user", delta, turn, self.now(), True))
+        return turn
 
     def _claim_call(self, call_id: str) -> bool:
         """The first answer to a tool call wins (two kernels may both have the tool)."""

@@ -62,6 +62,9 @@ class Transcript:
                 settled.append(entry)
         return settled
 
+    def has(self, turn: int, role: Role) -> bool:
+        return (turn, role) in self._recent
+
     def mark_interrupted(self, turn: int) -> Entry | None:
         entry = self._recent.get((turn, "model"))
         if entry is not None:

@@ -308,3 +308,23 @@ async def test_the_first_answer_to_a_tool_call_wins(api: Any, open_stream: Any) 
     assert model[-1] == 'get_time returned {"time": "noon"}'
     _, session = await api("GET", "sessions", session_id)
     assert session["turn"] == 2
+
+
+async def test_typing_during_a_reply_starts_the_next_turn(api: Any, open_stream: Any) -> None:
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    await stream.talk(speech(2.0) + silence(0.7))
+    await stream.until("transcript", role="model")  # the 2 s echo is playing
+    code, accepted = await api("POST", "sessions", session_id, "text", body={"text": "stop"})
+    assert code == 202
+    assert accepted == {"turn": 2}
+    await stream.until("turn_complete", turn=2)
+    _, transcript = await api("GET", "sessions", session_id, "transcript")
+    assert [(e["role"], e["turn"], e["text"]) for e in transcript] == [
+        ("user", 1, "(2.0 s of speech)"),
+        ("model", 1, "Echo of 2.0 s of speech"),
+        ("user", 2, "stop"),
+        ("model", 2, "You said: stop"),
+    ]
+    assert transcript[1]["interrupted"] is True
