@@ -214,6 +214,8 @@ def test_voice_joins_the_notebooks_session_and_its_tools(
         "the kernel's answer spoken about",
         lambda: [text for text in rows.all_inner_texts() if answer in text],
     )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "panel-joined-notebook-session.png"))
 
     run_command(page, "gemini-live:stop")
     after = wait_for(
