@@ -148,9 +148,16 @@ class EchoUpstream(Upstream):
         self._start_reply(reply, f"Echo of {seconds:.1f} s of speech")
 
     def _start_reply(self, pcm: bytes, text: str) -> None:
-        self._reply = asyncio.create_task(self._play(pcm, text), name="gemini-live-echo-reply")
+        # A reply that is still playing finishes first; cancelling the newest reply cancels
+        # the one it waits for too, so one reference is enough to stop them all.
+        previous = self._reply
+        self._reply = asyncio.create_task(
+            self._play(pcm, text, after=previous), name="gemini-live-echo-reply"
+        )
 
-    async def _play(self, pcm: bytes, text: str) -> None:
+    async def _play(self, pcm: bytes, text: str, after: asyncio.Task[None] | None) -> None:
+        if after is not None and not after.done():
+            await after
         if self._transcribe:
             await self._events.put(TranscriptEvent("model", text))
         loop = asyncio.get_running_loop()

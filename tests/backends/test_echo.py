@@ -73,3 +73,27 @@ async def test_close_ends_the_event_stream() -> None:
     await upstream.close()
     await upstream.close()  # idempotent
     assert [e async for e in upstream.events()] == []
+
+
+async def test_a_tool_answer_during_a_reply_plays_after_it() -> None:
+    upstream = await EchoBackend().connect(SessionOptions("echo", "m", "Puck"))
+    await upstream.send_text("call get_time {}")
+    events = upstream.events()
+    call = await asyncio.wait_for(events.__anext__(), 5)
+    assert isinstance(call, ToolCallEvent)
+    await upstream.send_audio(speech(1.0) + silence(0.7))  # a spoken turn starts a reply
+    first: list[Event] = []
+    while not any(isinstance(e, AudioEvent) for e in first):
+        first.append(await asyncio.wait_for(events.__anext__(), 5))
+    await upstream.send_tool_response(call.id, "get_time", {"time": "noon"})
+    rest: list[Event] = []
+    await asyncio.wait_for(until_turn_complete(rest, events), 5)  # the spoken reply
+    await asyncio.wait_for(until_turn_complete(rest, events), 5)  # then the tool's
+    texts = [e.text for e in first + rest if isinstance(e, TranscriptEvent) and e.text]
+    assert texts[-2:] == ["Echo of 1.0 s of speech", 'get_time returned {"time": "noon"}']
+    spoken_done = next(i for i, e in enumerate(rest) if isinstance(e, TurnCompleteEvent))
+    tool_text = next(i for i, e in enumerate(rest) if getattr(e, "text", "").startswith("get_"))
+    assert spoken_done < tool_text, "the tool's answer talked over the reply still playing"
+    await upstream.close()
+    replies = [t for t in asyncio.all_tasks() if t.get_name() == "gemini-live-echo-reply"]
+    assert [t for t in replies if not t.done()] == []  # nothing left running after close
