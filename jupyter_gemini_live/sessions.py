@@ -51,6 +51,8 @@ INBOX_ITEMS = 250
 #: ended sessions kept so their transcript and error can still be read
 ENDED_KEPT = 20
 CONNECT_TIMEOUT = 30.0
+#: close code for clients of a session that ended on an error: final, do not reconnect
+SESSION_ENDED = 4002
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
 _NOT_PENDING = "tool call %s is not pending: answered already, cancelled, or never made"
@@ -308,7 +310,7 @@ class LiveSession:
             self._fail("upstream_closed", "the upstream ended the conversation")
         await self._release()
         for client in self.clients():
-            client.disconnect(1011, f"session ended: {self.error}")
+            client.disconnect(SESSION_ENDED, f"session ended: {self.error}")
 
     def _dispatch(self, event: Event) -> None:
         handler = self._HANDLERS[type(event)]

@@ -140,6 +140,11 @@ class StreamHandler(
             while True:
                 item = await self.outbox.get()
                 if isinstance(item, Close):
-                    self.close(item.code, item.reason[:120])  # a close reason is short
+                    self.close(item.code, _short(item.reason))
                     return
                 await self.write_message(item, binary=isinstance(item, bytes))
+
+
+def _short(reason: str) -> str:
+    """A close reason fits in 123 bytes of UTF-8 (RFC 6455), cut on a character boundary."""
+    return reason.encode()[:123].decode(errors="ignore")

@@ -107,7 +107,9 @@ async def test_fatal_upstream_error_reaches_the_device_and_ends_the_session(
         "fatal": True,
     }
     assert (await stream.until("state"))["state"] == "error"
-    assert await stream.next() is None  # the socket closes after the error
+    assert await stream.next() is None  # the socket closes after the error, for good:
+    assert stream.ws.close_code == 4002  # an application code, which clients do not retry
+    assert "not supported" in (stream.ws.close_reason or "")
     _, ended = await api("GET", "sessions", session["id"])
     assert ended["state"] == "error"
     assert "not supported" in ended["error"]

@@ -328,3 +328,11 @@ async def test_typing_during_a_reply_starts_the_next_turn(api: Any, open_stream:
         ("model", 2, "You said: stop"),
     ]
     assert transcript[1]["interrupted"] is True
+
+
+def test_close_reasons_fit_the_protocol_limit() -> None:
+    from jupyter_gemini_live.stream import _short
+
+    reason = _short("session ended: le modèle « gemini-ü » est refusé " * 5)
+    assert len(reason.encode()) <= 123
+    assert reason.startswith("session ended: le modèle")
