@@ -95,14 +95,13 @@ class GeminiLiveMagics(Magics):
             tools=tools, activity_detection="manual" if manual else "auto", **options
         )
         self.session, self._owned = session, True
-        info = session.info()
+        _show_card(session.info())
         print(
-            f"Gemini Live session {session.id} is {info['state']} "
-            f"({info['backend']}, {info['model']}, voice {info['voice']}).\n"
             "Type to it with %gemini_live say TEXT or a %%gemini_live cell; "
             "%gemini_live transcript shows the conversation.\n"
-            "To talk to it by voice, open the Gemini Live panel (microphone icon), choose "
-            "this session under Session options > Session, and press Start."
+            "To talk to it by voice, press Talk on its card, or open the Gemini Live panel "
+            "(microphone icon), choose this session under Session options > Session, "
+            "and press Start."
         )
 
     def _attach(self, args: str) -> None:
@@ -112,6 +111,7 @@ class GeminiLiveMagics(Magics):
         self._leave()
         self.session = self._server().attach(options.session_id, tools=tools)
         self._owned = False
+        _show_card(self.session.info())
         print(
             f"Attached to session {self.session.id}: what is said there shows in its "
             "transcript, and this kernel answers its tool calls."
@@ -226,6 +226,33 @@ class Table:
 
 def _show(table: Table) -> None:
     display(table)  # type: ignore[no-untyped-call]
+
+
+SESSION_MIME_TYPE = "application/vnd.jupyter.gemini-live.session+json"
+
+
+def session_bundle(info: dict[str, Any]) -> dict[str, Any]:
+    """The session as the lab extension's card shows it, with a line for other frontends.
+
+    Only what does not change goes in: the output stays in the notebook after the
+    session ends, so the card asks the server for the state.
+    """
+    card = {
+        "session_id": info["id"],
+        "backend": info["backend"],
+        "model": info["model"],
+        "voice": info["voice"],
+    }
+    text = (
+        f"Gemini Live session {info['id']} is {info['state']} "
+        f"({info['backend']}, {info['model']}, voice {info['voice']}): "
+        "open JupyterLab to talk to it"
+    )
+    return {SESSION_MIME_TYPE: card, "text/plain": text}
+
+
+def _show_card(info: dict[str, Any]) -> None:
+    display(session_bundle(info), raw=True)  # type: ignore[no-untyped-call]
 
 
 def _cell(value: Any) -> str:

@@ -18,7 +18,9 @@ def kernel(start_lab: Callable[..., Lab], start_kernel: Callable[[Lab], Run]) ->
 def test_a_notebook_talks_to_the_model_through_the_magic(kernel: Run) -> None:
     kernel("%load_ext jupyter_gemini_live")
     started = kernel("%gemini_live start --backend echo")
-    assert "echo" in started
+    # The session line is the text/plain of the card's display_data, not a print.
+    assert "(echo, " in started
+    assert "open JupyterLab to talk to it" in started
     assert kernel("%gemini_live say hello from the notebook").strip() == (
         "You said: hello from the notebook"
     )

@@ -14,7 +14,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_gemini_live.client import discovery
-from jupyter_gemini_live.magics import GeminiLiveMagics, Table
+from jupyter_gemini_live.magics import SESSION_MIME_TYPE, GeminiLiveMagics, Table
 
 
 @pytest.fixture
@@ -37,6 +37,24 @@ def shell(
     ip.extension_manager.unload_extension("jupyter_gemini_live")
 
 
+@pytest.fixture
+def displayed(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The bundles display() publishes; they still reach stdout, as in a terminal."""
+    bundles: list[dict[str, Any]] = []
+    publish = shell.display_pub.publish
+
+    def recording(data: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        bundles.append(data)
+        publish(data, *args, **kwargs)
+
+    monkeypatch.setattr(shell.display_pub, "publish", recording)
+    return bundles
+
+
+def cards(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [b[SESSION_MIME_TYPE] for b in bundles if SESSION_MIME_TYPE in b]
+
+
 def magics(ip: InteractiveShell) -> GeminiLiveMagics:
     found = ip.magics_manager.registry["GeminiLiveMagics"]
     assert isinstance(found, GeminiLiveMagics)
@@ -52,7 +70,7 @@ async def cell(ip: InteractiveShell, first_line: str, body: str) -> Any:
 
 
 async def test_start_say_transcript_stop(
-    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], displayed: list[dict[str, Any]]
 ) -> None:
     await line(shell, "start --backend echo --voice Kore")
     started = capsys.readouterr().out
@@ -60,6 +78,15 @@ async def test_start_say_transcript_stop(
     assert f"session {session_id} is live (echo, " in started
     assert "voice Kore" in started
     assert "Gemini Live panel" in started
+    [card] = cards(displayed)
+    assert card == {
+        "session_id": session_id,
+        "backend": "echo",
+        "model": card["model"],
+        "voice": "Kore",
+    }
+    assert card["model"]
+    assert displayed[0]["text/plain"].startswith(f"Gemini Live session {session_id} is live")
 
     await line(shell, "say hello from a cell")
     assert capsys.readouterr().out == "You said: hello from a cell\n"
@@ -133,13 +160,20 @@ async def test_mistakes_are_short_usage_errors(
 
 
 async def test_attach_joins_the_panels_session_and_stop_leaves_it(
-    shell: InteractiveShell, api: Any, open_stream: Any, capsys: pytest.CaptureFixture[str]
+    shell: InteractiveShell,
+    api: Any,
+    open_stream: Any,
+    capsys: pytest.CaptureFixture[str],
+    displayed: list[dict[str, Any]],
 ) -> None:
     _, created = await api("POST", "sessions", body={})
     panel = await open_stream(created["id"])
     await panel.until("ready")
     await line(shell, "attach")
     assert f"Attached to session {created['id']}" in capsys.readouterr().out
+    assert cards(displayed) == [
+        {k: created[k] for k in ("backend", "model", "voice")} | {"session_id": created["id"]}
+    ]
     await line(shell, "say typed in the notebook")
     assert capsys.readouterr().out == "You said: typed in the notebook\n"
     await line(shell, "stop")

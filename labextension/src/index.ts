@@ -1,12 +1,18 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { commandsPlugin } from './commands-plugin';
+import { inlinePlugin } from './inline-plugin';
 import { panelPlugin } from './panel-plugin';
 
 export { CommandIDs } from './commands-plugin';
 export { IGeminiLive } from './tokens';
+export { SESSION_MIME_TYPE } from './inline/data';
 
-const plugins: JupyterFrontEndPlugin<any>[] = [panelPlugin, commandsPlugin];
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  panelPlugin,
+  commandsPlugin,
+  inlinePlugin
+];
 
 export default plugins;
 
