@@ -229,6 +229,45 @@ def test_voice_joins_the_notebooks_session_and_its_tools(
     assert "get_weather returned" in run("%gemini_live transcript")
 
 
+def test_talk_on_the_card_in_a_notebook_joins_its_session(
+    chromium: Any, start_lab: Callable[..., Lab]
+) -> None:
+    """The card `%gemini_live start` leaves in a notebook: Talk makes the panel its mic."""
+    from jupyter_gemini_live.magics import SESSION_MIME_TYPE
+
+    lab = start_lab()
+    session = lab.api("POST", "sessions", {"backend": "echo"})
+    card = {"session_id": session["id"], "backend": "echo", "model": "m", "voice": "Puck"}
+    output = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {SESSION_MIME_TYPE: card, "text/plain": "Gemini Live session"},
+    }
+    cell = {"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {},
+            "source": "%gemini_live start --backend echo", "outputs": [output]}  # fmt: skip
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = {
+        "cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5
+    }  # fmt: skip
+    (lab.root / "voice.ipynb").write_text(json.dumps(notebook))
+
+    page = open_lab(chromium, lab, page_path="lab/tree/voice.ipynb")
+    inline = page.locator('[data-testid="gemini-live-inline"]')
+    inline.wait_for(state="visible", timeout=60_000)
+    assert inline.get_attribute("data-session-id") == session["id"]
+    wait_for("the card to show the state", lambda: inline.get_attribute("data-state") == "live")
+    page.locator('[data-testid="gemini-live-inline-talk"]').click()
+
+    def spoken() -> dict[str, Any] | None:
+        info = lab.api("GET", f"sessions/{session['id']}")
+        return info if info["device_connected"] and info["stats"]["turns"] >= 1 else None
+
+    wait_for("a spoken turn in the card's session", spoken)
+    panel = page.locator('[data-testid="gemini-live-panel"]')
+    assert panel.get_attribute("data-session-id") == session["id"]
+    assert lab.api("GET", "sessions")[0]["id"] == session["id"]  # joined, none created
+
+
 @pytest.fixture(autouse=True)
 def _screenshots_dir(tmp_path: Path) -> None:
     global SCREENSHOTS
