@@ -61,15 +61,21 @@ class Rest:
 
 
 def _server_message(err: urllib.error.HTTPError) -> str:
-    body = err.read()
+    if err.code == 404:
+        fallback = "not found: is the jupyter_gemini_live server extension enabled?"
+    else:
+        fallback = str(err.reason or "request failed")
+    return server_message(err.code, err.read(), fallback)
+
+
+def server_message(status: int, body: bytes | None, fallback: str) -> str:
+    """The server's own words (its errors are JSON `{"message"}`), else `fallback`."""
     try:
-        message = json.loads(body).get("message")
+        message = json.loads(body or b"").get("message")
     except (ValueError, AttributeError):
         message = None
     if isinstance(message, str) and message:
         return message
-    if err.code in (401, 403):
+    if status in (401, 403):
         return "the Jupyter server refused the token: pass connect(token=...)"
-    if err.code == 404:
-        return "not found: is the jupyter_gemini_live server extension enabled?"
-    return str(err.reason or "request failed")
+    return fallback

@@ -9,7 +9,7 @@ from typing import Any
 
 import websocket
 
-from .rest import LiveError, Rest
+from .rest import LiveError, Rest, server_message
 
 CONNECT_TIMEOUT = 15.0
 
@@ -64,16 +64,8 @@ def close_reason(data: bytes) -> tuple[int | None, str]:
 
 
 def _refusal(err: websocket.WebSocketBadStatusException, session_id: str) -> str:
-    """The server's own words (its refusals are JSON `{"message"}`), else a fallback."""
-    try:
-        message = json.loads(err.resp_body or b"")["message"]
-    except (ValueError, KeyError, TypeError):
-        message = None
-    if isinstance(message, str) and message:
-        return message
-    if err.status_code in (401, 403):
-        return "the Jupyter server refused the token: pass connect(token=...)"
-    return f"the server refused the stream of session {session_id}: HTTP {err.status_code}"
+    fallback = f"the server refused the stream of session {session_id}: HTTP {err.status_code}"
+    return server_message(err.status_code, err.resp_body, fallback)
 
 
 def _cut(ws: websocket.WebSocket) -> None:
