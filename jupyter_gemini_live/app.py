@@ -10,6 +10,7 @@ from traitlets import Enum, Float, Integer, List, Unicode, default, validate
 
 from .backends.base import Backend
 from .routes import route_table
+from .session_options import Defaults
 from .sessions import SessionManager
 
 DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
@@ -99,11 +100,17 @@ class GeminiLive(ExtensionApp):
         return value
 
     def initialize_settings(self) -> None:
+        backends = self.make_backends()
+        defaults = Defaults(
+            backend=self.resolved_default_backend(),
+            model=self.model,
+            voice=self.voice,
+            backends=frozenset(backends),
+            voices=frozenset(VOICES),
+        )
         self.session_manager = SessionManager(
-            backends=self.make_backends(),
-            default_backend=self.resolved_default_backend(),
-            default_model=self.model,
-            default_voice=self.voice,
+            backends=backends,
+            defaults=defaults,
             max_sessions=self.max_sessions,
             idle_timeout=self.idle_timeout,
             reconnect_grace=self.reconnect_grace,
@@ -146,7 +153,7 @@ class GeminiLive(ExtensionApp):
         return {
             "version": __version__,
             "backends": backends,
-            "default_backend": self.session_manager.default_backend,
+            "default_backend": self.session_manager.defaults.backend,
             "models": list(self.models),
             "default_model": self.model,
             "voices": VOICES,

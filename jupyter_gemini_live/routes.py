@@ -12,7 +12,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from .backends.base import BackendError
-from .session_options import Defaults, OptionError, parse_session_options
+from .session_options import OptionError, parse_session_options
 from .sessions import LiveSession, SessionManager, TooManySessions, UnknownSession
 
 AUTH_RESOURCE = "gemini_live"
@@ -76,17 +76,9 @@ class SessionsHandler(GeminiLiveHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        manager = self.manager
-        defaults = Defaults(
-            backend=manager.default_backend,
-            model=manager.default_model,
-            voice=manager.default_voice,
-            backends=frozenset(manager.backends),
-            voices=frozenset(self.settings["gemini_live_app"].status()["voices"]),
-        )
         try:
-            options = parse_session_options(self.json_object(), defaults)
-            session = await manager.create(options)
+            options = parse_session_options(self.json_object(), self.manager.defaults)
+            session = await self.manager.create(options)
         except OptionError as err:
             raise web.HTTPError(400, "%s", str(err)) from None
         except TooManySessions as err:

@@ -41,6 +41,7 @@ from .backends.base import (
 )
 from .frames import Control
 from .recording import Recorder
+from .session_options import Defaults
 from .transcript import Entry, Transcript
 
 State = Literal["connecting", "live", "reconnecting", "closed", "error"]
@@ -128,7 +129,6 @@ class LiveSession:
         self._observers: set[Listener] = set()
         self._inbox: asyncio.Queue[Input] = asyncio.Queue(INBOX_ITEMS)
         self._tasks: list[asyncio.Task[None]] = []
-        self._turn = 1
         self._muted_turn: int | None = None  # interrupted: no more audio of this turn
         self._pending_calls: dict[str, str] = {}  # tool call id → name, until answered
 
@@ -186,7 +186,7 @@ class LiveSession:
     @property
     def turn(self) -> int:
         """The turn now under way (user input goes into it)."""
-        return self._turn
+        return self.stats.turns + 1
 
     async def recording(self) -> str | None:
         """The path of the recording, written out up to now; None when not recorded."""
@@ -266,7 +266,7 @@ class LiveSession:
             return None
         # Once the model has spoken in this turn, typed text starts the next one (the model
         # stops, or has stopped, to answer it); before that it adds to what the user said.
-        turn = self._turn + 1 if self.transcript.has(self._turn, "model") else self._turn
+        turn = self.turn + 1 if self.transcript.has(self.turn, "model") else self.turn
         delta = f" {text}" if self.transcript.has(turn, "user") else text
         self._broadcast_transcript(self.transcript.append("user", delta, turn, self.now(), True))
         return turn
@@ -317,13 +317,12 @@ class LiveSession:
         handler(self, event)
 
     def _on_audio(self, event: AudioEvent) -> None:
-        if self._muted_turn == self._turn:
+        if self._muted_turn == self.turn:
             return
         self.touch()
         ms = pcm_ms(len(event.pcm), OUTPUT_RATE)
         self.stats.audio_out_ms += ms
-        for entry in self.transcript.settle(self._turn, "user"):
-            self._broadcast_transcript(entry)
+        self._model_started()
         if self._recorder is not None:
             self._recorder.model(event.pcm)
         for client in self.clients():
@@ -331,31 +330,34 @@ class LiveSession:
                 self.stats.dropped_out_ms += ms
 
     def _on_transcript(self, event: TranscriptEvent) -> None:
-        if event.role == "model" and self._muted_turn == self._turn:
+        if event.role == "model" and self._muted_turn == self.turn:
             return
         if event.role == "model":
-            for entry in self.transcript.settle(self._turn, "user"):
-                self._broadcast_transcript(entry)
+            self._model_started()
         self._broadcast_transcript(
-            self.transcript.append(event.role, event.text, self._turn, self.now(), event.final)
+            self.transcript.append(event.role, event.text, self.turn, self.now(), event.final)
         )
 
+    def _model_started(self) -> None:
+        """The model answers: what the user said in this turn is complete."""
+        for entry in self.transcript.settle(self.turn, "user"):
+            self._broadcast_transcript(entry)
+
     def _on_interrupted(self, event: InterruptedEvent) -> None:
-        self._muted_turn = self._turn
+        self._muted_turn = self.turn
         self.stats.interruptions += 1
         if self._recorder is not None:
             self._recorder.interrupt()
         for client in self.clients():
             client.discard_audio()
-        self._broadcast({"type": "interrupted", "turn": self._turn})
-        self._broadcast_transcript(self.transcript.mark_interrupted(self._turn))
+        self._broadcast({"type": "interrupted", "turn": self.turn})
+        self._broadcast_transcript(self.transcript.mark_interrupted(self.turn))
 
     def _on_turn_complete(self, event: TurnCompleteEvent) -> None:
-        for entry in self.transcript.settle(self._turn):
+        for entry in self.transcript.settle(self.turn):
             self._broadcast_transcript(entry)
-        self._broadcast({"type": "turn_complete", "turn": self._turn})
-        self.stats.turns += 1
-        self._turn += 1
+        self._broadcast({"type": "turn_complete", "turn": self.turn})
+        self.stats.turns += 1  # which starts the next turn
 
     def _on_tool_call(self, event: ToolCallEvent) -> None:
         self._pending_calls[event.id] = event.name
@@ -440,7 +442,7 @@ class LiveSession:
             "created": self.created.isoformat(),
             "clients": len(self.clients()),
             "device_connected": self._device is not None,
-            "turn": self._turn,
+            "turn": self.turn,
             "error": self.error,
             "stats": self._stats_json(),
         }
@@ -478,9 +480,7 @@ class SessionManager:
         self,
         *,
         backends: Mapping[str, Backend],
-        default_backend: str,
-        default_model: str,
-        default_voice: str,
+        defaults: Defaults,
         max_sessions: int,
         idle_timeout: float,
         reconnect_grace: float,
@@ -488,9 +488,8 @@ class SessionManager:
         log: logging.Logger,
     ) -> None:
         self.backends = dict(backends)
-        self.default_backend = default_backend
-        self.default_model = default_model
-        self.default_voice = default_voice
+        #: what a session gets for the fields its request leaves out, and what is allowed
+        self.defaults = defaults
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
         self.reconnect_grace = reconnect_grace
