@@ -331,7 +331,7 @@ async def test_typing_during_a_reply_starts_the_next_turn(api: Any, open_stream:
 
 
 def test_close_reasons_fit_the_protocol_limit() -> None:
-    from jupyter_gemini_live.stream import _short
+    from jupyter_gemini_live.websocket import _short
 
     reason = _short("session ended: le modèle « gemini-ü » est refusé " * 5)
     assert len(reason.encode()) <= 123
