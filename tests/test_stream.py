@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
 from speech import seconds_of, silence, speech
 from tornado.httpclient import HTTPClientError
+from waiting import until_true
 
 SPOKEN_S = 1.2
 
@@ -245,7 +245,7 @@ async def test_a_slow_reader_loses_audio_not_memory(
     device.outbox.max_audio_bytes = 24000 * 2 // 10  # 100 ms of room
     device._writer.cancel()  # the client stops reading
     await stream.talk(speech(1.0) + silence(0.7), realtime=False)
-    await asyncio.sleep(1.5)
+    await until_true(lambda: session.stats.turns == 1, "the echo reply was all sent")
     assert session.stats.dropped_out_ms > 500
     assert device.outbox.dropped_audio_bytes > 0
 
