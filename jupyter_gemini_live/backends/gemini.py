@@ -105,6 +105,7 @@ class GeminiBackend(Backend):
         ca_file: str | None = None,
         log: logging.Logger | None = None,
         policy: ReconnectPolicy | None = None,
+        compression: bool = False,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -112,6 +113,8 @@ class GeminiBackend(Backend):
         self.ca_file = ca_file
         self.log = log or logging.getLogger(__name__)
         self.policy = policy or ReconnectPolicy()
+        #: per-message deflate on the upstream websocket (audio barely compresses)
+        self.compression = compression
         self._client: Client | None = None
 
     def unavailable_reason(self) -> str | None:
@@ -143,6 +146,11 @@ class GeminiBackend(Backend):
         from google.genai import types
 
         async_args: dict[str, Any] = {}
+        if not self.compression:
+            # Handed to websockets' connect as well: no permessage-deflate offer. PCM
+            # audio (most of the upstream bytes) barely compresses, and deflating every
+            # 20 ms frame was the largest CPU cost of the uplink (issue 11).
+            async_args["compression"] = None
         if self.ca_file:
             # The SDK hands async_client_args["ssl"] to websockets' connect for wss://.
             async_args["ssl"] = ssl.create_default_context(cafile=self.ca_file)
