@@ -8,6 +8,9 @@ connections (goAway about a minute before the end) and sometimes drops them (100
 microphone meanwhile so no input is lost, and reports `reconnecting` and `live`.
 Refusals that retrying cannot fix (bad key, unknown model, bad settings) end the
 conversation with a fatal error that says what to change.
+
+`map_message` turns each service message into events (pure, no I/O); `TurnState`
+follows whether a turn is under way; `HoldBuffer` keeps input while reconnecting.
 """
 
 from __future__ import annotations
