@@ -45,6 +45,32 @@ async def test_recording_has_both_voices_in_time_order(api: Any, open_stream: An
     assert model_start >= user_end, "the reply is placed after the user stopped talking"
 
 
+async def test_a_new_recording_is_already_a_valid_wav(api: Any) -> None:
+    """Regression: recording.wav right after creation answered 200 with 0 bytes."""
+    code, session = await api("POST", "sessions", body={"record": True})
+    assert code == 201
+    code, body = await api("GET", "sessions", session["id"], "recording.wav")
+    assert code == 200
+    with wave.open(io.BytesIO(body)) as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (2, 24000)
+
+
+async def test_an_unwritable_record_dir_is_a_503_and_frees_the_slot(
+    api: Any, jp_serverapp: Any, tmp_path: Path
+) -> None:
+    """Regression: 500, and the session slot stayed taken until the idle reaper."""
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    manager.record_dir = str(blocker / "recordings")
+    for _ in range(manager.max_sessions + 1):
+        code, body = await api("POST", "sessions", body={"record": True})
+        assert code == 503, body
+        assert "c.GeminiLive.record_dir" in body["message"]
+    code, _session = await api("POST", "sessions", body={})
+    assert code == 201
+
+
 # ---- the Recorder on its own, on a clock the test moves -----------------------------------
 
 
