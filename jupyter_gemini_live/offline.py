@@ -70,9 +70,10 @@ def parse_call(text: str) -> CallRequest | None:
     return CallRequest(match["name"], args) if isinstance(args, dict) else None
 
 
-def returned(name: str, response: Mapping[str, Any]) -> str:
-    """What the model says about a function's answer."""
-    return f"{name} returned {json.dumps(dict(response), sort_keys=True)}"
+def returned(name: str, response: Any) -> str:
+    """What the model says about a function's answer (JSON, keys sorted)."""
+    value = dict(response) if isinstance(response, Mapping) else response
+    return f"{name} returned {json.dumps(value, sort_keys=True)}"
 
 
 # ---- voices ------------------------------------------------------------------------------
