@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from jupyter_process import Lab, free_port, wait_until_up
+from jupyter_process import Lab, free_port, wait_for_kernel, wait_until_up
 from jupyter_process import _run as run_code
 from traitlets.config.loader import KVArgParseConfigLoader
 
@@ -104,9 +104,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., tuple[Lab, Path]]]:
 
 
 def kernel_output(lab: Lab, code: str, timeout: float = 120.0) -> str:
-    """What `code` prints in a new python3 kernel of the server. (A kernel slow to import
-    on a busy machine does not beat its heartbeat yet: `wait_for_ready` then says it
-    died, so it is asked again until the kernel answers.)"""
+    """What `code` prints in a new python3 kernel of the server."""
     from jupyter_client import BlockingKernelClient
 
     kernel_id = lab.request("POST", "api/kernels", {"name": "python3"})["id"]
@@ -114,14 +112,7 @@ def kernel_output(lab: Lab, code: str, timeout: float = 120.0) -> str:
     client.load_connection_file()
     client.start_channels()
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                client.wait_for_ready(timeout=timeout)
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
+        wait_for_kernel(client, timeout)
         return run_code(client, code)
     finally:
         client.stop_channels()
