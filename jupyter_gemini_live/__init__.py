@@ -19,12 +19,12 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext jupyter_gemini_live`: the `%gemini_live` magics (imported only then)."""
-    from .magics import load_ipython_extension as load
+    from .client.magics import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magics import unload_ipython_extension as unload
+    from .client.magics import unload_ipython_extension as unload
 
     unload(ipython)

@@ -1,4 +1,4 @@
-"""The `GeminiLive` server extension: configuration, routes and the session manager."""
+"""The `GeminiLive` server extension: configuration, the route table and the session manager."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Enum, Float, Integer, List, Unicode, default, validate
 
+from . import routes
 from .backends.base import Backend
-from .routes import route_table
+from .handler_base import MANAGER_SETTING
+from .manager import SessionManager
+from .protocol import INPUT_RATE, MAX_AUDIO_FRAME, OUTPUT_RATE
 from .session_options import Defaults
-from .sessions import SessionManager
+from .websocket import SessionWebSocket
 
 DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 KNOWN_MODELS = [
@@ -26,6 +29,22 @@ VOICES = [
     "Callirrhoe", "Iapetus", "Despina", "Rasalgethi", "Alnilam", "Pulcherrima",
     "Vindemiatrix", "Sulafat",
 ]  # fmt: skip
+
+
+SESSION = r"(?P<session_id>[^/]+)"
+
+
+def route_table() -> list[tuple[str, type]]:
+    api = "/gemini-live/api"
+    return [
+        (rf"{api}/status", routes.StatusHandler),
+        (rf"{api}/sessions/?", routes.SessionsHandler),
+        (rf"{api}/sessions/{SESSION}", routes.SessionHandler),
+        (rf"{api}/sessions/{SESSION}/text", routes.TextHandler),
+        (rf"{api}/sessions/{SESSION}/transcript", routes.TranscriptHandler),
+        (rf"{api}/sessions/{SESSION}/recording\.wav", routes.RecordingHandler),
+        (rf"{api}/sessions/{SESSION}/stream", SessionWebSocket),
+    ]
 
 
 class GeminiLive(ExtensionApp):
@@ -117,7 +136,7 @@ class GeminiLive(ExtensionApp):
             record_dir=self.record_dir,
             log=self.log,
         )
-        self.settings["gemini_live_sessions"] = self.session_manager
+        self.settings[MANAGER_SETTING] = self.session_manager
         self.settings["gemini_live_app"] = self
 
     def initialize_handlers(self) -> None:
@@ -144,7 +163,6 @@ class GeminiLive(ExtensionApp):
     def status(self) -> dict[str, Any]:
         """What the status route answers; never includes the key."""
         from . import __version__
-        from .backends.base import INPUT_RATE, OUTPUT_RATE
 
         backends = {
             name: {"available": reason is None, "reason": reason}
@@ -164,7 +182,7 @@ class GeminiLive(ExtensionApp):
                 "format": "s16le",
                 "channels": 1,
             },
-            "limits": {"max_sessions": self.max_sessions, "max_frame_bytes": 65536},
+            "limits": {"max_sessions": self.max_sessions, "max_frame_bytes": MAX_AUDIO_FRAME},
         }
 
     async def stop_extension(self) -> None:

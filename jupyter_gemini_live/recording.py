@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from .backends.base import INPUT_RATE, OUTPUT_RATE
+from .protocol import INPUT_RATE, OUTPUT_RATE
 
 RATE = OUTPUT_RATE
 USER, MODEL = 0, 1
@@ -93,7 +93,9 @@ class Recorder:
 
     def _mix(self, channel: int, start: int, samples: np.ndarray) -> int:
         end = start + len(samples)
-        if start < self._base:  # older than what is already on disk
+        if end <= self._base:  # all of it is older than what is already on disk
+            return end
+        if start < self._base:  # partly older than what is already on disk
             samples = samples[self._base - start :]
             start = self._base
         need = end - self._base

@@ -1,4 +1,7 @@
-"""REST handlers: each translates one HTTP request into a call on the session manager."""
+"""REST handlers: each translates one HTTP request into a call on the session manager.
+
+The route table is in app.py; the stream websocket is websocket.py.
+"""
 
 from __future__ import annotations
 
@@ -7,48 +10,18 @@ import json
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from .backends.base import BackendError
+from .handler_base import GeminiLiveMixin
+from .manager import TooManySessions, UnknownSession
+from .protocol import FrameError, Text, TextTurn, check_text
 from .session_options import OptionError, parse_session_options
-from .sessions import LiveSession, SessionManager, TooManySessions, UnknownSession
-
-AUTH_RESOURCE = "gemini_live"
-MAX_TEXT_CHARS = 20_000
-SESSION = r"(?P<session_id>[^/]+)"
 
 
-class JsonErrors:
-    """Errors as JSON `{"message", "reason"}`, the message formatted with its arguments
-    (APIHandler shows `log_message` unformatted; the websocket handler would send HTML)."""
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        handler: JupyterHandler = self  # type: ignore[assignment]
-        error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, web.HTTPError) and error.log_message:
-            handler.set_header("Content-Type", "application/json")
-            message = error.log_message % error.args
-            handler.finish(json.dumps({"message": message, "reason": error.reason}))
-            return
-        super().write_error(status_code, **kwargs)  # type: ignore[misc]
-
-
-class GeminiLiveHandler(JsonErrors, ExtensionHandlerMixin, APIHandler):
-    auth_resource = AUTH_RESOURCE
-
-    @property
-    def manager(self) -> SessionManager:
-        manager: SessionManager = self.settings["gemini_live_sessions"]
-        return manager
-
-    def session(self, session_id: str) -> LiveSession:
-        try:
-            return self.manager.get(session_id)
-        except UnknownSession:
-            raise web.HTTPError(404, "unknown session %s", session_id) from None
-
+class GeminiLiveHandler(GeminiLiveMixin, ExtensionHandlerMixin, APIHandler):
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(body))
@@ -110,18 +83,16 @@ class TextHandler(GeminiLiveHandler):
     @web.authenticated
     @authorized
     async def post(self, session_id: str) -> None:
-        session = self.session(session_id)
-        text = self.json_object().get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise web.HTTPError(400, "text: expected a non-empty string")
-        if len(text) > MAX_TEXT_CHARS:
-            raise web.HTTPError(400, "text: longer than %d characters", MAX_TEXT_CHARS)
-        if session.ended:
-            raise web.HTTPError(409, "session is %s: %s", session.state, session.error or "")
-        turn = session.send_text(text)
+        self.session(session_id)  # 404 before the body is looked at
+        try:
+            text = check_text(self.json_object().get("text"), "text")
+        except FrameError as err:
+            raise web.HTTPError(400, "%s", err.message) from None
+        turn = self.live_session(session_id).send_text(Text(text))
         if turn is None:
             raise web.HTTPError(503, "the upstream is not keeping up; try again")
-        self.reply({"turn": turn}, 202)
+        answer: TextTurn = {"turn": turn}
+        self.reply(answer, 202)
 
 
 class TranscriptHandler(GeminiLiveHandler):
@@ -145,18 +116,3 @@ class RecordingHandler(GeminiLiveHandler):
                 self.write(chunk)
                 await self.flush()
         self.finish()
-
-
-def route_table() -> list[tuple[str, type]]:
-    from .stream import StreamHandler
-
-    api = "/gemini-live/api"
-    return [
-        (rf"{api}/status", StatusHandler),
-        (rf"{api}/sessions/?", SessionsHandler),
-        (rf"{api}/sessions/{SESSION}", SessionHandler),
-        (rf"{api}/sessions/{SESSION}/text", TextHandler),
-        (rf"{api}/sessions/{SESSION}/transcript", TranscriptHandler),
-        (rf"{api}/sessions/{SESSION}/recording\.wav", RecordingHandler),
-        (rf"{api}/sessions/{SESSION}/stream", StreamHandler),
-    ]

@@ -7,9 +7,9 @@ entry that was settled (made final) still takes text that comes late for its tur
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from .backends.base import Role
+from .protocol import Role, TranscriptEntry
 
 #: turns back from the newest whose entries still take late text
 LATE_TURNS = 2
@@ -25,8 +25,16 @@ class Entry:
     final: bool = False
     interrupted: bool = False
 
-    def as_json(self) -> dict[str, object]:
-        return asdict(self)
+    def as_json(self) -> TranscriptEntry:
+        return {
+            "role": self.role,
+            "text": self.text,
+            "turn": self.turn,
+            "start": self.start,
+            "end": self.end,
+            "final": self.final,
+            "interrupted": self.interrupted,
+        }
 
 
 class Transcript:
@@ -71,7 +79,7 @@ class Transcript:
             entry.interrupted = True
         return entry
 
-    def entries(self) -> list[dict[str, object]]:
+    def entries(self) -> list[TranscriptEntry]:
         return [entry.as_json() for entry in self._entries]
 
     def _forget_before(self, turn: int) -> None:

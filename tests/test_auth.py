@@ -9,7 +9,7 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from jupyter_gemini_live.routes import route_table
+from jupyter_gemini_live.app import route_table
 
 
 def test_every_handler_method_is_authenticated(jp_serverapp: Any) -> None:

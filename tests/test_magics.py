@@ -14,7 +14,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from jupyter_gemini_live.client import discovery
-from jupyter_gemini_live.magics import SESSION_MIME_TYPE, GeminiLiveMagics, Table
+from jupyter_gemini_live.client.magics import SESSION_MIME_TYPE, GeminiLiveMagics, Table
 
 
 @pytest.fixture

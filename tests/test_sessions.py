@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
+from waiting import until_true
 
 from jupyter_gemini_live.backends.base import (
     Backend,
     BackendError,
+    BackendUnavailable,
     ErrorEvent,
     Event,
     SessionOptions,
@@ -18,38 +21,63 @@ from jupyter_gemini_live.backends.base import (
 )
 
 
-async def state_after(api: Any, session_id: str, seconds: float) -> str:
-    await asyncio.sleep(seconds)
+async def state_of(api: Any, session_id: str) -> str:
     code, session = await api("GET", "sessions", session_id)
     return str(session["state"]) if code == 200 else f"HTTP {code}"
 
 
-async def test_session_closes_when_its_device_stays_away(api: Any, open_stream: Any) -> None:
+async def state_once_ended(api: Any, session_id: str, timeout: float = 10.0) -> str:
+    """The state of the session once it has ended (or whatever it is after `timeout`)."""
+
+    async def ended() -> bool:
+        return await state_of(api, session_id) in ("closed", "error")
+
+    await until_true(ended, f"session {session_id} ended", timeout)
+    return await state_of(api, session_id)
+
+
+async def device_gone(manager: Any, session_id: str) -> float:
+    """Wait until the server saw the device leave; when it did (monotonic)."""
+    session = manager.get(session_id)
+    await until_true(lambda: session.device_left_at is not None, "the device left")
+    left: float = session.device_left_at
+    return left
+
+
+async def test_session_closes_when_its_device_stays_away(
+    api: Any, open_stream: Any, jp_serverapp: Any
+) -> None:
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
     _, session = await api("POST", "sessions")
     stream = await open_stream(session["id"])
     await stream.until("ready")
     stream.ws.close()
-    assert await state_after(api, session["id"], 0.3) == "live"  # within the 1 s grace
-    assert await state_after(api, session["id"], 1.7) == "closed"
+    await device_gone(manager, session["id"])
+    assert await state_of(api, session["id"]) == "live"  # within the 1 s grace
+    assert await state_once_ended(api, session["id"]) == "closed"
 
 
 async def test_a_device_that_comes_back_in_time_keeps_the_session(
-    api: Any, open_stream: Any
+    api: Any, open_stream: Any, jp_serverapp: Any
 ) -> None:
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
     _, session = await api("POST", "sessions")
     first = await open_stream(session["id"])
     await first.until("ready")
     first.ws.close()
-    await asyncio.sleep(0.5)
+    left = await device_gone(manager, session["id"])
     second = await open_stream(session["id"])
     await second.until("ready")
-    assert await state_after(api, session["id"], 1.5) == "live"
+    # Past the moment the grace would have run out, the reaper spares the session.
+    await asyncio.sleep(max(0.0, left + manager.reconnect_grace - time.monotonic()))
+    await manager.reap()
+    assert await state_of(api, session["id"]) == "live"
 
 
 @pytest.mark.parametrize("gemini_live_config", [{"idle_timeout": 0.5}])
 async def test_idle_session_is_closed(api: Any, gemini_live_config: Any) -> None:
     _, session = await api("POST", "sessions")
-    assert await state_after(api, session["id"], 2.0) == "closed"
+    assert await state_once_ended(api, session["id"]) == "closed"
     _code, listed = await api("GET", "sessions")
     assert [s["state"] for s in listed] == ["closed"]  # kept so its transcript can be read
 
@@ -59,6 +87,8 @@ class BrokenUpstream(Upstream):
 
     def __init__(self) -> None:
         self.closed = False
+        #: set by the test once its client is connected: then the fatal error comes
+        self.go = asyncio.Event()
 
     async def send_audio(self, pcm: bytes) -> None: ...
     async def send_text(self, text: str) -> None: ...
@@ -69,7 +99,7 @@ class BrokenUpstream(Upstream):
     async def send_tool_response(self, c: str, n: str, r: Mapping[str, Any]) -> None: ...
 
     async def events(self) -> AsyncIterator[Event]:
-        await asyncio.sleep(0.3)
+        await self.go.wait()
         yield ErrorEvent("model_refused", "model 'x' is not supported; pick another", fatal=True)
 
     async def close(self) -> None:
@@ -99,6 +129,8 @@ async def test_fatal_upstream_error_reaches_the_device_and_ends_the_session(
     manager.backends["echo"] = backend
     _, session = await api("POST", "sessions")
     stream = await open_stream(session["id"])
+    await stream.until("ready")
+    backend.upstream.go.set()
     error = await stream.until("error")
     assert error == {
         "type": "error",
@@ -136,3 +168,35 @@ async def test_a_crashing_backend_is_a_502_and_leaves_no_session(
     assert code == 502
     assert error["message"] == "could not open the conversation: socket exploded"
     assert (await api("GET", "sessions"))[1] == []
+
+
+@pytest.mark.parametrize("gemini_live_config", [{"max_sessions": 1}])
+async def test_a_recorder_that_cannot_open_leaves_no_session(
+    api: Any, monkeypatch: pytest.MonkeyPatch, gemini_live_config: Any
+) -> None:
+    async def unwritable(self: Any) -> None:
+        raise BackendUnavailable("record_dir_unwritable", "record_dir: cannot write there")
+
+    monkeypatch.setattr("jupyter_gemini_live.session.Recorder.open", unwritable)
+    code, error = await api("POST", "sessions", body={"record": True})
+    assert code == 503
+    assert error["message"] == "record_dir: cannot write there"
+    assert (await api("GET", "sessions"))[1] == []
+    code, _ = await api("POST", "sessions")  # the slot was freed
+    assert code == 201
+
+
+@pytest.mark.parametrize("gemini_live_config", [{"max_sessions": 1}])
+async def test_a_recorder_that_crashes_leaves_no_session(
+    api: Any, monkeypatch: pytest.MonkeyPatch, gemini_live_config: Any
+) -> None:
+    async def broken(self: Any) -> None:
+        raise PermissionError("/nope")
+
+    monkeypatch.setattr("jupyter_gemini_live.session.Recorder.open", broken)
+    code, error = await api("POST", "sessions", body={"record": True})
+    assert code == 502
+    assert "/nope" in error["message"]
+    assert (await api("GET", "sessions"))[1] == []
+    code, _ = await api("POST", "sessions")
+    assert code == 201

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
 from speech import seconds_of, silence, speech
 from tornado.httpclient import HTTPClientError
+from waiting import until_true
 
 SPOKEN_S = 1.2
 
@@ -245,7 +245,7 @@ async def test_a_slow_reader_loses_audio_not_memory(
     device.outbox.max_audio_bytes = 24000 * 2 // 10  # 100 ms of room
     device._writer.cancel()  # the client stops reading
     await stream.talk(speech(1.0) + silence(0.7), realtime=False)
-    await asyncio.sleep(1.5)
+    await until_true(lambda: session.stats.turns == 1, "the echo reply was all sent")
     assert session.stats.dropped_out_ms > 500
     assert device.outbox.dropped_audio_bytes > 0
 
@@ -331,7 +331,7 @@ async def test_typing_during_a_reply_starts_the_next_turn(api: Any, open_stream:
 
 
 def test_close_reasons_fit_the_protocol_limit() -> None:
-    from jupyter_gemini_live.stream import _short
+    from jupyter_gemini_live.websocket import _short
 
     reason = _short("session ended: le modèle « gemini-ü » est refusé " * 5)
     assert len(reason.encode()) <= 123

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Optional
 import pytest
 from google.genai import types
 
-from jupyter_gemini_live.tools import Toolbox, ToolError, coerce_args, declare, jsonable
+from jupyter_gemini_live.client.tools import Toolbox, ToolError, coerce_args, declare, jsonable
 
 
 class Unit(enum.Enum):

@@ -12,9 +12,15 @@ Rules every upstream follows:
 - Audio in is PCM s16le mono at `INPUT_RATE`; audio out is PCM s16le mono at `OUTPUT_RATE`.
 - Transcript text is a delta, to be appended to the current turn's text of that role;
   `final=True` says that role's text of this turn will not change any more.
-- After `InterruptedEvent` no `AudioEvent` of the same turn follows; a turn ends with
-  `TurnCompleteEvent` (also after an interruption).
+- A turn ends with `TurnCompleteEvent` (also after an interruption).
 - Every `send_*` may raise `UpstreamClosed` once the conversation is over.
+
+What a backend need NOT do: the session (`session.py`) owns the turn and its rules. It
+numbers turns and stamps them on what clients receive; it drops every `AudioEvent` and
+model `TranscriptEvent` between `InterruptedEvent` and the turn's `TurnCompleteEvent`
+(and forgets model audio already queued for clients); and it makes every role's
+transcript of a turn final before passing on `TurnCompleteEvent`. A backend just reports
+what happened, in order; it keeps no turn counter, mutes nothing and synthesizes no finals.
 """
 
 from __future__ import annotations
@@ -24,18 +30,15 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-INPUT_RATE = 16000
-OUTPUT_RATE = 24000
-SAMPLE_WIDTH = 2
+# The wire constants and shared literals live in protocol.py; re-exported for backends.
+from ..protocol import INPUT_RATE as INPUT_RATE
+from ..protocol import OUTPUT_RATE as OUTPUT_RATE
+from ..protocol import SAMPLE_WIDTH as SAMPLE_WIDTH
+from ..protocol import ActivityDetection as ActivityDetection
+from ..protocol import Role as Role
+from ..protocol import pcm_ms as pcm_ms
 
-Role = Literal["user", "model"]
-ActivityDetection = Literal["auto", "manual"]
 Sensitivity = Literal["high", "low"]
-
-
-def pcm_ms(nbytes: int, rate: int) -> float:
-    """Duration in milliseconds of `nbytes` of mono s16le PCM at `rate`."""
-    return nbytes / SAMPLE_WIDTH / rate * 1000.0
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,17 @@ key stays on the server. See docs/kernel.md.
 
 from __future__ import annotations
 
-from ..tools import ToolError
 from .discovery import ServerAddress, ServerNotFound
 from .observer import Events, ToolCall, Turn
 from .rest import LiveError
-from .session import LiveServer, LiveSession, connect
+from .session import KernelSession, LiveServer, connect
+from .tools import ToolError
 
 __all__ = [
     "Events",
+    "KernelSession",
     "LiveError",
     "LiveServer",
-    "LiveSession",
     "ServerAddress",
     "ServerNotFound",
     "ToolCall",

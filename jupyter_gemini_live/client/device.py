@@ -18,12 +18,12 @@ import numpy as np
 import soxr
 import websocket
 
+from ..protocol import INPUT_RATE, SAMPLE_WIDTH
+from .event_socket import close_stream, open_stream
 from .rest import Rest
-from .stream import close_stream, open_stream
 
-INPUT_RATE = 16000
 FRAME_MS = 20
-FRAME_BYTES = INPUT_RATE * FRAME_MS // 1000 * 2
+FRAME_BYTES = INPUT_RATE * FRAME_MS // 1000 * SAMPLE_WIDTH
 
 
 def load_wav(path: str | Path) -> bytes:
@@ -62,10 +62,13 @@ class Device:
         self._session_id = session_id
         self._ws: websocket.WebSocket | None = None
         self._drain: threading.Thread | None = None
+        #: the turn under way when this device connected (from `ready`)
+        self.turn = 0
 
     def __enter__(self) -> Device:
         # exclusive: the server refuses (409) while a browser panel holds the microphone
-        self._ws, _ = open_stream(self._rest, self._session_id, mode="device", exclusive="1")
+        self._ws, session = open_stream(self._rest, self._session_id, mode="device", exclusive="1")
+        self.turn = int(session["turn"])
         self._drain = threading.Thread(
             target=self._drain_forever, name="gemini-live-device-drain", daemon=True
         )

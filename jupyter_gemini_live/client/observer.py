@@ -19,11 +19,11 @@ from typing import Any
 
 import websocket
 
-from ..tools import Toolbox
+from .event_socket import close_reason, close_stream, open_stream
 from .rest import LiveError, Rest
-from .stream import close_reason, close_stream, open_stream
+from .tools import Toolbox
 
-#: events kept for `LiveSession.events`; older ones are dropped first
+#: events kept for `KernelSession.events`; older ones are dropped first
 MAX_EVENTS = 1000
 #: turns remembered for `wait_turn`
 MAX_TURNS = 256
@@ -109,7 +109,7 @@ class Observer:
         self._reader: threading.Thread | None = None
         self._cond = threading.Condition()
         self._turns: dict[int, Turn] = {}
-        self._completed = 0  # the last turn that completed
+        self._current = 1  # the turn under way, as the server numbers it
         self._pending: dict[str, ToolCall] = {}
         self._tool_threads: set[threading.Thread] = set()
         self._ended = False
@@ -121,7 +121,7 @@ class Observer:
         """Connect and start reading; the session as the server described it."""
         self._ws, session = open_stream(self._rest, self.session_id, mode="observe")
         self.state = session["state"]
-        self._completed = int(session["stats"]["turns"])
+        self._current = int(session["turn"])
         self._reader = threading.Thread(
             target=self._read_forever, name=f"gemini-live-observer-{self.session_id}", daemon=True
         )
@@ -143,10 +143,10 @@ class Observer:
 
     # ---- turns ---------------------------------------------------------------------
 
-    def next_turn(self) -> int:
-        """The turn that input sent now goes into."""
+    def current_turn(self) -> int:
+        """The turn under way as the server last told (what input sent now goes into)."""
         with self._cond:
-            return self._completed + 1
+            return self._current
 
     def wait_turn(self, first: int, timeout: float) -> Turn:
         """The reply that starts in turn `first`, once complete.
@@ -218,7 +218,7 @@ class Observer:
                 self._turn(int(event["turn"])).interrupted = True
             elif kind == "turn_complete":
                 self._turn(int(event["turn"])).complete = True
-                self._completed = max(self._completed, int(event["turn"]))
+                self._current = max(self._current, int(event["turn"]) + 1)
             elif kind == "state":
                 self.state = str(event["state"])
             elif kind == "error" and event.get("fatal"):
@@ -236,7 +236,7 @@ class Observer:
     def _start_tool(self, event: dict[str, Any]) -> None:
         call = ToolCall(str(event["id"]), str(event["name"]), dict(event.get("args") or {}))
         with self._cond:
-            self._turn(self._completed + 1).tool_calls.append(call)
+            self._turn(int(event["turn"])).tool_calls.append(call)
             self._pending[call.id] = call
             busy = len(self._pending) > MAX_TOOL_CALLS
         if not self.toolbox:

@@ -1,4 +1,4 @@
-"""`LiveServer` (the REST API of one Jupyter server) and `LiveSession` (one conversation)."""
+"""`LiveServer` (the REST API of one Jupyter server) and `KernelSession` (one conversation)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from ..tools import Tool, Toolbox
 from .device import Device, load_wav
 from .discovery import ServerAddress, find_server
 from .observer import Events, Observer, Turn
 from .rest import LiveError, Rest
+from .tools import Tool, Toolbox
 
 REPLY_TIMEOUT = 60.0
 TOOL_TIMEOUT = 30.0
 
 
-class LiveSession:
+class KernelSession:
     """A conversation on the server, observed by this kernel (which answers its tools).
 
     Created by `LiveServer.start` or `LiveServer.attach`. The browser panel can be the
@@ -29,7 +29,7 @@ class LiveSession:
         self._observer = Observer(rest, session_id, toolbox, tool_timeout)
         self._last_turn: int | None = None
 
-    def _open(self) -> LiveSession:
+    def _open(self) -> KernelSession:
         self._observer.open()
         return self
 
@@ -78,7 +78,7 @@ class LiveSession:
     def wait_turn(self, turn: int | None = None, timeout: float = REPLY_TIMEOUT) -> Turn:
         """The complete reply of `turn` (default: what was said last from this kernel)."""
         if turn is None:
-            turn = self._last_turn if self._last_turn is not None else self._observer.next_turn()
+            turn = self._last_turn if self._last_turn is not None else self._observer.current_turn()
         return self._observer.wait_turn(turn, timeout)
 
     def send_audio_file(
@@ -90,8 +90,8 @@ class LiveSession:
         would take the microphone from it.
         """
         pcm = load_wav(path)
-        turn = self._observer.next_turn()
         with Device(self._rest, self.id) as device:
+            turn = device.turn  # the server's: what the speech goes into
             device.send_pcm(pcm, realtime=realtime)
             device.end_stream()
             self._last_turn = turn
@@ -121,14 +121,14 @@ class LiveSession:
         """Disconnect this kernel and leave the conversation running (e.g. the panel's)."""
         self._observer.close()
 
-    def __enter__(self) -> LiveSession:
+    def __enter__(self) -> KernelSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"<LiveSession {self.id} {self.state}>"
+        return f"<KernelSession {self.id} {self.state}>"
 
 
 class LiveServer:
@@ -164,7 +164,7 @@ class LiveServer:
         activity_detection: Literal["auto", "manual"] = "auto",
         record: bool = False,
         tool_timeout: float = TOOL_TIMEOUT,
-    ) -> LiveSession:
+    ) -> KernelSession:
         """Create a session; this kernel observes it and answers calls of `tools`."""
         toolbox = Toolbox(tools)
         body: dict[str, Any] = {
@@ -183,7 +183,7 @@ class LiveServer:
         if toolbox:
             body["tools"] = toolbox.declarations
         created = self._rest.json("POST", "sessions", body=body)
-        session = LiveSession(self._rest, str(created["id"]), toolbox, tool_timeout)
+        session = KernelSession(self._rest, str(created["id"]), toolbox, tool_timeout)
         try:
             return session._open()
         except BaseException:
@@ -196,11 +196,11 @@ class LiveServer:
         *,
         tools: Sequence[Tool] = (),
         tool_timeout: float = TOOL_TIMEOUT,
-    ) -> LiveSession:
+    ) -> KernelSession:
         """Observe an existing session; None picks the one a browser panel is talking in."""
         if session_id is None:
             session_id = self._panel_session()
-        return LiveSession(self._rest, session_id, Toolbox(tools), tool_timeout)._open()
+        return KernelSession(self._rest, session_id, Toolbox(tools), tool_timeout)._open()
 
     def _panel_session(self) -> str:
         live = [s for s in self.sessions() if s["state"] not in ("closed", "error")]

@@ -233,7 +233,7 @@ def test_talk_on_the_card_in_a_notebook_joins_its_session(
     chromium: Any, start_lab: Callable[..., Lab]
 ) -> None:
     """The card `%gemini_live start` leaves in a notebook: Talk makes the panel its mic."""
-    from jupyter_gemini_live.magics import SESSION_MIME_TYPE
+    from jupyter_gemini_live.client.magics import SESSION_MIME_TYPE
 
     lab = start_lab()
     session = lab.api("POST", "sessions", {"backend": "echo"})

@@ -20,7 +20,10 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
-from .client import LiveError, LiveServer, LiveSession, ServerNotFound, ToolError, connect
+from .discovery import ServerNotFound
+from .rest import LiveError
+from .session import KernelSession, LiveServer, connect
+from .tools import ToolError
 
 HELP = __doc__.split("\n\n")[1] if __doc__ else ""
 
@@ -52,7 +55,7 @@ class GeminiLiveMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)  # type: ignore[no-untyped-call]  # IPython is unannotated
         self.server: LiveServer | None = None
-        self.session: LiveSession | None = None
+        self.session: KernelSession | None = None
         self._owned = False  # started here (stop ends it) or attached (stop only leaves)
         self._timeout = 60.0
 
@@ -136,7 +139,7 @@ class GeminiLiveMagics(Magics):
             self.server = connect()
         return self.server
 
-    def _current(self) -> LiveSession:
+    def _current(self) -> KernelSession:
         if self.session is None:
             raise UsageError("%gemini_live: no session; run %gemini_live start (or attach)")
         return self.session

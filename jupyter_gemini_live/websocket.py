@@ -1,8 +1,9 @@
 """The stream websocket: the device (microphone and speaker) of a session, or an observer.
 
 It is authenticated and authorized like jupyter-server's kernel websocket (the `execute`
-action) and keeps tornado's origin check. Frames are validated here and handed to the
-session; what the session says goes through a bounded `Outbox` drained by one writer task.
+action) and keeps tornado's origin check. Frames become typed commands (protocol.py) that
+the session acts on; what the session says goes through a bounded `Outbox` drained by one
+writer task.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from .frames import OBSERVER_TYPES, FrameError, check_audio, parse_control
+from .handler_base import GeminiLiveMixin
 from .outbox import Close, Outbox, OutboxOverflow
-from .routes import AUTH_RESOURCE, JsonErrors
-from .sessions import LiveSession, Mode, SessionManager, UnknownSession
+from .protocol import DEVICE_BUSY, Error, FrameError, Mode, ServerEvent, parse_frame
+from .session import LiveSession
 
 DEVICE_TAKEN = (
     "session %s already has a device (a Gemini Live panel holds its microphone); "
@@ -30,15 +31,13 @@ DEVICE_TAKEN = (
 )
 
 
-class StreamHandler(
-    JsonErrors, WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler
+class SessionWebSocket(
+    GeminiLiveMixin, WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler
 ):
-    auth_resource = AUTH_RESOURCE
-
     mode: Mode = "device"
     wants_audio = True
     exclusive = False
-    session: LiveSession | None = None
+    live: LiveSession | None = None
 
     def set_default_headers(self) -> None:
         """Undo JupyterHandler's, which do not apply to a websocket (as the kernel one)."""
@@ -54,13 +53,7 @@ class StreamHandler(
             self.authorizer.is_authorized(self, user, "execute", self.auth_resource)
         ):
             raise web.HTTPError(403, "not authorized to talk through gemini-live sessions")
-        manager: SessionManager = self.settings["gemini_live_sessions"]
-        try:
-            session = manager.get(session_id)
-        except UnknownSession:
-            raise web.HTTPError(404, "unknown session %s", session_id) from None
-        if session.ended:
-            raise web.HTTPError(409, "session is %s: %s", session.state, session.error or "")
+        session = self.live_session(session_id)
         mode = self.get_argument("mode", "device")
         if mode not in ("device", "observe"):
             raise web.HTTPError(400, "mode: expected 'device' or 'observe'")
@@ -69,7 +62,7 @@ class StreamHandler(
         self.exclusive = self.mode == "device" and self.get_argument("exclusive", "0") == "1"
         if self.exclusive and session.has_device():
             raise web.HTTPError(409, "%s", DEVICE_TAKEN % session_id)
-        self.session = session
+        self.live = session
         await super().get(session_id)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
@@ -79,39 +72,31 @@ class StreamHandler(
         self.set_nodelay(True)
         self.outbox = Outbox()
         self._writer = asyncio.create_task(self._write_forever(), name="gemini-live-writer")
-        assert self.session is not None
-        if self.exclusive and self.session.has_device():  # another one came in meanwhile
-            self.close(4009, "the session has a device already")
+        assert self.live is not None
+        if self.exclusive and self.live.has_device():  # another one came in meanwhile
+            self.close(DEVICE_BUSY, "the session has a device already")
             return
-        self.session.attach(self)
+        self.live.attach(self)
 
     def on_message(self, message: str | bytes) -> None:
-        session = self.session
+        session = self.live
         if session is None or session.ended:
             return
         try:
-            if isinstance(message, bytes):
-                self._only_device("audio")
-                session.feed_audio(check_audio(message))
-                return
-            control = parse_control(message)
-            if control.type not in OBSERVER_TYPES:
-                self._only_device(control.type)
-            session.feed_control(control, self)
+            command = parse_frame(message)
+            if self.mode != "device" and not command.observer_may_send:
+                raise FrameError(
+                    "observer_cannot_send",
+                    f"{command.type}: only the device connection sends this",
+                )
         except FrameError as err:
-            self.send_event(
-                {"type": "error", "code": err.code, "message": err.message, "fatal": False}
-            )
-
-    def _only_device(self, what: str) -> None:
-        if self.mode != "device":
-            raise FrameError(
-                "observer_cannot_send", f"{what}: only the device connection sends this"
-            )
+            self.send_event(Error(err.code, err.message))
+            return
+        session.feed(command, self)
 
     def on_close(self) -> None:
-        if self.session is not None:
-            self.session.detach(self)
+        if self.live is not None:
+            self.live.detach(self)
         writer = getattr(self, "_writer", None)
         if writer is not None:
             writer.cancel()
@@ -121,9 +106,9 @@ class StreamHandler(
     def send_audio(self, pcm: bytes) -> bool:
         return self.outbox.put_audio(pcm)
 
-    def send_event(self, event: dict[str, Any]) -> None:
+    def send_event(self, event: ServerEvent) -> None:
         try:
-            self.outbox.put_event(event)
+            self.outbox.put_event(event.to_json())
         except OutboxOverflow as err:
             self.log.warning("gemini-live: dropping a client that does not read: %s", err)
             self.close(1008, "client too slow: events not read")

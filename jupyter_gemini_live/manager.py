@@ -1,0 +1,134 @@
+"""`SessionManager`: every session of the server, its limits, lookup, reaping, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+
+from .backends.base import Backend, BackendUnavailable, SessionOptions
+from .session import LiveSession
+from .session_options import Defaults
+
+#: ended sessions kept so their transcript and error can still be read
+ENDED_KEPT = 20
+
+
+class TooManySessions(Exception):
+    pass
+
+
+class UnknownSession(KeyError):
+    pass
+
+
+class SessionManager:
+    """Owns every session of the server: creation limits, lookup, reaping, shutdown."""
+
+    def __init__(
+        self,
+        *,
+        backends: Mapping[str, Backend],
+        defaults: Defaults,
+        max_sessions: int,
+        idle_timeout: float,
+        reconnect_grace: float,
+        record_dir: str,
+        log: logging.Logger,
+    ) -> None:
+        self.backends = dict(backends)
+        #: what a session gets for the fields its request leaves out, and what is allowed
+        self.defaults = defaults
+        self.max_sessions = max_sessions
+        self.idle_timeout = idle_timeout
+        self.reconnect_grace = reconnect_grace
+        self.record_dir = record_dir
+        self.log = log
+        self._sessions: dict[str, LiveSession] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    def availability(self) -> dict[str, str | None]:
+        return {name: backend.unavailable_reason() for name, backend in self.backends.items()}
+
+    def open_count(self) -> int:
+        return sum(not s.ended for s in self._sessions.values())
+
+    async def create(self, options: SessionOptions) -> LiveSession:
+        if self.open_count() >= self.max_sessions:
+            raise TooManySessions(
+                f"{self.max_sessions} sessions are open already; close one "
+                "(DELETE gemini-live/api/sessions/ID) or raise c.GeminiLive.max_sessions"
+            )
+        backend = self.backends[options.backend]
+        reason = backend.unavailable_reason()
+        if reason is not None:
+            raise BackendUnavailable("backend_unavailable", f"{options.backend}: {reason}")
+        record_dir = self.record_dir if options.record else None
+        session = LiveSession(options, backend, record_dir=record_dir, log=self.log)
+        self._sessions[session.id] = session
+        self._ensure_reaper()
+        try:
+            await session.open()
+        except BaseException:  # BackendError, or cancelled: the session ended, forget it
+            self._sessions.pop(session.id, None)
+            raise
+        self.log.info("gemini-live: session %s opened (%s)", session.id, options.backend)
+        return session
+
+    def get(self, session_id: str) -> LiveSession:
+        try:
+            return self._sessions[session_id]
+        except KeyError:
+            raise UnknownSession(session_id) from None
+
+    def list(self) -> list[LiveSession]:
+        return list(self._sessions.values())
+
+    async def delete(self, session_id: str) -> None:
+        session = self.get(session_id)
+        await session.close("session deleted")
+        self._sessions.pop(session_id, None)
+
+    async def shutdown(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        await asyncio.gather(
+            *(s.close("server shutting down") for s in self._sessions.values()),
+            return_exceptions=True,
+        )
+        self._sessions.clear()
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.create_task(self._reap_forever(), name="gemini-live-reaper")
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, max(0.05, self.reconnect_grace / 4)))
+            await self.reap()
+
+    async def reap(self) -> None:
+        """Close sessions past their idle timeout or device grace; forget old ended ones."""
+        now = time.monotonic()
+        for session in list(self._sessions.values()):
+            reason = self._expiry(session, now)
+            if reason is not None:
+                self.log.info("gemini-live: closing session %s: %s", session.id, reason)
+                await session.close(reason)
+        ended = [s for s in self._sessions.values() if s.ended]
+        for session in ended[: max(0, len(ended) - ENDED_KEPT)]:
+            self._sessions.pop(session.id, None)
+
+    def _expiry(self, session: LiveSession, now: float) -> str | None:
+        if session.ended:
+            return None
+        if self.idle_timeout > 0 and now - session.last_activity > self.idle_timeout:
+            return f"idle for {self.idle_timeout:.0f} s"
+        left = session.device_left_at
+        if left is not None and not session.clients() and now - left > self.reconnect_grace:
+            return f"device gone for {self.reconnect_grace:.0f} s"
+        return None

@@ -1,0 +1,580 @@
+"""The stream websocket's wire protocol, in one place.
+
+- Wire constants (sample rates, frame and text limits), defined here only.
+- Client commands: each client frame is parsed and validated into a frozen dataclass
+  (`parse_frame`); a bad frame is a `FrameError` whose `code` the client gets in an `error`
+  event. Commands that go upstream (`UpstreamCommand`) carry their own `deliver`; whether
+  an observer may send a command is a property of its class.
+- Server events: one frozen dataclass per event, each with `to_json()`; nothing else in
+  the package builds an event's JSON. `Session`, `SessionStats` and `TranscriptEntry` are
+  the REST shapes.
+- `schema()`: a JSON Schema (draft-07) generated from these types, which the frontend's
+  tests check the TypeScript types against. `python -m jupyter_gemini_live.protocol`
+  prints it; the copy checked in at labextension/src/__tests__/protocol-schema.json must
+  match (tests/test_protocol.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import sys
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict, Union
+
+if TYPE_CHECKING:
+    from .backends.base import Upstream
+
+# ---- wire constants ---------------------------------------------------------------------
+
+#: microphone audio: PCM s16le mono at this rate
+INPUT_RATE = 16000
+#: model audio: PCM s16le mono at this rate
+OUTPUT_RATE = 24000
+#: bytes per sample (s16le)
+SAMPLE_WIDTH = 2
+#: the largest binary frame a client may send
+MAX_AUDIO_FRAME = 64 * 1024
+#: the longest typed text (stream `text` frame and REST text route)
+MAX_TEXT_CHARS = 20_000
+#: the longest client-chosen id of a `text` frame
+MAX_TEXT_ID_CHARS = 64
+MAX_IMAGE_BYTES = 4 * 1024 * 1024
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+#: close code for clients of a session that ended on an error: final, do not reconnect
+SESSION_ENDED = 4002
+#: close code for a device connection replaced by a newer one
+DEVICE_REPLACED = 4001
+#: close code for an `exclusive` device that found another device already there
+DEVICE_BUSY = 4009
+
+Role = Literal["user", "model"]
+SessionState = Literal["connecting", "live", "reconnecting", "closed", "error"]
+Mode = Literal["device", "observe"]
+ActivityDetection = Literal["auto", "manual"]
+
+
+def pcm_ms(nbytes: int, rate: int) -> float:
+    """Duration in milliseconds of `nbytes` of mono s16le PCM at `rate`."""
+    return nbytes / SAMPLE_WIDTH / rate * 1000.0
+
+
+# ---- client commands --------------------------------------------------------------------
+
+
+class FrameError(ValueError):
+    """A client frame that cannot be taken; `code` is the `error` event's code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Command:
+    """A validated client frame. Subclasses are frozen dataclasses."""
+
+    #: the frame's `type` (`audio` for binary frames)
+    type: ClassVar[str]
+    #: whether an observer connection may send it (the rest is the device's)
+    observer_may_send: ClassVar[bool] = False
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> Command:
+        """The command of a JSON frame of this type (`message["type"] == cls.type`)."""
+        raise NotImplementedError
+
+
+class UpstreamCommand(Command):
+    """A command the session queues for the upstream, in order."""
+
+    async def deliver(self, upstream: Upstream) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class AudioFrame(UpstreamCommand):
+    """Microphone audio: PCM s16le mono at INPUT_RATE."""
+
+    type: ClassVar[str] = "audio"
+    pcm: bytes
+
+    @classmethod
+    def from_bytes(cls, frame: bytes) -> AudioFrame:
+        if len(frame) > MAX_AUDIO_FRAME:
+            raise FrameError(
+                "frame_too_large",
+                f"audio frame of {len(frame)} bytes; send at most {MAX_AUDIO_FRAME} bytes "
+                "(20 ms frames of 640 bytes are best)",
+            )
+        if len(frame) % SAMPLE_WIDTH:
+            raise FrameError(
+                "odd_length",
+                f"audio frame of {len(frame)} bytes is not whole 16-bit samples (PCM s16le mono)",
+            )
+        return cls(frame)
+
+    @property
+    def ms(self) -> float:
+        return pcm_ms(len(self.pcm), INPUT_RATE)
+
+    async def deliver(self, upstream: Upstream) -> None:
+        await upstream.send_audio(self.pcm)
+
+
+@dataclass(frozen=True)
+class Text(UpstreamCommand):
+    """Typed user input; `id` (chosen by the client) comes back in `text_accepted`."""
+
+    type: ClassVar[str] = "text"
+    observer_may_send: ClassVar[bool] = True
+    text: str
+    id: str | None = None
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> Text:
+        text = check_text(message.get("text"), "text.text")
+        text_id = message.get("id")
+        if text_id is not None and (
+            not isinstance(text_id, str) or not 1 <= len(text_id) <= MAX_TEXT_ID_CHARS
+        ):
+            raise FrameError(
+                "bad_field", f"text.id: expected a string of 1 to {MAX_TEXT_ID_CHARS} characters"
+            )
+        return cls(text, text_id)
+
+    async def deliver(self, upstream: Upstream) -> None:
+        await upstream.send_text(self.text)
+
+
+@dataclass(frozen=True)
+class ActivityStart(UpstreamCommand):
+    """Push-to-talk pressed (manual activity detection)."""
+
+    type: ClassVar[str] = "activity_start"
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> ActivityStart:
+        return cls()
+
+    async def deliver(self, upstream: Upstream) -> None:
+        await upstream.activity_start()
+
+
+@dataclass(frozen=True)
+class ActivityEnd(UpstreamCommand):
+    """Push-to-talk released."""
+
+    type: ClassVar[str] = "activity_end"
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> ActivityEnd:
+        return cls()
+
+    async def deliver(self, upstream: Upstream) -> None:
+        await upstream.activity_end()
+
+
+@dataclass(frozen=True)
+class AudioStreamEnd(UpstreamCommand):
+    """The microphone was turned off."""
+
+    type: ClassVar[str] = "audio_stream_end"
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> AudioStreamEnd:
+        return cls()
+
+    async def deliver(self, upstream: Upstream) -> None:
+        await upstream.audio_stream_end()
+
+
+@dataclass(frozen=True)
+class ToolResponse(UpstreamCommand):
+    """The answer to a `tool_call`; the session passes on only the first one per call."""
+
+    type: ClassVar[str] = "tool_response"
+    observer_may_send: ClassVar[bool] = True
+    id: str
+    name: str
+    response: Mapping[str, Any]
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> ToolResponse:
+        return cls(
+            _field(message, "id", str),
+            _field(message, "name", str),
+            _field(message, "response", dict),
+        )
+
+    async def deliver(self, upstream: Upstream) -> None:
+        await upstream.send_tool_response(self.id, self.name, self.response)
+
+
+@dataclass(frozen=True)
+class Image(UpstreamCommand):
+    """A camera or screen frame."""
+
+    type: ClassVar[str] = "image"
+    mime_type: str
+    data: bytes
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> Image:
+        mime = _field(message, "mime_type", str)
+        if mime not in IMAGE_TYPES:
+            raise FrameError("bad_field", f"image.mime_type: expected one of {sorted(IMAGE_TYPES)}")
+        encoded = _field(message, "data", str)
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise FrameError("bad_field", "image.data: not valid base64") from None
+        if len(data) > MAX_IMAGE_BYTES:
+            raise FrameError("frame_too_large", f"image larger than {MAX_IMAGE_BYTES} bytes")
+        return cls(mime, data)
+
+    async def deliver(self, upstream: Upstream) -> None:
+        await upstream.send_image(self.mime_type, self.data)
+
+
+@dataclass(frozen=True)
+class Playback(Command):
+    """The running total of model audio the device really played in this session."""
+
+    type: ClassVar[str] = "playback"
+    played_ms: float
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> Playback:
+        played = _field(message, "played_ms", (int, float))
+        if played < 0:
+            raise FrameError("bad_field", "playback.played_ms: must not be negative")
+        return cls(float(played))
+
+
+@dataclass(frozen=True)
+class Ping(Command):
+    """Answered with `pong` carrying the same `t`."""
+
+    type: ClassVar[str] = "ping"
+    observer_may_send: ClassVar[bool] = True
+    t: Any = None
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> Ping:
+        return cls(message.get("t"))
+
+
+#: the JSON frames a client may send, by their `type`
+JSON_COMMANDS: Mapping[str, type[Command]] = {
+    cls.type: cls
+    for cls in (
+        Text,
+        ActivityStart,
+        ActivityEnd,
+        AudioStreamEnd,
+        ToolResponse,
+        Image,
+        Playback,
+        Ping,
+    )
+}
+
+
+def parse_frame(frame: str | bytes) -> Command:
+    """The command of one websocket frame: binary is audio, text is a JSON command."""
+    if isinstance(frame, bytes):
+        return AudioFrame.from_bytes(frame)
+    try:
+        message = json.loads(frame)
+    except ValueError as err:
+        raise FrameError("bad_json", f"not valid JSON: {err}") from None
+    if not isinstance(message, dict):
+        raise FrameError("bad_json", "expected a JSON object with a 'type'")
+    kind = message.get("type")
+    command = JSON_COMMANDS.get(kind) if isinstance(kind, str) else None
+    if command is None:
+        known = ", ".join(sorted(JSON_COMMANDS))
+        raise FrameError("unknown_type", f"unknown message type {kind!r}; known: {known}")
+    return command.parse(message)
+
+
+def check_text(text: object, name: str) -> str:
+    """Typed text as both the stream and the REST route take it (`name` prefixes errors)."""
+    if not isinstance(text, str):
+        raise FrameError("bad_field", f"{name}: expected a non-empty string")
+    if not text.strip():
+        raise FrameError("bad_field", f"{name}: empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise FrameError("bad_field", f"{name}: longer than {MAX_TEXT_CHARS} characters")
+    return text
+
+
+def _field(message: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = message.get(name)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        label = " or ".join(k.__name__ for k in kinds)
+        raise FrameError("bad_field", f"{message['type']}.{name}: expected {label}")
+    return value
+
+
+# ---- REST shapes ------------------------------------------------------------------------
+
+
+class SessionStats(TypedDict):
+    audio_in_ms: float
+    audio_out_ms: float
+    played_ms: float
+    turns: int
+    interruptions: int
+    reconnects: int
+    dropped_in_ms: float
+    dropped_out_ms: float
+
+
+class Session(TypedDict):
+    id: str
+    backend: str
+    model: str
+    voice: str
+    activity_detection: ActivityDetection
+    transcription: bool
+    record: bool
+    state: SessionState
+    created: str
+    clients: int
+    device_connected: bool
+    #: the turn under way (what user input goes into)
+    turn: int
+    error: str | None
+    stats: SessionStats
+
+
+class TranscriptEntry(TypedDict):
+    role: Role
+    text: str
+    turn: int
+    start: float
+    end: float
+    final: bool
+    interrupted: bool
+
+
+class TextTurn(TypedDict):
+    """The REST text route's answer: the turn the text went into."""
+
+    turn: int
+
+
+# ---- server events ----------------------------------------------------------------------
+
+
+class ServerEvent:
+    """A JSON event sent to clients. Subclasses are frozen dataclasses."""
+
+    type: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type}
+        for item in dataclasses.fields(self):  # type: ignore[arg-type]
+            body[item.name] = _jsonable(getattr(self, item.name))
+        return body
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class Ready(ServerEvent):
+    """Always the first event of a connection."""
+
+    type: ClassVar[str] = "ready"
+    session: Session
+    mode: Mode
+
+
+@dataclass(frozen=True)
+class State(ServerEvent):
+    type: ClassVar[str] = "state"
+    state: SessionState
+
+
+@dataclass(frozen=True)
+class Transcript(ServerEvent):
+    """The whole text of `role` in `turn` so far (not a delta)."""
+
+    type: ClassVar[str] = "transcript"
+    role: Role
+    text: str
+    turn: int
+    final: bool
+    interrupted: bool
+
+
+@dataclass(frozen=True)
+class TextAccepted(ServerEvent):
+    """A `text` frame was queued, in `turn`; sent to its sender only."""
+
+    type: ClassVar[str] = "text_accepted"
+    id: str | None
+    turn: int
+
+
+@dataclass(frozen=True)
+class Interrupted(ServerEvent):
+    """No audio (nor model transcript) of `turn` follows."""
+
+    type: ClassVar[str] = "interrupted"
+    turn: int
+
+
+@dataclass(frozen=True)
+class TurnComplete(ServerEvent):
+    type: ClassVar[str] = "turn_complete"
+    turn: int
+
+
+@dataclass(frozen=True)
+class ToolCall(ServerEvent):
+    type: ClassVar[str] = "tool_call"
+    id: str
+    name: str
+    args: Mapping[str, Any]
+    turn: int
+
+
+@dataclass(frozen=True)
+class ToolCallCancelled(ServerEvent):
+    type: ClassVar[str] = "tool_call_cancelled"
+    ids: tuple[str, ...]
+    turn: int
+
+
+@dataclass(frozen=True)
+class Usage(ServerEvent):
+    type: ClassVar[str] = "usage"
+    usage: Mapping[str, Any]
+    turn: int
+
+
+@dataclass(frozen=True)
+class Error(ServerEvent):
+    """A fatal error is followed by `state: error` and the socket closing (4002)."""
+
+    type: ClassVar[str] = "error"
+    code: str
+    message: str
+    fatal: bool = False
+
+
+@dataclass(frozen=True)
+class Pong(ServerEvent):
+    type: ClassVar[str] = "pong"
+    t: Any
+
+
+SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
+    Ready,
+    State,
+    Transcript,
+    TextAccepted,
+    Interrupted,
+    TurnComplete,
+    ToolCall,
+    ToolCallCancelled,
+    Usage,
+    Error,
+    Pong,
+)
+#: the REST shapes, by their schema name
+REST_SHAPES: Mapping[str, type] = {
+    "Session": Session,
+    "SessionStats": SessionStats,
+    "TranscriptEntry": TranscriptEntry,
+    "TextTurn": TextTurn,
+}
+
+
+# ---- JSON Schema ------------------------------------------------------------------------
+
+_SCALARS: Mapping[type, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def schema() -> dict[str, Any]:
+    """Draft-07 JSON Schema of every server event (named by its `type`) and REST shape.
+
+    Every field is required and no other is allowed; the whole schema is one server event.
+    """
+    definitions: dict[str, Any] = {}
+    names = {cls: name for name, cls in REST_SHAPES.items()}
+    for name, shape in REST_SHAPES.items():
+        definitions[name] = _object_schema(shape, names)
+    for event in SERVER_EVENTS:
+        definitions[event.type] = _object_schema(event, names)
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "gemini-live server events and REST shapes (docs/api.md)",
+        "description": "Generated by `python -m jupyter_gemini_live.protocol`; do not edit.",
+        "definitions": definitions,
+        "oneOf": [{"$ref": f"#/definitions/{event.type}"} for event in SERVER_EVENTS],
+    }
+
+
+def _object_schema(shape: type, names: Mapping[type, str]) -> dict[str, Any]:
+    hints = typing.get_type_hints(shape)
+    properties: dict[str, Any] = {}
+    if dataclasses.is_dataclass(shape):
+        properties["type"] = {"const": shape.type}  # type: ignore[attr-defined]
+        fields_ = [f.name for f in dataclasses.fields(shape)]
+    else:
+        fields_ = list(hints)
+    for name in fields_:
+        properties[name] = _type_schema(hints[name], names)
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def _type_schema(hint: Any, names: Mapping[type, str]) -> dict[str, Any]:
+    if hint is Any:
+        return {}
+    if hint is type(None):
+        return {"type": "null"}
+    if hint in _SCALARS:
+        return {"type": _SCALARS[hint]}
+    if hint in names:
+        return {"$ref": f"#/definitions/{names[hint]}"}
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Literal:
+        return {"type": _SCALARS[type(args[0])], "enum": list(args)}
+    if origin in (Union, types.UnionType):
+        return {"anyOf": [_type_schema(arg, names) for arg in args]}
+    if origin in (tuple, list, Sequence) and args:
+        return {"type": "array", "items": _type_schema(args[0], names)}
+    if origin in (dict, Mapping):
+        return {"type": "object"}
+    raise TypeError(f"no JSON Schema for {hint!r}")
+
+
+def schema_text() -> str:
+    """The schema as the checked-in file holds it."""
+    return json.dumps(schema(), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(schema_text())

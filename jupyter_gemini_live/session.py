@@ -1,0 +1,473 @@
+"""`LiveSession`: one conversation, shared by its device and any observers.
+
+A session owns an upstream (from a backend), a bounded inbox of client commands that a
+sender task delivers upstream in order, and a pump task that turns upstream events into
+what clients receive, the transcript and the stats. Clients are `Listener`s: the stream
+websocket implements that protocol, so handlers stay thin.
+
+The session owns the turn: it numbers turns, stamps `turn` on every event that belongs to
+one and tells a typed text's sender which turn the text went into. It also owns two rules
+whatever the backend does: no audio (nor model transcript) of an interrupted turn reaches a
+client, and every role's transcript of a turn is final before that turn's `turn_complete`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+from . import protocol
+from .backends.base import (
+    AudioEvent,
+    Backend,
+    BackendError,
+    ErrorEvent,
+    Event,
+    InterruptedEvent,
+    SessionOptions,
+    StateEvent,
+    ToolCallCancelledEvent,
+    ToolCallEvent,
+    TranscriptEvent,
+    TurnCompleteEvent,
+    Upstream,
+    UpstreamClosed,
+    UsageEvent,
+)
+from .protocol import (
+    OUTPUT_RATE,
+    SESSION_ENDED,
+    AudioFrame,
+    Command,
+    Mode,
+    Ping,
+    Playback,
+    ServerEvent,
+    SessionState,
+    Text,
+    ToolResponse,
+    UpstreamCommand,
+    pcm_ms,
+)
+from .recording import Recorder
+from .transcript import Entry, Transcript
+
+ENDED: frozenset[SessionState] = frozenset({"closed", "error"})
+#: commands waiting for the upstream: 5 s of 20 ms audio frames
+INBOX_ITEMS = 250
+CONNECT_TIMEOUT = 30.0
+#: tool calls waiting for an answer; the oldest are forgotten beyond this
+MAX_PENDING_CALLS = 64
+_NOT_PENDING = "tool call %s is not pending: answered already, cancelled, or never made"
+_BUSY = "the upstream is not keeping up; try again"
+
+
+class Listener(Protocol):
+    """A connected client (the stream websocket)."""
+
+    mode: Mode
+    wants_audio: bool
+
+    def send_audio(self, pcm: bytes) -> bool:
+        """Queue model audio; False when it had to be dropped."""
+
+    def send_event(self, event: ServerEvent) -> None: ...
+
+    def discard_audio(self) -> None:
+        """Forget queued model audio (the turn was interrupted)."""
+
+    def disconnect(self, code: int, reason: str) -> None: ...
+
+
+@dataclass
+class Stats:
+    audio_in_ms: float = 0.0
+    audio_out_ms: float = 0.0
+    played_ms: float = 0.0
+    turns: int = 0
+    interruptions: int = 0
+    reconnects: int = 0
+    dropped_in_ms: float = 0.0
+    dropped_out_ms: float = 0.0
+
+    def as_json(self, upstream_dropped_ms: float = 0.0) -> protocol.SessionStats:
+        return {
+            "audio_in_ms": round(self.audio_in_ms, 1),
+            "audio_out_ms": round(self.audio_out_ms, 1),
+            "played_ms": round(self.played_ms, 1),
+            "turns": self.turns,
+            "interruptions": self.interruptions,
+            "reconnects": self.reconnects,
+            "dropped_in_ms": round(self.dropped_in_ms, 1) + round(upstream_dropped_ms, 1),
+            "dropped_out_ms": round(self.dropped_out_ms, 1),
+        }
+
+
+class LiveSession:
+    def __init__(
+        self,
+        options: SessionOptions,
+        backend: Backend,
+        *,
+        record_dir: str | None = None,
+        log: logging.Logger,
+    ) -> None:
+        self.id = str(uuid.uuid4())
+        self.options = options
+        self.state: SessionState = "connecting"
+        self.error: str | None = None
+        self.stats = Stats()
+        self.transcript = Transcript()
+        self.created = datetime.now(timezone.utc)
+        self.last_activity = time.monotonic()
+        self.device_left_at: float | None = None
+        self._t0 = time.monotonic()
+        self._backend = backend
+        self._recorder = Recorder(record_dir, self.id, self.now) if record_dir else None
+        self._log = log
+        self._upstream: Upstream | None = None
+        self._device: Listener | None = None
+        self._observers: set[Listener] = set()
+        self._inbox: asyncio.Queue[UpstreamCommand] = asyncio.Queue(INBOX_ITEMS)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._muted_turn: int | None = None  # interrupted: no more audio of this turn
+        self._pending_calls: dict[str, str] = {}  # tool call id → name, until answered
+
+    # ---- life cycle ----------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Start recording and connect upstream.
+
+        On any failure the session ends (state `error`), everything it opened is released,
+        and `BackendError` is raised (cancellation is re-raised as it is).
+        """
+        try:
+            if self._recorder is not None:
+                await self._recorder.open()
+            self._upstream = await asyncio.wait_for(
+                self._backend.connect(self.options), CONNECT_TIMEOUT
+            )
+        except asyncio.TimeoutError:
+            error = BackendError(
+                "connect_timeout", f"no answer from the backend in {CONNECT_TIMEOUT:.0f} s"
+            )
+        except BackendError as err:
+            error = err
+        except Exception as err:  # a backend bug must not leave a session "connecting"
+            self._log.exception("gemini-live %s: connect failed", self.id)
+            error = BackendError("connect_failed", f"could not open the conversation: {err}")
+            error.__cause__ = err
+        except BaseException:  # cancelled (the request went away): end, then re-raise
+            self._fail("connect_cancelled", "opening the conversation was cancelled")
+            await self._release()
+            raise
+        else:
+            self._tasks = [
+                asyncio.create_task(self._pump(self._upstream), name=f"gemini-live-pump-{self.id}"),
+                asyncio.create_task(
+                    self._forward(self._upstream), name=f"gemini-live-send-{self.id}"
+                ),
+            ]
+            self._set_state("live")
+            return
+        self._fail(error.code, error.message)
+        await self._release()
+        raise error
+
+    async def close(self, reason: str = "closed") -> None:
+        if self.state in ENDED:
+            return
+        self._set_state("closed")
+        await self._release()
+        for client in self.clients():
+            client.disconnect(1000, reason)
+
+    async def _release(self) -> None:
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        for task in self._tasks:
+            if task is not current:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._upstream is not None:
+            await self._upstream.close()
+        if self._recorder is not None:
+            await self._recorder.close()
+
+    @property
+    def turn(self) -> int:
+        """The turn now under way (user input goes into it)."""
+        return self.stats.turns + 1
+
+    async def recording(self) -> str | None:
+        """The path of the recording, written out up to now; None when not recorded."""
+        if self._recorder is None:
+            return None
+        if not self.ended:
+            await self._recorder.flush()
+        return str(self._recorder.path)
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ENDED
+
+    def now(self) -> float:
+        return time.monotonic() - self._t0
+
+    # ---- clients -----------------------------------------------------------------
+
+    def clients(self) -> list[Listener]:
+        device = [self._device] if self._device is not None else []
+        return device + list(self._observers)
+
+    def attach(self, client: Listener) -> None:
+        if client.mode == "device":
+            previous, self._device = self._device, client
+            self.device_left_at = None
+            if previous is not None:
+                previous.disconnect(protocol.DEVICE_REPLACED, "replaced by a new device connection")
+        else:
+            self._observers.add(client)
+        self.touch()
+        client.send_event(protocol.Ready(self.as_json(), client.mode))
+
+    def has_device(self) -> bool:
+        return self._device is not None
+
+    def detach(self, client: Listener) -> None:
+        if client is self._device:
+            self._device = None
+            self.device_left_at = time.monotonic()
+        self._observers.discard(client)
+
+    def touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    # ---- input ---------------------------------------------------------------------
+
+    def feed(self, command: Command, client: Listener) -> None:
+        """Act on a validated client command; problems are answered with an `error` event.
+
+        Whether `client` may send it at all is the websocket's check (before this).
+        """
+        self.touch()
+        match command:
+            case AudioFrame():
+                self._feed_audio(command)
+            case Ping():
+                client.send_event(protocol.Pong(command.t))
+            case Playback():
+                # A running total for the session, so a reconnecting device counts nothing twice.
+                self.stats.played_ms = max(self.stats.played_ms, command.played_ms)
+            case Text():
+                if self.send_text(command, client) is None:
+                    client.send_event(protocol.Error("busy", _BUSY))
+            case ToolResponse() if not self._claim_call(command.id):
+                client.send_event(protocol.Error("unknown_tool_call", _NOT_PENDING % command.id))
+            case UpstreamCommand():
+                if not self._put(command):
+                    client.send_event(protocol.Error("busy", _BUSY))
+
+    def _feed_audio(self, frame: AudioFrame) -> None:
+        ms = frame.ms
+        self.stats.audio_in_ms += ms
+        if self._recorder is not None:
+            self._recorder.user(frame.pcm)
+        if not self._put(frame):
+            self.stats.dropped_in_ms += ms
+
+    def send_text(self, command: Text, sender: Listener | None = None) -> int | None:
+        """Queue typed text; the turn it went into, or None when the inbox is full.
+
+        `sender` (a stream client) is told the turn with `text_accepted` before the
+        transcript event that carries the text reaches everyone.
+        """
+        self.touch()
+        if not self._put(command):
+            return None
+        # Once the model has spoken in this turn, typed text starts the next one (the model
+        # stops, or has stopped, to answer it); before that it adds to what the user said.
+        turn = self.turn + 1 if self.transcript.has(self.turn, "model") else self.turn
+        if sender is not None:
+            sender.send_event(protocol.TextAccepted(command.id, turn))
+        delta = f" {command.text}" if self.transcript.has(turn, "user") else command.text
+        self._broadcast_transcript(self.transcript.append("user", delta, turn, self.now(), True))
+        return turn
+
+    def _claim_call(self, call_id: str) -> bool:
+        """The first answer to a tool call wins (two kernels may both have the tool)."""
+        return self._pending_calls.pop(call_id, None) is not None
+
+    def _put(self, command: UpstreamCommand) -> bool:
+        if self.ended:
+            return False
+        try:
+            self._inbox.put_nowait(command)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def _forward(self, upstream: Upstream) -> None:
+        while True:
+            command = await self._inbox.get()
+            try:
+                await command.deliver(upstream)
+            except UpstreamClosed:
+                return
+            except Exception as err:  # one bad send must not end the conversation
+                kind = command.type
+                self._log.warning("gemini-live %s: sending %s failed: %s", self.id, kind, err)
+                self._broadcast(protocol.Error("send_failed", f"could not send {kind}: {err}"))
+
+    # ---- upstream events -------------------------------------------------------------
+
+    async def _pump(self, upstream: Upstream) -> None:
+        try:
+            async for event in upstream.events():
+                self._on_event(event)
+                if self.ended:
+                    break
+        except Exception as err:
+            self._log.exception("gemini-live %s: upstream failed", self.id)
+            self._fail("upstream_failed", f"the upstream connection failed: {err}")
+        if not self.ended:
+            self._fail("upstream_closed", "the upstream ended the conversation")
+        await self._release()
+        for client in self.clients():
+            client.disconnect(SESSION_ENDED, f"session ended: {self.error}")
+
+    def _on_event(self, event: Event) -> None:
+        match event:
+            case AudioEvent():
+                self._on_audio(event)
+            case TranscriptEvent():
+                self._on_transcript(event)
+            case InterruptedEvent():
+                self._on_interrupted()
+            case TurnCompleteEvent():
+                self._on_turn_complete()
+            case ToolCallEvent():
+                self._on_tool_call(event)
+            case ToolCallCancelledEvent():
+                for call_id in event.ids:
+                    self._pending_calls.pop(call_id, None)
+                self._broadcast(protocol.ToolCallCancelled(tuple(event.ids), self.turn))
+            case UsageEvent():
+                self._broadcast(protocol.Usage(dict(event.usage), self.turn))
+            case StateEvent():
+                if event.state == "live" and self.state == "reconnecting":
+                    self.stats.reconnects += 1
+                self._set_state(event.state)
+            case ErrorEvent():
+                if event.fatal:
+                    self._fail(event.code, event.message)
+                else:
+                    self._broadcast(protocol.Error(event.code, event.message))
+
+    @property
+    def _muted(self) -> bool:
+        """The turn under way was interrupted: its audio and model words are dropped."""
+        return self._muted_turn == self.turn
+
+    def _on_audio(self, event: AudioEvent) -> None:
+        if self._muted:
+            return
+        self.touch()
+        ms = pcm_ms(len(event.pcm), OUTPUT_RATE)
+        self.stats.audio_out_ms += ms
+        self._model_started()
+        if self._recorder is not None:
+            self._recorder.model(event.pcm)
+        for client in self.clients():
+            if client.wants_audio and not client.send_audio(event.pcm):
+                self.stats.dropped_out_ms += ms
+
+    def _on_transcript(self, event: TranscriptEvent) -> None:
+        if event.role == "model":
+            if self._muted:
+                return
+            self._model_started()
+        self._broadcast_transcript(
+            self.transcript.append(event.role, event.text, self.turn, self.now(), event.final)
+        )
+
+    def _model_started(self) -> None:
+        """The model answers: what the user said in this turn is complete."""
+        for entry in self.transcript.settle(self.turn, "user"):
+            self._broadcast_transcript(entry)
+
+    def _on_interrupted(self) -> None:
+        if self._muted:
+            return  # said twice for one turn: once is the news
+        self._muted_turn = self.turn
+        self.stats.interruptions += 1
+        if self._recorder is not None:
+            self._recorder.interrupt()
+        for client in self.clients():
+            client.discard_audio()
+        self._broadcast(protocol.Interrupted(self.turn))
+        self._broadcast_transcript(self.transcript.mark_interrupted(self.turn))
+
+    def _on_turn_complete(self) -> None:
+        for entry in self.transcript.settle(self.turn):
+            self._broadcast_transcript(entry)
+        self._broadcast(protocol.TurnComplete(self.turn))
+        self.stats.turns += 1  # which starts the next turn
+
+    def _on_tool_call(self, event: ToolCallEvent) -> None:
+        self._pending_calls[event.id] = event.name
+        while len(self._pending_calls) > MAX_PENDING_CALLS:
+            del self._pending_calls[next(iter(self._pending_calls))]
+        self._broadcast(protocol.ToolCall(event.id, event.name, dict(event.args), self.turn))
+
+    # ---- output helpers --------------------------------------------------------------
+
+    def _broadcast(self, event: ServerEvent) -> None:
+        for client in self.clients():
+            client.send_event(event)
+
+    def _broadcast_transcript(self, entry: Entry | None) -> None:
+        if entry is not None:
+            self._broadcast(
+                protocol.Transcript(
+                    entry.role, entry.text, entry.turn, entry.final, entry.interrupted
+                )
+            )
+
+    def _set_state(self, state: SessionState) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        self._broadcast(protocol.State(state))
+
+    def _fail(self, code: str, message: str) -> None:
+        self.error = message
+        self._broadcast(protocol.Error(code, message, fatal=True))
+        self._set_state("error")
+
+    def as_json(self) -> protocol.Session:
+        dropped = self._upstream.dropped_input_ms() if self._upstream is not None else 0.0
+        return {
+            "id": self.id,
+            "backend": self.options.backend,
+            "model": self.options.model,
+            "voice": self.options.voice,
+            "activity_detection": self.options.activity_detection,
+            "transcription": self.options.transcription,
+            "record": self.options.record,
+            "state": self.state,
+            "created": self.created.isoformat(),
+            "clients": len(self.clients()),
+            "device_connected": self._device is not None,
+            "turn": self.turn,
+            "error": self.error,
+            "stats": self.stats.as_json(dropped),
+        }

@@ -1,0 +1,86 @@
+"""A scripted backend for session tests: the test says what the upstream yields, when."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from jupyter_gemini_live.backends.base import Backend, Event, SessionOptions, Upstream
+
+
+class ScriptedUpstream(Upstream):
+    """Yields what the test `say`s; remembers what the session sent it."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+        self.closed = False
+        self._script: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._sent_changed = asyncio.Event()
+
+    def say(self, *events: Event) -> None:
+        for event in events:
+            self._script.put_nowait(event)
+
+    def end(self) -> None:
+        self._script.put_nowait(None)
+
+    async def until_sent(self, kind: str, timeout: float = 10.0) -> Any:
+        """What the session delivered of `kind` first (waits for it)."""
+
+        async def wait() -> Any:
+            while True:
+                for sent_kind, payload in self.sent:
+                    if sent_kind == kind:
+                        return payload
+                self._sent_changed.clear()
+                await self._sent_changed.wait()
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    def _record(self, kind: str, payload: Any = None) -> None:
+        self.sent.append((kind, payload))
+        self._sent_changed.set()
+
+    async def send_audio(self, pcm: bytes) -> None:
+        self._record("audio", pcm)
+
+    async def send_text(self, text: str) -> None:
+        self._record("text", text)
+
+    async def activity_start(self) -> None:
+        self._record("activity_start")
+
+    async def activity_end(self) -> None:
+        self._record("activity_end")
+
+    async def audio_stream_end(self) -> None:
+        self._record("audio_stream_end")
+
+    async def send_image(self, mime_type: str, data: bytes) -> None:
+        self._record("image", (mime_type, data))
+
+    async def send_tool_response(
+        self, call_id: str, name: str, response: Mapping[str, Any]
+    ) -> None:
+        self._record("tool_response", (call_id, name, dict(response)))
+
+    async def events(self) -> AsyncIterator[Event]:
+        while (event := await self._script.get()) is not None:
+            yield event
+
+    async def close(self) -> None:
+        self.closed = True
+        self.end()
+
+
+class ScriptedBackend(Backend):
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.upstreams: list[ScriptedUpstream] = []
+
+    async def connect(self, options: SessionOptions) -> Upstream:
+        upstream = ScriptedUpstream()
+        self.upstreams.append(upstream)
+        return upstream

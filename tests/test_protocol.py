@@ -1,0 +1,117 @@
+"""The wire protocol module: frames → commands, events → JSON, and the generated schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from jupyter_gemini_live import protocol
+from jupyter_gemini_live.protocol import (
+    MAX_TEXT_ID_CHARS,
+    AudioFrame,
+    FrameError,
+    Ping,
+    Text,
+    ToolResponse,
+    parse_frame,
+)
+
+SCHEMA_FILE = Path(__file__).parents[1] / "labextension/src/__tests__/protocol-schema.json"
+
+
+def test_the_checked_in_schema_is_what_the_module_prints() -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "jupyter_gemini_live.protocol"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[1],
+    ).stdout
+    assert printed == protocol.schema_text()
+    assert SCHEMA_FILE.read_text() == printed, (
+        "labextension/src/__tests__/protocol-schema.json is stale: run "
+        "`python -m jupyter_gemini_live.protocol > labextension/src/__tests__/protocol-schema.json`"
+    )
+
+
+def test_the_schema_is_draft_07_and_strict() -> None:
+    schema = protocol.schema()
+    jsonschema.Draft7Validator.check_schema(schema)
+    definitions = schema["definitions"]
+    assert set(definitions) >= {event.type for event in protocol.SERVER_EVENTS}
+    assert set(definitions) >= {"Session", "SessionStats", "TranscriptEntry", "text_accepted"}
+    for name, definition in definitions.items():
+        assert definition["additionalProperties"] is False, name
+        assert definition["required"] == list(definition["properties"]), name
+
+
+def sample_events() -> list[protocol.ServerEvent]:
+    stats: protocol.SessionStats = {
+        "audio_in_ms": 1.5, "audio_out_ms": 0.0, "played_ms": 0.0, "turns": 1,
+        "interruptions": 0, "reconnects": 0, "dropped_in_ms": 0.0, "dropped_out_ms": 0.0,
+    }  # fmt: skip
+    session: protocol.Session = {
+        "id": "x", "backend": "echo", "model": "m", "voice": "Puck",
+        "activity_detection": "auto", "transcription": True, "record": False,
+        "state": "live", "created": "2025-01-01T00:00:00+00:00", "clients": 1,
+        "device_connected": True, "turn": 2, "error": None, "stats": stats,
+    }  # fmt: skip
+    return [
+        protocol.Ready(session, "device"),
+        protocol.State("reconnecting"),
+        protocol.Transcript("user", "hello", 1, False, False),
+        protocol.TextAccepted("t-1", 1),
+        protocol.TextAccepted(None, 2),
+        protocol.Interrupted(1),
+        protocol.TurnComplete(1),
+        protocol.ToolCall("c1", "get_time", {"zone": "UTC"}, 1),
+        protocol.ToolCallCancelled(("c1",), 1),
+        protocol.Usage({"total_token_count": 12}, 1),
+        protocol.Error("busy", "try again"),
+        protocol.Pong(12.5),
+        protocol.Pong(None),
+    ]
+
+
+@pytest.mark.parametrize("event", sample_events(), ids=lambda e: type(e).__name__)
+def test_every_event_is_valid_json_of_its_schema(event: protocol.ServerEvent) -> None:
+    body = json.loads(json.dumps(event.to_json()))
+    assert body["type"] == event.type
+    jsonschema.validate(body, protocol.schema())
+
+
+def test_an_event_with_a_field_too_many_or_missing_is_refused() -> None:
+    schema = protocol.schema()
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"type": "turn_complete", "turn": 1, "extra": 1}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"type": "interrupted"}, schema)
+
+
+def test_frames_become_typed_commands() -> None:
+    assert parse_frame(b"\x00\x01") == AudioFrame(b"\x00\x01")
+    assert parse_frame('{"type": "text", "text": "hi", "id": "a1"}') == Text("hi", "a1")
+    assert parse_frame('{"type": "text", "text": "hi"}') == Text("hi", None)
+    assert parse_frame('{"type": "ping"}') == Ping(None)
+    response = parse_frame('{"type": "tool_response", "id": "c", "name": "f", "response": {}}')
+    assert response == ToolResponse("c", "f", {})
+
+
+@pytest.mark.parametrize("text_id", ["", "x" * (MAX_TEXT_ID_CHARS + 1), 5, True, ["a"]], ids=repr)
+def test_a_bad_text_id_is_a_bad_field(text_id: Any) -> None:
+    with pytest.raises(FrameError) as err:
+        parse_frame(json.dumps({"type": "text", "text": "hi", "id": text_id}))
+    assert err.value.code == "bad_field"
+    assert err.value.message.startswith("text.id:")
+
+
+def test_what_an_observer_may_send_is_a_property_of_the_command() -> None:
+    may = {cls.type for cls in protocol.JSON_COMMANDS.values() if cls.observer_may_send}
+    assert may == {"text", "tool_response", "ping"}
+    assert not AudioFrame.observer_may_send
