@@ -42,6 +42,8 @@ export interface ISessionStats {
   interruptions: number;
   reconnects: number;
   dropped_in_ms: number;
+  /** Model audio a too-slow client could not take. */
+  dropped_out_ms: number;
 }
 
 export type ActivityDetection = 'auto' | 'manual';
@@ -52,11 +54,16 @@ export interface ISession {
   model: string;
   voice: string;
   activity_detection: ActivityDetection;
+  transcription: boolean;
+  record: boolean;
   state: SessionState;
-  created: number | string;
+  /** ISO 8601. */
+  created: string;
   clients: number;
   /** A microphone/speaker connection holds the session (observers do not count). */
   device_connected: boolean;
+  /** The turn under way (what user input goes into). */
+  turn: number;
   error: string | null;
   stats: ISessionStats;
 }
@@ -79,7 +86,13 @@ export interface ITranscriptEntry {
   turn: number;
   start: number;
   end: number;
+  final: boolean;
   interrupted: boolean;
+}
+
+/** The text route's answer: the turn the text went into. */
+export interface ITextTurn {
+  turn: number;
 }
 
 /** A failed request; `message` is the server's own explanation when it gave one. */
@@ -178,12 +191,13 @@ export async function deleteSession(
   await requestApi<void>(sessionPath(id), { method: 'DELETE' }, settings);
 }
 
-export async function sendText(
+/** Typed text without the stream (202): the turn the server put it in. */
+export function sendText(
   id: string,
   text: string,
   settings?: ServerConnection.ISettings
-): Promise<void> {
-  await requestApi<void>(
+): Promise<ITextTurn> {
+  return requestApi<ITextTurn>(
     sessionPath(id, 'text'),
     jsonInit('POST', { text }),
     settings
@@ -235,3 +249,27 @@ function refusalMessage(error: GeminiLiveApiError): string | null {
   }
   return null;
 }
+
+/** The REST calls the panel makes, so that tests can pass a fake server. */
+export interface ISessionsApi {
+  getStatus(): Promise<IStatus>;
+  listSessions(): Promise<ISession[]>;
+  createSession(options: ICreateSession): Promise<ISession>;
+  getSession(id: string): Promise<ISession>;
+  deleteSession(id: string): Promise<void>;
+  sendText(id: string, text: string): Promise<ITextTurn>;
+  getTranscript(id: string): Promise<ITranscriptEntry[]>;
+  streamRefusal(id: string): Promise<string | null>;
+}
+
+/** The server's REST API with the default connection settings. */
+export const restApi: ISessionsApi = {
+  getStatus: () => getStatus(),
+  listSessions: () => listSessions(),
+  createSession: options => createSession(options),
+  getSession: id => getSession(id),
+  deleteSession: id => deleteSession(id),
+  sendText: (id, text) => sendText(id, text),
+  getTranscript: id => getTranscript(id),
+  streamRefusal: id => streamRefusal(id)
+};

@@ -51,7 +51,6 @@ export const commandsPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null
   ) => {
     const { commands } = app;
-    const controller = live.controller;
     commands.addCommand(CommandIDs.open, {
       label: 'Open Gemini Live',
       caption: 'Show the Gemini Live voice panel',
@@ -66,25 +65,25 @@ export const commandsPlugin: JupyterFrontEndPlugin<void> = {
       caption:
         'Start a voice conversation with Gemini (asks for the microphone)',
       describedBy: { args: START_ARGS },
-      isEnabled: () => !controller.active,
+      isEnabled: () => !live.active,
       execute: args => {
         live.open();
-        return controller.start({ sessionId: joinTarget(args) });
+        return live.start({ sessionId: joinTarget(args) });
       }
     });
     commands.addCommand(CommandIDs.stop, {
       label: 'Stop Gemini Live Conversation',
       caption: 'End the conversation and close its session',
-      isEnabled: () => controller.active,
-      execute: () => controller.stop()
+      isEnabled: () => live.active,
+      execute: () => live.stop()
     });
     commands.addCommand(CommandIDs.toggleMute, {
       label: 'Mute Gemini Live Microphone',
       caption: 'Stop or resume sending the microphone to Gemini',
-      isToggled: () => controller.muted,
-      execute: () => controller.toggleMute()
+      isToggled: () => live.muted,
+      execute: () => live.toggleMute()
     });
-    controller.changed.connect(() => commands.notifyCommandChanged());
+    live.changed.connect(() => commands.notifyCommandChanged());
     for (const command of Object.values(CommandIDs)) {
       palette?.addItem({ command, category: CATEGORY });
     }

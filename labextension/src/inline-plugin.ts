@@ -3,7 +3,7 @@
  *
  * A plain plugin that adds a factory to the application's IRenderMimeRegistry (rather
  * than a mimeExtension) because the card needs the app's commands and the panel's
- * controller; it works the same in JupyterLab 4 and Notebook 7, which both provide
+ * conversation; it works the same in JupyterLab 4 and Notebook 7, which both provide
  * the registry. Rank 0 puts it ahead of the bundle's text/plain fallback.
  */
 import {
@@ -30,7 +30,7 @@ export function sessionCardFactory(
     createRenderer: () =>
       new SessionCard({
         commands: app.commands,
-        device: live?.controller ?? null
+        device: live
       })
   };
 }

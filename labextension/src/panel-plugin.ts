@@ -10,7 +10,7 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { microphoneIcon } from './icon';
-import { LiveController } from './panel/controller';
+import { LivePanelModel } from './panel/panel-model';
 import { LivePanel } from './panel/widget';
 import { IPreferences, readPreferences } from './preferences';
 import { IGeminiLive } from './tokens';
@@ -30,7 +30,7 @@ export const panelPlugin: JupyterFrontEndPlugin<IGeminiLive> = {
     restorer: ILayoutRestorer | null
   ): Promise<IGeminiLive> => {
     const settings = await loadSettings(registry);
-    const controller = new LiveController({
+    const model = new LivePanelModel({
       saveFile: async (name, content) => {
         const path = PathExt.join(browser?.model.path ?? '', name);
         await app.serviceManager.contents.save(path, {
@@ -43,24 +43,46 @@ export const panelPlugin: JupyterFrontEndPlugin<IGeminiLive> = {
       persist: prefs => void storePreferences(settings, prefs)
     });
     const prefs = readPreferences(settings);
-    controller.setPreferences(prefs, true);
+    model.setPreferences(prefs, true);
     settings?.changed.connect(() =>
-      controller.setPreferences(readPreferences(settings), true)
+      model.setPreferences(readPreferences(settings), true)
     );
 
-    const panel = new LivePanel(controller);
+    const panel = new LivePanel(model);
     panel.title.icon = microphoneIcon;
     panel.title.caption = 'Gemini Live';
     app.shell.add(panel, prefs.position, { rank: 900 });
     restorer?.add(panel, panel.id);
-    void controller.refreshStatus();
-    return {
-      panel,
-      controller,
-      open: () => app.shell.activateById(panel.id)
-    };
+    void model.refreshStatus();
+    return geminiLive(model, () => app.shell.activateById(panel.id));
   }
 };
+
+/** The token's view of the panel: what other plugins may read and do. */
+export function geminiLive(
+  model: LivePanelModel,
+  open: () => void
+): IGeminiLive {
+  return {
+    get sessionId() {
+      return model.sessionId;
+    },
+    get active() {
+      return model.active;
+    },
+    get joined() {
+      return model.joined;
+    },
+    get muted() {
+      return model.muted;
+    },
+    changed: model.changed,
+    open,
+    start: options => model.start(options),
+    stop: () => model.stop(),
+    toggleMute: () => model.toggleMute()
+  };
+}
 
 async function loadSettings(
   registry: ISettingRegistry | null

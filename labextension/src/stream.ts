@@ -10,31 +10,99 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { API_PATH, ISession, SessionState } from './api';
 
+/**
+ * The server's JSON events, field for field as `jupyter_gemini_live/protocol.py` builds
+ * them (src/__tests__/protocol.spec.ts checks them against its generated schema). Events
+ * of a turn carry the server's `turn`: the panel never works one out itself.
+ */
+export interface IReadyEvent {
+  type: 'ready';
+  session: ISession;
+  mode: 'device' | 'observe';
+}
+
+export interface IStateEvent {
+  type: 'state';
+  state: SessionState;
+}
+
+/** The whole text of `role` in `turn` so far (not a delta). */
+export interface ITranscriptEvent {
+  type: 'transcript';
+  role: 'user' | 'model';
+  text: string;
+  turn: number;
+  final: boolean;
+  interrupted: boolean;
+}
+
+/** A `text` frame went into `turn` (to its sender only; `id` as the frame had it). */
+export interface ITextAcceptedEvent {
+  type: 'text_accepted';
+  id: string | null;
+  turn: number;
+}
+
+/** No audio (nor model transcript) of `turn` follows. */
+export interface IInterruptedEvent {
+  type: 'interrupted';
+  turn: number;
+}
+
+export interface ITurnCompleteEvent {
+  type: 'turn_complete';
+  turn: number;
+}
+
+export interface IToolCallEvent {
+  type: 'tool_call';
+  id: string;
+  name: string;
+  args: Record<string, unknown>;
+  turn: number;
+}
+
+export interface IToolCallCancelledEvent {
+  type: 'tool_call_cancelled';
+  ids: string[];
+  turn: number;
+}
+
+export interface IUsageEvent {
+  type: 'usage';
+  usage: Record<string, unknown>;
+  turn: number;
+}
+
+/** A fatal error is followed by `state: error` and the socket closing (4002). */
+export interface IErrorEvent {
+  type: 'error';
+  code: string;
+  message: string;
+  fatal: boolean;
+}
+
+export interface IPongEvent {
+  type: 'pong';
+  t: unknown;
+}
+
 export type ServerEvent =
-  | { type: 'ready'; session: ISession }
-  | { type: 'state'; state: SessionState }
-  | {
-      type: 'transcript';
-      role: 'user' | 'model';
-      text: string;
-      turn: number;
-      final: boolean;
-    }
-  | { type: 'interrupted'; turn: number }
-  | { type: 'turn_complete'; turn: number }
-  | {
-      type: 'tool_call';
-      id: string;
-      name: string;
-      args: Record<string, unknown>;
-    }
-  | { type: 'tool_call_cancelled'; ids: string[] }
-  | { type: 'usage'; [key: string]: unknown }
-  | { type: 'error'; code: string; message: string; fatal: boolean }
-  | { type: 'pong'; t: unknown };
+  | IReadyEvent
+  | IStateEvent
+  | ITranscriptEvent
+  | ITextAcceptedEvent
+  | IInterruptedEvent
+  | ITurnCompleteEvent
+  | IToolCallEvent
+  | IToolCallCancelledEvent
+  | IUsageEvent
+  | IErrorEvent
+  | IPongEvent;
 
 export type ClientControl =
-  | { type: 'text'; text: string }
+  /** `id` (1..64 characters) comes back in `text_accepted`. */
+  | { type: 'text'; text: string; id?: string }
   | { type: 'activity_start' }
   | { type: 'activity_end' }
   | { type: 'audio_stream_end' }
@@ -87,7 +155,20 @@ function isFinalClose(code: number): boolean {
 /** Do not queue more than ~2 s of audio in a stalled socket; drop frames instead. */
 const MAX_BUFFERED_BYTES = 64 * 1024;
 
-export class LiveStream implements IDisposable {
+/** What a conversation needs of its device stream (LiveStream, or a test's fake). */
+export interface IEventStream extends IDisposable {
+  readonly state: ConnectionState;
+  readonly eventReceived: ISignal<IEventStream, ServerEvent>;
+  /** Model speech: PCM s16le mono at the status' output rate. */
+  readonly audioReceived: ISignal<IEventStream, ArrayBuffer>;
+  readonly connectionChanged: ISignal<IEventStream, IConnectionChange>;
+  connect(): void;
+  /** Send one microphone frame; false when it could not go (closed or congested). */
+  sendAudio(frame: ArrayBuffer): boolean;
+  send(control: ClientControl): boolean;
+}
+
+export class LiveStream implements IEventStream {
   private socket: WebSocket | null = null;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;

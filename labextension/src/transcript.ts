@@ -1,17 +1,24 @@
 /**
  * The panel's transcript: one row per role and turn. The server's `transcript` events
  * carry the CUMULATIVE text of that role in that turn, so a row is replaced in place,
- * never appended to.
+ * never appended to. Typed text shows at once as a row of no turn, until the server
+ * says which turn took it (`text_accepted`, or the REST text route's answer).
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
 export type Role = 'user' | 'model' | 'tool';
 
+/** Typed text the server has not put in a turn: on its way, or refused. */
+export type TypedState = 'pending' | 'refused';
+
 export interface ITranscriptRow {
-  /** Stable key: `${turn}:${role}` (tool calls add their id). */
+  /** Stable key: `${turn}:${role}` (tool calls add their id); `typed:${id}` for typed text. */
   key: string;
   role: Role;
-  turn: number;
+  /** The server's turn; null for typed text not (yet) in one. */
+  turn: number | null;
+  /** Only on typed text that is in no turn. */
+  typed?: TypedState;
   text: string;
   final: boolean;
   interrupted: boolean;
@@ -37,17 +44,56 @@ export class TranscriptModel {
     role: 'user' | 'model',
     turn: number,
     text: string,
-    final: boolean
+    final: boolean,
+    interrupted = false
   ): void {
     const row = this.row(`${turn}:${role}`, role, turn);
     row.text = text;
     row.final = row.final || final;
+    row.interrupted = row.interrupted || interrupted;
     this._changed.emit();
   }
 
-  /** A text turn typed by the user shows at once; the server's echo updates it. */
-  addTyped(turn: number, text: string): void {
-    this.update('user', turn, text, true);
+  /** Typed text, shown at once in no turn; `id` is the one sent with it. */
+  addTyped(id: string, text: string): void {
+    const row = this.row(`typed:${id}`, 'user', null);
+    row.text = text;
+    row.final = true;
+    row.typed = 'pending';
+    this._changed.emit();
+  }
+
+  /**
+   * The server put typed text `id` in `turn`: it moves into the user's row of that turn
+   * (whose next `transcript` event carries it anyway), so it shows once. Text typed
+   * elsewhere (another client, the kernel) has no row here: its events show it.
+   */
+  acceptTyped(id: string | null, turn: number): void {
+    const typed = id === null ? undefined : this.index.get(`typed:${id}`);
+    if (!typed) {
+      return;
+    }
+    this.remove(typed);
+    const row = this.row(`${turn}:user`, 'user', turn);
+    if (!row.text.includes(typed.text)) {
+      row.text = row.text ? `${row.text} ${typed.text}` : typed.text;
+    }
+    row.final = true;
+    this._changed.emit();
+  }
+
+  /** The server did not take typed text `id` (the request failed). */
+  refuseTyped(id: string): void {
+    this.refuse(this.index.get(`typed:${id}`));
+  }
+
+  /**
+   * An inbox too full for a frame (`busy`): the server answers frames in order, so the
+   * oldest typed text still waiting is the refused one. Should a `text_accepted` follow
+   * after all, `acceptTyped` still places it.
+   */
+  refuseOldestTyped(): void {
+    this.refuse(this.rows.find(row => row.typed === 'pending'));
   }
 
   /** Mark the model's row of `turn` as cut off; everything of that turn is final now. */
@@ -112,7 +158,19 @@ export class TranscriptModel {
     return lines.join('\n');
   }
 
-  private row(key: string, role: Role, turn: number): ITranscriptRow {
+  private refuse(row: ITranscriptRow | undefined): void {
+    if (row) {
+      row.typed = 'refused';
+      this._changed.emit();
+    }
+  }
+
+  private remove(row: ITranscriptRow): void {
+    this.index.delete(row.key);
+    this.rows.splice(this.rows.indexOf(row), 1);
+  }
+
+  private row(key: string, role: Role, turn: number | null): ITranscriptRow {
     let row = this.index.get(key);
     if (!row) {
       row = {

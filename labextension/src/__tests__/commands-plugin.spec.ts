@@ -10,14 +10,17 @@ jest.mock('@jupyterlab/apputils', () => ({ ICommandPalette: {} }));
 function activate() {
   const commands = new CommandRegistry();
   const controller = {
+    sessionId: null,
     active: false,
+    joined: false,
     muted: false,
+    open: jest.fn(),
     start: jest.fn(async () => undefined),
     stop: jest.fn(async () => undefined),
     toggleMute: jest.fn(),
     changed: { connect: jest.fn() }
   };
-  const live = { controller, open: jest.fn() } as unknown as IGeminiLive;
+  const live = controller as unknown as IGeminiLive;
   commandsPlugin.activate(
     { commands } as unknown as JupyterFrontEnd,
     live,

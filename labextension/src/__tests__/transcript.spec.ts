@@ -87,4 +87,40 @@ describe('TranscriptModel', () => {
     expect(count).toBe(3);
     expect(model.items).toHaveLength(0);
   });
+
+  it('shows typed text in no turn, then in the turn the server gave it', () => {
+    const model = new TranscriptModel();
+    model.update('user', 2, 'hello', false);
+    model.addTyped('t1', 'and more');
+    expect(model.items[1]).toMatchObject({
+      key: 'typed:t1',
+      turn: null,
+      typed: 'pending'
+    });
+    model.acceptTyped('t1', 2);
+    expect(model.items.map(r => [r.turn, r.text, r.typed])).toEqual([
+      [2, 'hello and more', undefined]
+    ]);
+    // The server's event for that turn carries the same words: still one row.
+    model.update('user', 2, 'hello and more', true);
+    expect(model.items).toHaveLength(1);
+  });
+
+  it('does not repeat typed text the turn row already has', () => {
+    const model = new TranscriptModel();
+    model.addTyped('t1', 'next');
+    model.update('user', 3, 'next', true);
+    model.acceptTyped('t1', 3);
+    expect(model.items.map(r => [r.turn, r.text])).toEqual([[3, 'next']]);
+  });
+
+  it('marks refused typed text, oldest waiting first', () => {
+    const model = new TranscriptModel();
+    model.addTyped('a', 'one');
+    model.addTyped('b', 'two');
+    model.refuseOldestTyped();
+    model.refuseTyped('b');
+    expect(model.items.map(r => r.typed)).toEqual(['refused', 'refused']);
+    expect(model.toMarkdown('T')).toContain('**You:** one');
+  });
 });

@@ -12,7 +12,27 @@ export interface IEngineOptions extends IPlayerCallbacks {
   onFrame: (frame: ArrayBuffer) => void;
 }
 
-export class AudioEngine {
+/** What a conversation does with the model's voice (ModelPlayer, or a test's fake). */
+export interface IVoicePlayer {
+  /** Total model audio played in this session, in ms. */
+  readonly playedMs: number;
+  /** Model audio is queued or sounding. */
+  readonly speaking: boolean;
+  enqueue(pcm: ArrayBuffer): void;
+  endTurn(): void;
+  /** Fade out now and drop what is queued. */
+  interrupt(): void;
+}
+
+/** What a conversation needs of its audio devices (AudioEngine, or a test's fake). */
+export interface IAudioDevices {
+  readonly player: IVoicePlayer | null;
+  startPlayer(options: IEngineOptions): Promise<void>;
+  startCapture(options: IEngineOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class AudioEngine implements IAudioDevices {
   readonly context: AudioContext;
   player: ModelPlayer | null = null;
   capture: MicCapture | null = null;

@@ -30,7 +30,7 @@ export interface ICardCommands {
   isEnabled(id: string, args?: ReadonlyPartialJSONObject): boolean;
 }
 
-/** What the card needs of the panel's controller (LiveController has all of it). */
+/** What the card needs of the panel (the IGeminiLive token has all of it). */
 export interface IPanelDevice {
   readonly sessionId: string | null;
   readonly active: boolean;
@@ -41,7 +41,7 @@ export interface IPanelDevice {
 
 export interface ICardOptions {
   commands: ICardCommands;
-  /** The panel's controller; null when the panel plugin is not loaded. */
+  /** The panel; null when the panel plugin is not loaded. */
   device: IPanelDevice | null;
   /** How often the state is re-read while the card is on screen. */
   pollMs?: number;

@@ -38,6 +38,14 @@ function fingerprint(sessions: api.ISession[]): string {
 }
 
 export class JoinableSessions {
+  /** `api.listSessions` by default; tests pass a fake server. */
+  constructor(
+    private readonly server: Pick<
+      api.ISessionsApi,
+      'listSessions'
+    > = api.restApi
+  ) {}
+
   private _items: api.ISession[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly _changed = new Signal<this, void>(this);
@@ -62,7 +70,7 @@ export class JoinableSessions {
   async refresh(): Promise<void> {
     let sessions: api.ISession[];
     try {
-      sessions = (await api.listSessions()).filter(isJoinable);
+      sessions = (await this.server.listSessions()).filter(isJoinable);
     } catch (error) {
       console.debug('gemini-live: cannot list sessions', error);
       return;

@@ -7,34 +7,34 @@ import * as React from 'react';
 
 import { LevelMeter } from '../audio/level-meter';
 import { ITranscriptRow } from '../transcript';
-import { LiveController } from './controller';
+import { LivePanelModel } from './panel-model';
 import { describeSession } from './joinable';
 
 export interface IViewProps {
-  controller: LiveController;
+  model: LivePanelModel;
 }
 
-export function PanelView({ controller }: IViewProps): JSX.Element {
+export function PanelView({ model }: IViewProps): JSX.Element {
   return (
-    <UseSignal signal={controller.changed}>
+    <UseSignal signal={model.changed}>
       {() => (
         <div className="jp-GeminiLive-body">
-          <Banner controller={controller} />
-          <Controls controller={controller} />
-          <JoinHint controller={controller} />
-          <StatusLine controller={controller} />
-          <Meters controller={controller} />
-          <Transcript controller={controller} />
-          <Composer controller={controller} />
-          <Options controller={controller} />
+          <Banner model={model} />
+          <Controls model={model} />
+          <JoinHint model={model} />
+          <StatusLine model={model} />
+          <Meters model={model} />
+          <Transcript model={model} />
+          <Composer model={model} />
+          <Options model={model} />
         </div>
       )}
     </UseSignal>
   );
 }
 
-function Banner({ controller }: IViewProps): JSX.Element | null {
-  const gemini = controller.status?.backends.gemini;
+function Banner({ model }: IViewProps): JSX.Element | null {
+  const gemini = model.status?.backends.gemini;
   if (!gemini || gemini.available) {
     return null;
   }
@@ -51,15 +51,15 @@ function Banner({ controller }: IViewProps): JSX.Element | null {
   );
 }
 
-function Controls({ controller }: IViewProps): JSX.Element {
-  const busy = controller.state === 'starting';
+function Controls({ model }: IViewProps): JSX.Element {
+  const busy = model.state === 'starting';
   return (
     <div className="jp-GeminiLive-controls">
-      {controller.active ? (
+      {model.active ? (
         <button
           className="jp-Button jp-mod-styled jp-mod-warn"
           data-testid="gemini-live-stop"
-          onClick={() => void controller.stop()}
+          onClick={() => void model.stop()}
         >
           Stop
         </button>
@@ -68,7 +68,7 @@ function Controls({ controller }: IViewProps): JSX.Element {
           className="jp-Button jp-mod-styled jp-mod-accept"
           data-testid="gemini-live-start"
           disabled={busy}
-          onClick={() => void controller.start()}
+          onClick={() => void model.start()}
         >
           Start
         </button>
@@ -76,18 +76,18 @@ function Controls({ controller }: IViewProps): JSX.Element {
       <button
         className="jp-Button jp-mod-styled"
         data-testid="gemini-live-mute"
-        aria-pressed={controller.muted}
-        onClick={() => controller.toggleMute()}
+        aria-pressed={model.muted}
+        onClick={() => model.toggleMute()}
       >
-        {controller.muted ? 'Unmute' : 'Mute'}
+        {model.muted ? 'Unmute' : 'Mute'}
       </button>
-      {controller.pushToTalk && <TalkButton controller={controller} />}
+      {model.pushToTalk && <TalkButton model={model} />}
     </div>
   );
 }
 
-function JoinHint({ controller }: IViewProps): JSX.Element | null {
-  if (!controller.showJoinHint) {
+function JoinHint({ model }: IViewProps): JSX.Element | null {
+  if (!model.showJoinHint) {
     return null;
   }
   return (
@@ -101,40 +101,40 @@ function JoinHint({ controller }: IViewProps): JSX.Element | null {
   );
 }
 
-function TalkButton({ controller }: IViewProps): JSX.Element {
+function TalkButton({ model }: IViewProps): JSX.Element {
   const hold = (talking: boolean) => (event: React.SyntheticEvent) => {
     event.preventDefault();
-    controller.setTalking(talking);
+    model.setTalking(talking);
   };
   return (
     <button
       className={`jp-Button jp-mod-styled jp-GeminiLive-talk${
-        controller.talking ? ' jp-mod-active' : ''
+        model.talking ? ' jp-mod-active' : ''
       }`}
       data-testid="gemini-live-ptt"
-      aria-pressed={controller.talking}
-      disabled={controller.state !== 'live'}
+      aria-pressed={model.talking}
+      disabled={model.state !== 'live'}
       onPointerDown={hold(true)}
       onPointerUp={hold(false)}
       onPointerLeave={hold(false)}
-      title={`Hold to talk (or hold ${controller.prefs.pushToTalkKey})`}
+      title={`Hold to talk (or hold ${model.prefs.pushToTalkKey})`}
     >
       Talk
     </button>
   );
 }
 
-function StatusLine({ controller }: IViewProps): JSX.Element {
-  const latency = controller.latency.last;
+function StatusLine({ model }: IViewProps): JSX.Element {
+  const latency = model.latency.last;
   return (
     <div className="jp-GeminiLive-statusRow">
       <div
-        className={`jp-GeminiLive-status jp-mod-${controller.state}`}
+        className={`jp-GeminiLive-status jp-mod-${model.state}`}
         data-testid="gemini-live-status"
-        data-state={controller.state}
+        data-state={model.state}
         role="status"
       >
-        {controller.message}
+        {model.message}
       </div>
       <div
         className="jp-GeminiLive-latency"
@@ -148,19 +148,19 @@ function StatusLine({ controller }: IViewProps): JSX.Element {
   );
 }
 
-function Meters({ controller }: IViewProps): JSX.Element {
+function Meters({ model }: IViewProps): JSX.Element {
   return (
-    <UseSignal signal={controller.levelsChanged}>
+    <UseSignal signal={model.levelsChanged}>
       {() => (
         <div className="jp-GeminiLive-meters">
           <Meter
             label="Mic"
-            meter={controller.micMeter}
+            meter={model.micMeter}
             testid="gemini-live-mic-level"
           />
           <Meter
             label="Gemini"
-            meter={controller.modelMeter}
+            meter={model.modelMeter}
             testid="gemini-live-model-level"
           />
         </div>
@@ -193,16 +193,16 @@ function Meter(props: {
   );
 }
 
-function Transcript({ controller }: IViewProps): JSX.Element {
+function Transcript({ model }: IViewProps): JSX.Element {
   const end = React.useRef<HTMLDivElement>(null);
-  const rows = controller.transcript.items;
+  const rows = model.transcript.items;
   React.useEffect(() => {
     // Statement body on purpose: newer Chromium returns a Promise from scroll
     // methods, and React would call a returned value as the effect's cleanup.
     end.current?.scrollIntoView?.({ block: 'end' });
   });
   return (
-    <UseSignal signal={controller.transcript.changed}>
+    <UseSignal signal={model.transcript.changed}>
       {() => (
         <div
           className="jp-GeminiLive-transcript"
@@ -230,30 +230,41 @@ function TranscriptRow({ row }: { row: ITranscriptRow }): JSX.Element {
     'jp-GeminiLive-row',
     `jp-mod-${row.role}`,
     row.final ? 'jp-mod-final' : 'jp-mod-partial',
-    row.interrupted ? 'jp-mod-interrupted' : ''
+    row.interrupted ? 'jp-mod-interrupted' : '',
+    row.typed ? `jp-mod-${row.typed}` : ''
   ];
   return (
     <div
-      className={classes.join(' ').trim()}
+      className={classes.filter(Boolean).join(' ')}
       data-testid="gemini-live-row"
       data-role={row.role}
-      data-turn={row.turn}
+      data-turn={row.turn ?? ''}
+      data-typed={row.typed ?? ''}
       data-final={String(row.final)}
       data-interrupted={String(row.interrupted)}
     >
       <span className="jp-GeminiLive-who">{WHO[row.role]}</span>
       <span className="jp-GeminiLive-text">{row.text || '…'}</span>
-      {row.interrupted && (
-        <span className="jp-GeminiLive-note">interrupted</span>
-      )}
+      <RowNote row={row} />
     </div>
   );
 }
 
-function Composer({ controller }: IViewProps): JSX.Element {
+/** Typed text the server refused, or a model turn cut off. */
+function RowNote({ row }: { row: ITranscriptRow }): JSX.Element | null {
+  const note =
+    row.typed === 'refused'
+      ? 'not sent'
+      : row.interrupted
+        ? 'interrupted'
+        : null;
+  return note ? <span className="jp-GeminiLive-note">{note}</span> : null;
+}
+
+function Composer({ model }: IViewProps): JSX.Element {
   const [text, setText] = React.useState('');
   const send = () => {
-    void controller.sendText(text);
+    void model.sendText(text);
     setText('');
   };
   return (
@@ -269,14 +280,14 @@ function Composer({ controller }: IViewProps): JSX.Element {
         data-testid="gemini-live-text-input"
         placeholder="Type a message…"
         value={text}
-        disabled={controller.state !== 'live'}
+        disabled={model.state !== 'live'}
         onChange={event => setText(event.target.value)}
       />
       <button
         type="submit"
         className="jp-Button jp-mod-styled"
         data-testid="gemini-live-send"
-        disabled={controller.state !== 'live' || !text.trim()}
+        disabled={model.state !== 'live' || !text.trim()}
       >
         Send
       </button>
@@ -284,8 +295,8 @@ function Composer({ controller }: IViewProps): JSX.Element {
         type="button"
         className="jp-Button jp-mod-styled"
         data-testid="gemini-live-save"
-        disabled={controller.transcript.items.length === 0}
-        onClick={() => void controller.saveTranscript()}
+        disabled={model.transcript.items.length === 0}
+        onClick={() => void model.saveTranscript()}
       >
         Save transcript
       </button>
@@ -293,11 +304,11 @@ function Composer({ controller }: IViewProps): JSX.Element {
   );
 }
 
-function SessionSelect({ controller }: IViewProps): JSX.Element {
-  const choice = controller.active
-    ? (controller.joined && controller.sessionId) || ''
-    : (controller.sessionChoice ?? '');
-  const listed = controller.joinable.items;
+function SessionSelect({ model }: IViewProps): JSX.Element {
+  const choice = model.active
+    ? (model.joined && model.sessionId) || ''
+    : (model.sessionChoice ?? '');
+  const listed = model.joinable.items;
   // The session in use is no longer "joinable" (it has our device): keep it shown.
   const inUse =
     choice && !listed.some(s => s.id === choice) ? [choice] : ([] as string[]);
@@ -308,8 +319,8 @@ function SessionSelect({ controller }: IViewProps): JSX.Element {
         className="jp-mod-styled"
         data-testid="gemini-live-session"
         value={choice}
-        disabled={controller.active}
-        onChange={event => controller.chooseSession(event.target.value)}
+        disabled={model.active}
+        onChange={event => model.chooseSession(event.target.value)}
       >
         <option value="">New session</option>
         {listed.map(session => (
@@ -327,22 +338,22 @@ function SessionSelect({ controller }: IViewProps): JSX.Element {
   );
 }
 
-function Options({ controller }: IViewProps): JSX.Element {
-  const status = controller.status;
-  const prefs = controller.prefs;
+function Options({ model }: IViewProps): JSX.Element {
+  const status = model.status;
+  const prefs = model.prefs;
   // A joined session was configured by whoever created it; these apply to new ones.
-  const locked = controller.active || !!controller.sessionChoice;
+  const locked = model.active || !!model.sessionChoice;
   const backends = Object.entries(status?.backends ?? {});
   return (
     <details
       className="jp-GeminiLive-options"
-      open={!controller.active}
+      open={!model.active}
       onToggle={event =>
-        event.currentTarget.open && void controller.refreshSessions()
+        event.currentTarget.open && void model.refreshSessions()
       }
     >
       <summary>Session options</summary>
-      <SessionSelect controller={controller} />
+      <SessionSelect model={model} />
       <label>
         Backend
         <select
@@ -351,7 +362,7 @@ function Options({ controller }: IViewProps): JSX.Element {
           value={prefs.backend}
           disabled={locked}
           onChange={event =>
-            controller.setPreferences({ backend: event.target.value })
+            model.setPreferences({ backend: event.target.value })
           }
         >
           <option value="">
@@ -376,7 +387,7 @@ function Options({ controller }: IViewProps): JSX.Element {
           value={prefs.model}
           disabled={locked}
           onChange={event =>
-            controller.setPreferences({ model: event.target.value })
+            model.setPreferences({ model: event.target.value })
           }
         />
         <datalist id="jp-GeminiLive-models">
@@ -393,7 +404,7 @@ function Options({ controller }: IViewProps): JSX.Element {
           value={prefs.voice}
           disabled={locked}
           onChange={event =>
-            controller.setPreferences({ voice: event.target.value })
+            model.setPreferences({ voice: event.target.value })
           }
         >
           <option value="">
@@ -415,7 +426,7 @@ function Options({ controller }: IViewProps): JSX.Element {
           value={prefs.systemInstruction}
           disabled={locked}
           onChange={event =>
-            controller.setPreferences({ systemInstruction: event.target.value })
+            model.setPreferences({ systemInstruction: event.target.value })
           }
         />
       </label>
@@ -423,10 +434,10 @@ function Options({ controller }: IViewProps): JSX.Element {
         <input
           type="checkbox"
           data-testid="gemini-live-ptt-mode"
-          checked={controller.active ? controller.pushToTalk : prefs.pushToTalk}
+          checked={model.active ? model.pushToTalk : prefs.pushToTalk}
           disabled={locked}
           onChange={event =>
-            controller.setPreferences({ pushToTalk: event.target.checked })
+            model.setPreferences({ pushToTalk: event.target.checked })
           }
         />
         Push-to-talk (hold Talk or {prefs.pushToTalkKey})
@@ -437,7 +448,7 @@ function Options({ controller }: IViewProps): JSX.Element {
           data-testid="gemini-live-half-duplex"
           checked={prefs.halfDuplex}
           onChange={event =>
-            controller.setPreferences({ halfDuplex: event.target.checked })
+            model.setPreferences({ halfDuplex: event.target.checked })
           }
         />
         Mute the microphone while Gemini speaks

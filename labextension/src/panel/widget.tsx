@@ -8,19 +8,19 @@ import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { isTalkKey } from '../preferences';
-import { LiveController } from './controller';
+import { LivePanelModel } from './panel-model';
 import { PanelView } from './view';
 
 /** Lumino's Message, without depending on @lumino/messaging for one type. */
 type Message = Parameters<Widget['processMessage']>[0];
 
 export class LivePanel extends ReactWidget {
-  constructor(readonly controller: LiveController) {
+  constructor(readonly model: LivePanelModel) {
     super();
     this.id = 'gemini-live-panel';
     this.addClass('jp-GeminiLive');
     this.node.dataset.testid = 'gemini-live-panel';
-    controller.changed.connect(this.syncRoot, this);
+    model.changed.connect(this.syncRoot, this);
     this.syncRoot();
     document.addEventListener('keydown', this.onKey, true);
     document.addEventListener('keyup', this.onKey, true);
@@ -32,44 +32,44 @@ export class LivePanel extends ReactWidget {
     }
     document.removeEventListener('keydown', this.onKey, true);
     document.removeEventListener('keyup', this.onKey, true);
-    this.controller.changed.disconnect(this.syncRoot, this);
+    this.model.changed.disconnect(this.syncRoot, this);
     super.dispose();
   }
 
   /** Joinable sessions are polled only while the panel can be seen. */
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
-    this.controller.setVisible(true);
+    this.model.setVisible(true);
   }
 
   protected onAfterHide(msg: Message): void {
     super.onAfterHide(msg);
-    this.controller.setVisible(false);
+    this.model.setVisible(false);
   }
 
   protected onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
-    this.controller.setVisible(this.isVisible);
+    this.model.setVisible(this.isVisible);
   }
 
   protected onBeforeDetach(msg: Message): void {
-    this.controller.setVisible(false);
+    this.model.setVisible(false);
     super.onBeforeDetach(msg);
   }
 
   protected render(): JSX.Element {
-    return <PanelView controller={this.controller} />;
+    return <PanelView model={this.model} />;
   }
 
   private syncRoot(): void {
-    this.node.dataset.sessionId = this.controller.sessionId ?? '';
-    this.node.dataset.state = this.controller.state;
-    this.node.dataset.joined = String(this.controller.joined);
+    this.node.dataset.sessionId = this.model.sessionId ?? '';
+    this.node.dataset.state = this.model.state;
+    this.node.dataset.joined = String(this.model.joined);
   }
 
   /** Held key = talking; only while push-to-talk is on and a session is live. */
   private readonly onKey = (event: KeyboardEvent): void => {
-    const c = this.controller;
+    const c = this.model;
     if (
       !c.pushToTalk ||
       c.state !== 'live' ||

@@ -66,6 +66,19 @@ describe('Resampler', () => {
     }
   );
 
+  // The transition band is 10 % of the lower rate (6.8 to 8.4 kHz around the 7.6 kHz
+  // cut-off at 16 kHz out): 9 kHz is already in the stop band. A band of 25 % would
+  // let it through at about -36 dB.
+  it.each([48000, 44100])(
+    'attenuates 9 kHz from %i Hz by at least 60 dB (a narrow transition band)',
+    inRate => {
+      const input = tone(inRate, 9000, 0.5);
+      const output = resample(input, inRate, 16000);
+      const gain = steadyRms(output, 800) / steadyRms(input, 2000);
+      expect(db(gain)).toBeLessThan(-60);
+    }
+  );
+
   it('produces the rate ratio of samples, with no drift', () => {
     const resampler = new Resampler(44100, 16000, 128);
     expect([resampler.up, resampler.down]).toEqual([160, 441]);

@@ -91,4 +91,26 @@ describe('worklet module sources', () => {
     const drained = messages.find(m => m.type === 'drained');
     expect(drained?.playedMs).toBeCloseTo(100, 0);
   });
+
+  it('playback: an interrupt message silences the voice within a quantum', () => {
+    const ctor = load(playbackModuleSource(), 48000)[PLAYBACK_PROCESSOR];
+    const node = new ctor({
+      processorOptions: { sourceRate: 24000, reportMs: 50 }
+    });
+    const pcm = new Int16Array(24000).fill(10000); // 1 s at 24 kHz
+    node.port.onmessage?.({ data: { type: 'audio', pcm: pcm.buffer } });
+    const out = new Float32Array(128);
+    for (let i = 0; i < 10; i++) {
+      node.process([], [[out]]);
+    }
+    expect(out.some(v => v > 0.2)).toBe(true);
+    node.port.onmessage?.({ data: { type: 'interrupt' } });
+    node.process([], [[out]]); // the fade
+    const after: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      node.process([], [[out]]);
+      after.push(...out);
+    }
+    expect(Math.max(...after.map(Math.abs))).toBe(0);
+  });
 });

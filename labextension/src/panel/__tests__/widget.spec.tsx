@@ -1,16 +1,21 @@
 import { Widget } from '@lumino/widgets';
 
 import * as api from '../../api';
-import { LiveController } from '../controller';
+import { LivePanelModel } from '../panel-model';
 import { LivePanel } from '../widget';
+import { FakeDevices } from './fakes';
 
-jest.mock('../../api');
-
-const mockedApi = api as jest.Mocked<typeof api>;
+let devices: FakeDevices;
+let mockedApi: jest.Mocked<api.ISessionsApi>;
 
 beforeEach(() => {
+  devices = new FakeDevices();
+  mockedApi = devices.server;
   mockedApi.listSessions.mockResolvedValue([]);
 });
+
+const newModel = () =>
+  new LivePanelModel({ saveFile: jest.fn(), ...devices.options });
 
 const waiting = {
   id: '3f2a9c1e-0000-4000-8000-000000000000',
@@ -22,7 +27,7 @@ const waiting = {
   device_connected: false
 } as api.ISession;
 
-async function rendered(controller: LiveController): Promise<LivePanel> {
+async function rendered(controller: LivePanelModel): Promise<LivePanel> {
   const panel = new LivePanel(controller);
   Widget.attach(panel, document.body);
   panel.update();
@@ -35,7 +40,7 @@ const byTestId = (panel: LivePanel, id: string) =>
 
 describe('LivePanel', () => {
   it('exposes the DOM hooks browser tests use', async () => {
-    const controller = new LiveController({ saveFile: jest.fn() });
+    const controller = newModel();
     controller.setPreferences({ pushToTalk: true }, true);
     const panel = await rendered(controller);
     expect(panel.node.dataset.testid).toBe('gemini-live-panel');
@@ -70,7 +75,7 @@ describe('LivePanel', () => {
   });
 
   it('renders transcript rows with role, turn and finality', async () => {
-    const controller = new LiveController({ saveFile: jest.fn() });
+    const controller = newModel();
     const panel = await rendered(controller);
     controller.transcript.update('user', 1, 'Hi', true);
     controller.transcript.update('model', 1, 'Hel', false);
@@ -93,7 +98,7 @@ describe('LivePanel', () => {
   });
 
   it('holding the push-to-talk key talks only while live', async () => {
-    const controller = new LiveController({ saveFile: jest.fn() });
+    const controller = newModel();
     controller.setPreferences({ pushToTalk: true, pushToTalkKey: 'F8' }, true);
     const talking = jest.spyOn(controller, 'setTalking');
     const panel = await rendered(controller);
@@ -114,7 +119,7 @@ describe('LivePanel', () => {
 
   it('offers a waiting session in the Session select, with a hint, and marks a join', async () => {
     mockedApi.listSessions.mockResolvedValue([waiting]);
-    const controller = new LiveController({ saveFile: jest.fn() });
+    const controller = newModel();
     const panel = await rendered(controller);
     const select = byTestId(panel, 'gemini-live-session') as HTMLSelectElement;
     const options = Array.from(select.options).map(o => [o.value, o.text]);
@@ -132,9 +137,9 @@ describe('LivePanel', () => {
     expect(
       (byTestId(panel, 'gemini-live-backend') as HTMLSelectElement).disabled
     ).toBe(true);
-    controller.joined = true;
-    controller.sessionId = waiting.id;
-    controller.setPreferences({});
+    mockedApi.getSession.mockResolvedValue(waiting);
+    await controller.start();
+    devices.stream.open();
     expect(panel.node.dataset.joined).toBe('true');
     expect(panel.node.dataset.sessionId).toBe(waiting.id);
     panel.dispose();

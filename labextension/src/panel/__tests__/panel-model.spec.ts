@@ -1,104 +1,37 @@
-import { Signal } from '@lumino/signaling';
-
 import * as api from '../../api';
-import { LiveController } from '../controller';
+import { LivePanelModel } from '../panel-model';
+import { FakeDevices, loud, STATUS as status, tick } from './fakes';
 
-/** The device websocket, played by the test. */
-class FakeStream {
-  static last: FakeStream;
-  state = 'connecting';
-  sent: unknown[] = [];
-  audio: ArrayBuffer[] = [];
-  readonly eventReceived = new Signal<FakeStream, any>(this);
-  readonly audioReceived = new Signal<FakeStream, ArrayBuffer>(this);
-  readonly connectionChanged = new Signal<FakeStream, any>(this);
-  constructor(readonly options: { sessionId: string; exclusive?: boolean }) {
-    FakeStream.last = this;
-  }
-  connect() {
-    this.connectionChanged.emit({ state: 'connecting' });
-  }
-  open() {
-    this.state = 'open';
-    this.connectionChanged.emit({ state: 'open' });
-  }
-  send(control: unknown) {
-    this.sent.push(control);
-    return true;
-  }
-  sendAudio(frame: ArrayBuffer) {
-    this.audio.push(frame);
-    return true;
-  }
-  dispose() {
-    this.state = 'closed';
-    this.connectionChanged.emit({ state: 'closed' });
-  }
+let devices: FakeDevices;
+let mockedApi: jest.Mocked<api.ISessionsApi>;
+let player: FakeDevices['player'];
+
+beforeEach(() => {
+  devices = new FakeDevices();
+  mockedApi = devices.server;
+  player = devices.player;
+});
+
+function newModel(options: Partial<{ saveFile: jest.Mock }> = {}) {
+  return new LivePanelModel({
+    saveFile: jest.fn(async name => `dir/${name}`),
+    ...options,
+    ...devices.options
+  });
 }
-
-const player = {
-  speaking: false,
-  playedMs: 0,
-  enqueue: jest.fn(),
-  interrupt: jest.fn(),
-  endTurn: jest.fn()
-};
-let engineOptions: any = null;
-
-jest.mock('../../stream', () => ({
-  LiveStream: jest.fn((o: any) => new FakeStream(o))
-}));
-jest.mock('../../audio/engine', () => ({
-  AudioEngine: jest.fn(() => ({
-    player: null as unknown,
-    async startPlayer(o: any) {
-      engineOptions = o;
-      this.player = player;
-    },
-    async startCapture() {
-      return undefined;
-    },
-    close: jest.fn(async () => undefined)
-  }))
-}));
-jest.mock('../../api');
-
-const mockedApi = api as jest.Mocked<typeof api>;
-const status = {
-  version: '0.1.0',
-  backends: {
-    gemini: { available: false, reason: 'no API key' },
-    echo: { available: true }
-  },
-  default_backend: 'echo',
-  models: ['m1'],
-  default_model: 'm1',
-  voices: ['Puck'],
-  default_voice: 'Puck',
-  audio: { input_rate: 16000, output_rate: 24000, format: 's16le', channels: 1 }
-};
 
 async function liveController(prefs = {}) {
   mockedApi.getStatus.mockResolvedValue(status);
   mockedApi.createSession.mockResolvedValue({ id: 'sid' } as api.ISession);
   mockedApi.deleteSession.mockResolvedValue(undefined);
-  const controller = new LiveController({
-    saveFile: jest.fn(async name => `dir/${name}`)
-  });
+  const controller = newModel();
   controller.setPreferences(prefs, true);
   await controller.start();
-  FakeStream.last.open();
+  devices.stream.open();
   return controller;
 }
 
-const loud = () => new Int16Array(320).fill(8000).buffer;
-
-beforeEach(() => {
-  jest.clearAllMocks();
-  player.speaking = false;
-});
-
-describe('LiveController', () => {
+describe('LivePanelModel', () => {
   it('creates a session with the chosen options and goes live', async () => {
     const c = await liveController({ voice: 'Kore', pushToTalk: true });
     expect(mockedApi.createSession).toHaveBeenCalledWith({
@@ -113,7 +46,7 @@ describe('LiveController', () => {
   it('stop ends in idle (not error) and deletes the session', async () => {
     const c = await liveController();
     expect(c.joined).toBe(false);
-    expect(FakeStream.last.options.exclusive).toBe(false);
+    expect(devices.stream.options.exclusive).toBe(false);
     await c.stop();
     expect(c.state).toBe('idle');
     expect(c.sessionId).toBeNull();
@@ -123,7 +56,7 @@ describe('LiveController', () => {
   it('reports a failed start with the server message', async () => {
     mockedApi.getStatus.mockResolvedValue(status);
     mockedApi.createSession.mockRejectedValue(new Error('too many sessions'));
-    const c = new LiveController({ saveFile: jest.fn() });
+    const c = newModel();
     await c.start();
     expect(c.state).toBe('error');
     expect(c.message).toMatch(/too many sessions/);
@@ -131,27 +64,25 @@ describe('LiveController', () => {
 
   it('sends the mic, silence when muted, and silence while the model speaks in half duplex', async () => {
     const c = await liveController({ halfDuplex: true });
-    engineOptions.onFrame(loud());
+    devices.engine.onFrame(loud());
     c.toggleMute();
-    engineOptions.onFrame(loud());
+    devices.engine.onFrame(loud());
     c.toggleMute();
     player.speaking = true;
-    engineOptions.onFrame(loud());
-    const peaks = FakeStream.last.audio.map(f =>
-      Math.max(...new Int16Array(f))
-    );
+    devices.engine.onFrame(loud());
+    const peaks = devices.stream.audio.map(f => Math.max(...new Int16Array(f)));
     expect(peaks).toEqual([8000, 0, 0]);
   });
 
   it('push-to-talk sends activity markers and audio only while held', async () => {
     const c = await liveController({ pushToTalk: true });
-    engineOptions.onFrame(loud());
+    devices.engine.onFrame(loud());
     c.setTalking(true);
-    engineOptions.onFrame(loud());
+    devices.engine.onFrame(loud());
     c.setTalking(false);
-    engineOptions.onFrame(loud());
-    expect(FakeStream.last.audio).toHaveLength(1);
-    expect(FakeStream.last.sent).toEqual([
+    devices.engine.onFrame(loud());
+    expect(devices.stream.audio).toHaveLength(1);
+    expect(devices.stream.sent).toEqual([
       { type: 'activity_start' },
       { type: 'activity_end' }
     ]);
@@ -159,18 +90,19 @@ describe('LiveController', () => {
 
   it('routes server events to the player and the transcript', async () => {
     const c = await liveController();
-    const s = FakeStream.last;
+    const s = devices.stream;
     const pcm = new ArrayBuffer(480);
     s.audioReceived.emit(pcm);
-    s.eventReceived.emit({
+    s.emit({
       type: 'transcript',
       role: 'model',
       text: 'Hel',
       turn: 1,
-      final: false
+      final: false,
+      interrupted: false
     });
-    s.eventReceived.emit({ type: 'interrupted', turn: 1 });
-    s.eventReceived.emit({ type: 'tool_call', id: 't1', name: 'f', args: {} });
+    s.emit({ type: 'interrupted', turn: 1 });
+    s.emit({ type: 'tool_call', id: 't1', name: 'f', args: {}, turn: 1 });
     expect(player.enqueue).toHaveBeenCalledWith(pcm);
     expect(player.interrupt).toHaveBeenCalled();
     expect(c.transcript.items[0]).toMatchObject({
@@ -182,18 +114,16 @@ describe('LiveController', () => {
       text: 'f({})'
     });
     // Tool calls are left to the kernel: the panel answers nothing.
-    expect(s.sent.filter((m: any) => m.type === 'tool_response')).toHaveLength(
-      0
-    );
+    expect(s.sent.filter(m => m.type === 'tool_response')).toHaveLength(0);
   });
 
   it('tells the server what was played, and measures latency', async () => {
     const c = await liveController();
-    engineOptions.onFrame(loud());
+    devices.engine.onFrame(loud());
     player.playedMs = 480;
-    engineOptions.onStarted(0);
-    engineOptions.onDrained(480);
-    expect(FakeStream.last.sent).toContainEqual({
+    devices.engine.onStarted!(0);
+    devices.engine.onDrained!(480);
+    expect(devices.stream.sent).toContainEqual({
       type: 'playback',
       played_ms: 480
     });
@@ -210,7 +140,7 @@ describe('LiveController', () => {
 
   it('a server-side close becomes an error state with the reason', async () => {
     const c = await liveController();
-    FakeStream.last.connectionChanged.emit({
+    devices.stream.connectionChanged.emit({
       state: 'closed',
       reason: 'model not found'
     });
@@ -227,10 +157,13 @@ function notebookSession(overrides: Partial<api.ISession> = {}): api.ISession {
     model: 'm1',
     voice: 'Puck',
     activity_detection: 'auto',
+    transcription: true,
+    record: false,
     state: 'live',
     created: '2024-05-01T14:02:00',
     clients: 1,
     device_connected: false,
+    turn: 1,
     error: null,
     stats: {} as api.ISessionStats,
     ...overrides
@@ -241,22 +174,20 @@ const NB = notebookSession().id;
 
 async function joinedController(
   session = notebookSession(),
-  start: (c: LiveController) => Promise<void> = c => c.start()
+  start: (c: LivePanelModel) => Promise<void> = c => c.start()
 ) {
   mockedApi.getStatus.mockResolvedValue(status);
   mockedApi.getSession.mockResolvedValue(session);
   mockedApi.listSessions.mockResolvedValue([session]);
-  const controller = new LiveController({ saveFile: jest.fn() });
+  const controller = newModel();
   await controller.refreshSessions();
   controller.chooseSession(session.id);
   await start(controller);
-  FakeStream.last.open();
+  devices.stream.open();
   return controller;
 }
 
-const tick = () => new Promise(resolve => setTimeout(resolve, 0));
-
-describe('LiveController joining a session', () => {
+describe('LivePanelModel joining a session', () => {
   beforeEach(() => mockedApi.getTranscript.mockResolvedValue([]));
 
   it('lists only live or connecting sessions without a device', async () => {
@@ -268,7 +199,7 @@ describe('LiveController joining a session', () => {
       notebookSession({ id: 'closed', state: 'closed' }),
       notebookSession({ id: 'error', state: 'error' })
     ]);
-    const c = new LiveController({ saveFile: jest.fn() });
+    const c = newModel();
     await c.refreshSessions();
     expect(c.joinable.items.map(s => s.id)).toEqual([
       'live-free',
@@ -278,7 +209,7 @@ describe('LiveController joining a session', () => {
 
   it('hints at a single waiting session but never joins it on its own', async () => {
     mockedApi.listSessions.mockResolvedValue([notebookSession()]);
-    const c = new LiveController({ saveFile: jest.fn() });
+    const c = newModel();
     await c.refreshSessions();
     expect(c.showJoinHint).toBe(true);
     expect(c.sessionChoice).toBeNull();
@@ -289,7 +220,7 @@ describe('LiveController joining a session', () => {
   it('joins without a POST and connects the device exclusively', async () => {
     const c = await joinedController();
     expect(mockedApi.createSession).not.toHaveBeenCalled();
-    expect(FakeStream.last.options).toEqual({
+    expect(devices.stream.options).toEqual({
       sessionId: NB,
       exclusive: true
     });
@@ -319,7 +250,7 @@ describe('LiveController joining a session', () => {
     expect(c.pushToTalk).toBe(true);
     expect(c.message).toMatch(/push-to-talk/);
     c.setTalking(true);
-    expect(FakeStream.last.sent).toEqual([{ type: 'activity_start' }]);
+    expect(devices.stream.sent).toEqual([{ type: 'activity_start' }]);
     await c.stop();
     expect(c.pushToTalk).toBe(false);
   });
@@ -340,7 +271,7 @@ describe('LiveController joining a session', () => {
     );
     expect(mockedApi.getSession).toHaveBeenCalledWith('from-command');
     expect(mockedApi.createSession).not.toHaveBeenCalled();
-    expect(FakeStream.last.options.sessionId).toBe('from-command');
+    expect(devices.stream.options.sessionId).toBe('from-command');
   });
 
   it('shows the server message when the exclusive connection is refused (409)', async () => {
@@ -349,9 +280,9 @@ describe('LiveController joining a session', () => {
     mockedApi.streamRefusal.mockResolvedValue(
       'another device is connected to this session'
     );
-    const c = new LiveController({ saveFile: jest.fn() });
+    const c = newModel();
     await c.start({ sessionId: NB });
-    FakeStream.last.connectionChanged.emit({
+    devices.stream.connectionChanged.emit({
       state: 'closed',
       reason: 'the server refused the connection (code 1006)',
       refused: true
@@ -368,7 +299,7 @@ describe('LiveController joining a session', () => {
     mockedApi.getSession.mockResolvedValue(
       notebookSession({ device_connected: true })
     );
-    const c = new LiveController({ saveFile: jest.fn() });
+    const c = newModel();
     await c.start({ sessionId: NB });
     expect(c.state).toBe('error');
     expect(c.message).toMatch(/Could not join: another device/);
@@ -378,7 +309,7 @@ describe('LiveController joining a session', () => {
     jest.useFakeTimers();
     try {
       mockedApi.listSessions.mockResolvedValue([]);
-      const c = new LiveController({ saveFile: jest.fn() });
+      const c = newModel();
       c.setVisible(true);
       expect(mockedApi.listSessions).toHaveBeenCalledTimes(1);
       jest.advanceTimersByTime(5000);
