@@ -17,6 +17,7 @@ from .backends.base import Backend, BackendUnavailable, SessionOptions, Upstream
 from .handler_base import MANAGER_SETTING
 from .manager import SessionManager
 from .protocol import INPUT_RATE, MAX_AUDIO_FRAME, OUTPUT_RATE
+from .recording import RecordingSettings
 from .session_options import Defaults
 from .websocket import SessionWebSocket
 
@@ -119,6 +120,12 @@ class GeminiLive(ExtensionApp):
         help="Size limit of one recording in MB (about 345 MB per hour); the recording "
         "stops there and the session says so. 0: only the WAV format's limit (4 GB).",
     )
+    upstream_compression = Bool(
+        False,
+        config=True,
+        help="Per-message deflate on the websocket to the Live API: saves ~13 kB/s of "
+        "upstream per session, costs ~40% more CPU per audio frame (docs/gemini.md).",
+    )
     keep_recordings = Bool(
         False,
         config=True,
@@ -180,7 +187,10 @@ class GeminiLive(ExtensionApp):
             max_sessions=self.max_sessions,
             idle_timeout=self.idle_timeout,
             reconnect_grace=self.reconnect_grace,
-            record_dir=self.record_dir,
+            recording=RecordingSettings(
+                self.record_dir, (self.recording_max_mb * 1_000_000) or None
+            ),
+            keep_recordings=self.keep_recordings,
             log=self.log,
         )
         self.settings[MANAGER_SETTING] = self.session_manager
@@ -198,6 +208,7 @@ class GeminiLive(ExtensionApp):
             base_url=self.base_url or None,
             api_version=self.api_version,
             ca_file=self.ca_file or None,
+            compression=self.upstream_compression,
             log=self.log,
         )
         problem = self.ca_file_problem()

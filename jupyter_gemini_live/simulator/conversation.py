@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import offline
-from ..backends.base import INPUT_RATE
+from ..protocol import INPUT_RATE
 from .protocol import field as get
 
 #: the real service talks in bursts of about this much audio per message

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..backends.base import OUTPUT_RATE
+from ..protocol import OUTPUT_RATE
 
 API_PATH = re.compile(
     r"^/ws/google\.ai\.generativelanguage\.(?P<version>[A-Za-z0-9]+)\."
