@@ -12,6 +12,7 @@ from traitlets import Bool, Enum, Float, Integer, List, Unicode, default, valida
 from traitlets.config import Config
 from traitlets.config.loader import DeferredConfig
 
+from .activity import ActivityStamp
 from .backends.base import Backend, BackendUnavailable, SessionOptions, Upstream
 from .routes import route_table
 from .session_options import Defaults
@@ -163,6 +164,8 @@ class GeminiLive(ExtensionApp):
             reconnect_grace=self.reconnect_grace,
             record_dir=self.record_dir,
             log=self.log,
+            # conversations count as server activity (JupyterHub's idle culling reads it)
+            on_activity=ActivityStamp(self.serverapp.web_app.settings),
         )
         self.settings["gemini_live_sessions"] = self.session_manager
         self.settings["gemini_live_app"] = self

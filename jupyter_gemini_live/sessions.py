@@ -110,8 +110,11 @@ class LiveSession:
         *,
         record_dir: str | None = None,
         log: logging.Logger,
+        on_activity: Callable[[], None] | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
+        #: called on every touch: conversations count as server activity (activity.py)
+        self._on_activity = on_activity
         self.options = options
         self.state: State = "connecting"
         self.error: str | None = None
@@ -231,6 +234,8 @@ class LiveSession:
 
     def touch(self) -> None:
         self.last_activity = time.monotonic()
+        if self._on_activity is not None:
+            self._on_activity()
 
     # ---- input ---------------------------------------------------------------------
 
@@ -486,8 +491,11 @@ class SessionManager:
         reconnect_grace: float,
         record_dir: str,
         log: logging.Logger,
+        on_activity: Callable[[], None] | None = None,
     ) -> None:
         self.backends = dict(backends)
+        #: passed to every session: called on its traffic (the server's activity)
+        self.on_activity = on_activity
         #: what a session gets for the fields its request leaves out, and what is allowed
         self.defaults = defaults
         self.max_sessions = max_sessions
@@ -515,7 +523,9 @@ class SessionManager:
         if reason is not None:
             raise BackendUnavailable("backend_unavailable", f"{options.backend}: {reason}")
         record_dir = self.record_dir if options.record else None
-        session = LiveSession(options, backend, record_dir=record_dir, log=self.log)
+        session = LiveSession(
+            options, backend, record_dir=record_dir, log=self.log, on_activity=self.on_activity
+        )
         self._sessions[session.id] = session
         self._ensure_reaper()
         try:
