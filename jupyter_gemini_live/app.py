@@ -156,6 +156,7 @@ class GeminiLive(ExtensionApp):
             backends=frozenset(backends),
             voices=frozenset(VOICES),
         )
+        server = self.serverapp
         self.session_manager = SessionManager(
             backends=backends,
             defaults=defaults,
@@ -165,7 +166,7 @@ class GeminiLive(ExtensionApp):
             record_dir=self.record_dir,
             log=self.log,
             # conversations count as server activity (JupyterHub's idle culling reads it)
-            on_activity=ActivityStamp(self.serverapp.web_app.settings),
+            on_activity=ActivityStamp(server.web_app.settings) if server is not None else None,
         )
         self.settings["gemini_live_sessions"] = self.session_manager
         self.settings["gemini_live_app"] = self
