@@ -13,6 +13,7 @@ from traitlets.config import Config
 from traitlets.config.loader import DeferredConfig
 
 from . import routes
+from .activity import ActivityStamp
 from .backends.base import Backend, BackendUnavailable, SessionOptions, Upstream
 from .handler_base import MANAGER_SETTING
 from .manager import SessionManager
@@ -181,6 +182,7 @@ class GeminiLive(ExtensionApp):
             backends=frozenset(backends),
             voices=frozenset(VOICES),
         )
+        server = self.serverapp
         self.session_manager = SessionManager(
             backends=backends,
             defaults=defaults,
@@ -192,6 +194,8 @@ class GeminiLive(ExtensionApp):
             ),
             keep_recordings=self.keep_recordings,
             log=self.log,
+            # conversations count as server activity (JupyterHub's idle culling reads it)
+            on_activity=ActivityStamp(server.web_app.settings) if server is not None else None,
         )
         self.settings[MANAGER_SETTING] = self.session_manager
         self.settings["gemini_live_app"] = self

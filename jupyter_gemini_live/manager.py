@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .backends.base import Backend, BackendUnavailable, SessionOptions
 from .recording import RecordingSettings
@@ -39,6 +39,7 @@ class SessionManager:
         recording: RecordingSettings,
         keep_recordings: bool = False,
         log: logging.Logger,
+        on_activity: Callable[[], None] | None = None,
     ) -> None:
         self.backends = dict(backends)
         #: what a session gets for the fields its request leaves out, and what is allowed
@@ -49,6 +50,8 @@ class SessionManager:
         self.recording = recording
         self.keep_recordings = keep_recordings
         self.log = log
+        #: called on every sign of life of a session (server activity, for JupyterHub)
+        self.on_activity = on_activity
         self._sessions: dict[str, LiveSession] = {}
         self._reaper: asyncio.Task[None] | None = None
 
@@ -69,7 +72,9 @@ class SessionManager:
         if reason is not None:
             raise BackendUnavailable("backend_unavailable", f"{options.backend}: {reason}")
         recording = self.recording if options.record else None
-        session = LiveSession(options, backend, recording=recording, log=self.log)
+        session = LiveSession(
+            options, backend, recording=recording, log=self.log, on_activity=self.on_activity
+        )
         self._sessions[session.id] = session
         self._ensure_reaper()
         try:

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
@@ -117,6 +118,7 @@ class LiveSession:
         *,
         recording: RecordingSettings | None = None,
         log: logging.Logger,
+        on_activity: Callable[[], None] | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.options = options
@@ -142,6 +144,7 @@ class LiveSession:
             else None
         )
         self._log = log
+        self._on_activity = on_activity
         self._upstream: Upstream | None = None
         self._device: Listener | None = None
         self._observers: set[Listener] = set()
@@ -269,6 +272,8 @@ class LiveSession:
 
     def touch(self) -> None:
         self.last_activity = time.monotonic()
+        if self._on_activity is not None:
+            self._on_activity()
 
     # ---- input ---------------------------------------------------------------------
 
