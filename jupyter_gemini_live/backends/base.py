@@ -31,6 +31,7 @@ SAMPLE_WIDTH = 2
 Role = Literal["user", "model"]
 ActivityDetection = Literal["auto", "manual"]
 Sensitivity = Literal["high", "low"]
+MediaResolution = Literal["low", "medium", "high"]
 
 
 def pcm_ms(nbytes: int, rate: int) -> float:
@@ -62,6 +63,13 @@ class SessionOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     tools: tuple[Mapping[str, Any], ...] = ()
     record: bool = False
+    #: model-dependent settings (checked against `models.capabilities(model)`); None:
+    #: not sent, the model's own default applies
+    thinking_level: str | None = None
+    proactive_audio: bool | None = None
+    affective_dialog: bool | None = None
+    google_search: bool = False
+    media_resolution: MediaResolution | None = None
 
 
 # ---- events an upstream yields -------------------------------------------------------
