@@ -122,7 +122,8 @@ BAD_TOOLS: list[tuple[dict[str, Any], str]] = [
     ({"name": "f", "parameters": {"anyOf": [{"type": "x"}]}}, "tools[2].parameters.anyOf[0].type"),
     ({"name": "f", "parameters": {"properties": []}}, "tools[2].parameters.properties"),
     ({"name": "f", "parameters": {"nullable": "yes"}}, "tools[2].parameters.nullable"),
-    ({"name": "f", "behavior": "BLOCKING"}, "tools[2].behavior"),
+    ({"name": "f", "behavior": "NON_BLOCKING"}, "tools[2].behavior"),  # model "m": unknown
+    ({"name": "f", "behavior": "SOMETIMES"}, "tools[2].behavior"),
 ]
 
 

@@ -552,10 +552,18 @@ def test_tool_calls_and_cancellation():
 
 
 def test_usage_is_reported_as_given_and_before_the_turn_it_closes():
-    usage = wire.usage(10, 20, 30)["usageMetadata"]
+    usage = wire.usage({"TEXT": 10}, {"AUDIO": 20})["usageMetadata"]
     mapped = map_message(message({"usageMetadata": usage, "serverContent": {"turnComplete": True}}))
     assert mapped.events == (
-        UsageEvent({"prompt_token_count": 10, "response_token_count": 20, "total_token_count": 30}),
+        UsageEvent(
+            {
+                "prompt_token_count": 10,
+                "response_token_count": 20,
+                "total_token_count": 30,
+                "prompt_tokens_details": [{"modality": "TEXT", "token_count": 10}],
+                "response_tokens_details": [{"modality": "AUDIO", "token_count": 20}],
+            }
+        ),
         TurnCompleteEvent(),
     )
 
