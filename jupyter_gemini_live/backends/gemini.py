@@ -698,6 +698,8 @@ class GeminiUpstream(Upstream):
         )
 
     async def audio_stream_end(self) -> None:
+        if self._client.vertexai:
+            return  # Developer API only: the SDK refuses it for Vertex AI
         await self._send(HeldInput(lambda s: s.send_realtime_input(audio_stream_end=True)))
 
     async def send_image(self, mime_type: str, data: bytes) -> None:
