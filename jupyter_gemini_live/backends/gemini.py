@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..models import Api, ModelCapabilities, capabilities
 from .base import (
     INPUT_RATE,
     SAMPLE_WIDTH,
@@ -50,12 +51,26 @@ from .base import (
 )
 
 if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
     from google.genai import Client, types
     from google.genai.live import AsyncSession
 
 INPUT_MIME = f"audio/pcm;rate={INPUT_RATE}"
 NO_KEY = "no API key: set GOOGLE_API_KEY or GEMINI_API_KEY, or c.GeminiLive.api_key"
 NO_SDK = "the google-genai package is not installed: pip install google-genai"
+NO_PROJECT = "Vertex AI needs a project: set c.GeminiLive.project or GOOGLE_CLOUD_PROJECT"
+NO_LOCATION = "Vertex AI needs a location: set c.GeminiLive.location or GOOGLE_CLOUD_LOCATION"
+NO_CREDENTIALS = (
+    "The Gemini backend is off: no Application Default Credentials for Vertex AI. Run "
+    "`gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS"
+)
+VERTEX_REFUSED = (
+    "Vertex AI refused the credentials. Check Application Default Credentials "
+    "(`gcloud auth application-default login`), c.GeminiLive.project and that the "
+    "account may use Vertex AI there."
+)
+VERTEX_API_VERSION = "v1beta1"
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 EVENT_QUEUE_SIZE = 256
 CLOSE_TIMEOUT_S = 5.0
 
@@ -109,6 +124,10 @@ class GeminiBackend(Backend):
         log: logging.Logger | None = None,
         policy: ReconnectPolicy | None = None,
         compression: bool = False,
+        vertexai: bool = False,
+        project: str | None = None,
+        location: str | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -118,13 +137,29 @@ class GeminiBackend(Backend):
         self.policy = policy or ReconnectPolicy()
         #: per-message deflate on the upstream websocket (audio barely compresses)
         self.compression = compression
+        #: Vertex AI (Gemini Enterprise Agent Platform) instead of the Developer API:
+        #: a project and a location, and a bearer token from `credentials` (by default
+        #: Application Default Credentials, loaded at the first connection)
+        self.vertexai = vertexai
+        self.project = project
+        self.location = location
+        self.credentials = credentials
         self._client: Client | None = None
 
+    @property
+    def api(self) -> Api:
+        return "vertex" if self.vertexai else "developer"
+
     def unavailable_reason(self) -> str | None:
-        if not self.api_key:
-            return NO_KEY
         if importlib.util.find_spec("google.genai") is None:
             return NO_SDK
+        if self.vertexai:
+            if not self.project:
+                return NO_PROJECT
+            if not self.location:
+                return NO_LOCATION
+        elif not self.api_key:
+            return NO_KEY
         return None
 
     async def connect(self, options: SessionOptions) -> Upstream:
@@ -135,8 +170,15 @@ class GeminiBackend(Backend):
             live_config(options, None)
         except ValueError as error:  # pydantic's ValidationError is a ValueError
             raise BackendError("invalid_options", f"Bad session settings: {error}") from None
+        if self.vertexai and self.credentials is None:
+            self.credentials = await asyncio.to_thread(application_default_credentials)
         upstream = GeminiUpstream(self.client(), options, self.policy, self.log)
-        await upstream.start()
+        try:
+            await upstream.start()
+        except BackendError as error:
+            if self.vertexai and error.code == "bad_api_key":
+                raise BackendError("bad_credentials", VERTEX_REFUSED) from None
+            raise
         return upstream
 
     def client(self) -> Client:
@@ -157,6 +199,20 @@ class GeminiBackend(Backend):
         if self.ca_file:
             # The SDK hands async_client_args["ssl"] to websockets' connect for wss://.
             async_args["ssl"] = ssl.create_default_context(cafile=self.ca_file)
+        if self.vertexai:
+            # Vertex's own API version (v1beta1) unless one is configured.
+            http_options = types.HttpOptions(
+                api_version=self.vertex_api_version,
+                base_url=self.base_url or None,
+                async_client_args=async_args or None,
+            )
+            return genai.Client(
+                vertexai=True,
+                project=self.project,
+                location=self.location,
+                credentials=self.credentials,
+                http_options=http_options,
+            )
         http_options = types.HttpOptions(
             api_version=self.api_version,
             base_url=self.base_url or None,
@@ -164,11 +220,39 @@ class GeminiBackend(Backend):
         )
         return genai.Client(api_key=self.api_key, http_options=http_options)
 
+    @property
+    def vertex_api_version(self) -> str:
+        """The Developer API's pinned version means nothing to Vertex: its own default."""
+        return VERTEX_API_VERSION if self.api_version == "v1beta" else self.api_version
+
+
+def application_default_credentials() -> Credentials:
+    """Application Default Credentials for Vertex AI (blocking: run in a thread).
+
+    What `gcloud auth application-default login` wrote, $GOOGLE_APPLICATION_CREDENTIALS,
+    or the metadata server of a Google Cloud machine."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _project = google.auth.default(scopes=[CLOUD_PLATFORM])
+    except DefaultCredentialsError as error:
+        raise BackendUnavailable("gemini_unavailable", f"{NO_CREDENTIALS} ({error})") from None
+    return credentials
+
 
 def live_config(options: SessionOptions, handle: str | None) -> types.LiveConnectConfig:
-    """The setup of a connection: the session's options, plus the handle to resume."""
+    """The setup of a connection: the session's options, plus the handle to resume.
+
+    What depends on the model follows `models.capabilities` (never the name itself):
+    no `thinking_config` on a model without thinking levels, no `proactive_audio` where
+    the model is always proactive (false is an error there), `behavior` on function
+    declarations only where async calling is supported (the model's default unless the
+    declaration asks for another).
+    """
     from google.genai import types
 
+    capable = capabilities(options.model)
     voice = types.VoiceConfig(
         prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=options.voice)
     )
@@ -176,10 +260,26 @@ def live_config(options: SessionOptions, handle: str | None) -> types.LiveConnec
     instruction = None
     if options.system_instruction:
         instruction = types.Content(parts=[types.Part(text=options.system_instruction)])
-    tools: list[types.ToolUnion] | None = None
+    tools: list[types.ToolUnion] = []
     if options.tools:
-        declarations = [types.FunctionDeclaration.model_validate(dict(d)) for d in options.tools]
-        tools = [types.Tool(function_declarations=declarations)]
+        declarations = [function_declaration(d, capable) for d in options.tools]
+        tools.append(types.Tool(function_declarations=declarations))
+    if options.google_search and capable.google_search:
+        tools.append(types.Tool(google_search=types.GoogleSearch()))
+    thinking = None
+    if options.thinking_level and options.thinking_level in capable.thinking_levels:
+        thinking = types.ThinkingConfig(
+            thinking_level=types.ThinkingLevel(options.thinking_level.upper())
+        )
+    proactivity = None
+    if options.proactive_audio is not None and capable.proactive_audio == "optional":
+        proactivity = types.ProactivityConfig(proactive_audio=options.proactive_audio)
+    affective = None
+    if capable.affective_dialog == "supported":
+        affective = options.affective_dialog
+    resolution = None
+    if options.media_resolution and capable.image_input:
+        resolution = types.MediaResolution(f"MEDIA_RESOLUTION_{options.media_resolution.upper()}")
     return types.LiveConnectConfig(
         response_modalities=[types.Modality.AUDIO],
         speech_config=types.SpeechConfig(voice_config=voice, language_code=options.language),
@@ -189,13 +289,32 @@ def live_config(options: SessionOptions, handle: str | None) -> types.LiveConnec
         realtime_input_config=types.RealtimeInputConfig(
             automatic_activity_detection=activity_detection(options)
         ),
-        tools=tools,
-        # Without compression audio sessions end after 15 minutes.
+        tools=tools or None,
+        thinking_config=thinking,
+        proactivity=proactivity,
+        enable_affective_dialog=affective,
+        media_resolution=resolution,
+        # Without compression audio sessions end after 15 minutes (audio+video: 2).
         context_window_compression=types.ContextWindowCompressionConfig(
             sliding_window=types.SlidingWindow()
         ),
         session_resumption=types.SessionResumptionConfig(handle=handle),
     )
+
+
+def function_declaration(
+    declaration: Mapping[str, Any], capable: ModelCapabilities
+) -> types.FunctionDeclaration:
+    """A session's tool as the model takes it: `behavior` only where async function
+    calling is supported, and then always (the model's default unless asked)."""
+    from google.genai import types
+
+    fields = {key: value for key, value in declaration.items() if key != "behavior"}
+    if capable.async_function_calling:
+        behavior = declaration.get("behavior") or capable.default_behavior
+        if behavior in capable.behaviors:
+            fields["behavior"] = types.Behavior(behavior)
+    return types.FunctionDeclaration.model_validate(fields)
 
 
 def activity_detection(options: SessionOptions) -> types.AutomaticActivityDetection:
@@ -579,6 +698,8 @@ class GeminiUpstream(Upstream):
         )
 
     async def audio_stream_end(self) -> None:
+        if self._client.vertexai:
+            return  # Developer API only: the SDK refuses it for Vertex AI
         await self._send(HeldInput(lambda s: s.send_realtime_input(audio_stream_end=True)))
 
     async def send_image(self, mime_type: str, data: bytes) -> None:

@@ -26,6 +26,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     tls.add_argument("--keyfile", help="PEM private key of the server")
     tls.add_argument("--self-signed", metavar="DIR", help="write ca.pem, cert.pem, key.pem here")
     parser.add_argument("--api-key", help="the only key accepted (default: any key)")
+    parser.add_argument(
+        "--bearer-token", help="the only bearer token of the Vertex AI path (default: any)"
+    )
     parser.add_argument("--reply-lead", type=float, default=1.0, help="seconds of reply sent ahead")
     parser.add_argument("--playback-speed", type=float, default=1.0)
     faults = parser.add_argument_group("faults")
@@ -72,6 +75,7 @@ async def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         api_key=args.api_key,
+        bearer_token=args.bearer_token,
         faults=faults_from(args),
         reply_lead_s=args.reply_lead,
         playback_speed=args.playback_speed,

@@ -20,6 +20,8 @@ from .protocol import field as get
 BURST_S = 0.24
 #: rough token rate of audio, for usageMetadata
 TOKENS_PER_S = 25
+#: tokens of one camera or screen frame
+IMAGE_TOKENS = 258
 #: the pitch of the simulated voice
 TONE_HZ = 440.0
 
@@ -78,10 +80,8 @@ class Reply(offline.Reply):
     """One model turn, with what it cost in prompt tokens (for usageMetadata)."""
 
     prompt_tokens: int = 0
-
-    @property
-    def response_tokens(self) -> int:
-        return round(self.seconds * TOKENS_PER_S)
+    #: the modality of those prompt tokens (the service's name: AUDIO, TEXT)
+    prompt_modality: str = "TEXT"
 
 
 class Conversation:
@@ -133,6 +133,7 @@ class Conversation:
             pcm=offline.echo_audio(pcm),
             transcript=f"Turn {self.turns}: you spoke for {seconds:.1f} seconds.",
             prompt_tokens=math.ceil(seconds * TOKENS_PER_S),
+            prompt_modality="AUDIO",
         )
         return heard, reply
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..models import bare_name
+
 #: what the real service says when a key is refused (close code 1007 after `setup`)
 BAD_KEY_REASON = "API key not valid. Please pass a valid API key."
 NO_KEY_REASON = "Method doesn't allow unregistered callers (callers without established identity)."
@@ -35,15 +37,14 @@ class Faults:
     close_reason: str = "Internal error encountered."
     #: seconds to wait before each message the simulator sends
     message_delay: float = 0.0
-    #: model names (with or without "models/") refused with close code 1008
+    #: model names (bare, or resource names ending in one) refused with close code 1008
     refuse_models: set[str] = field(default_factory=set)
     #: refuse every API key, the way the service refuses a bad one
     bad_key: bool = False
     repeat: bool = False
 
     def refuses(self, model: str) -> bool:
-        bare = model.removeprefix("models/")
-        return bare in {name.removeprefix("models/") for name in self.refuse_models}
+        return bare_name(model) in {bare_name(name) for name in self.refuse_models}
 
     def timed_for(self, connection_index: int) -> bool:
         """Whether the timed faults apply to the connection with this 0-based index."""

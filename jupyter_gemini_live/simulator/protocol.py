@@ -19,6 +19,11 @@ API_PATH = re.compile(
     r"^/ws/google\.ai\.generativelanguage\.(?P<version>[A-Za-z0-9]+)\."
     r"GenerativeService\.BidiGenerateContent(?:Constrained)?$"
 )
+#: the Live path of Vertex AI (Gemini Enterprise Agent Platform): a bearer token, no key
+VERTEX_PATH = re.compile(
+    r"^/ws/google\.cloud\.aiplatform\.(?P<version>[A-Za-z0-9]+)\."
+    r"LlmBidiService/BidiGenerateContent$"
+)
 OUTPUT_MIME = f"audio/pcm;rate={OUTPUT_RATE}"
 
 Message = dict[str, Any]
@@ -134,11 +139,28 @@ def resumption_update(handle: str, *, resumable: bool) -> Message:
     return {"sessionResumptionUpdate": {"newHandle": handle, "resumable": resumable}}
 
 
-def usage(prompt_tokens: int, response_tokens: int, total_tokens: int) -> Message:
-    return {
-        "usageMetadata": {
-            "promptTokenCount": prompt_tokens,
-            "responseTokenCount": response_tokens,
-            "totalTokenCount": total_tokens,
-        }
+def usage(
+    prompt: Mapping[str, int],
+    response: Mapping[str, int],
+    thoughts: int = 0,
+    *,
+    vertex: bool = False,
+) -> Message:
+    """`usageMetadata` as the service sends it: cumulative counts of the connection,
+    split by modality (`prompt`/`response`: modality name → tokens). Vertex calls the
+    response "candidates"."""
+    answer = "candidates" if vertex else "response"
+    body: dict[str, Any] = {
+        "promptTokenCount": sum(prompt.values()),
+        f"{answer}TokenCount": sum(response.values()),
+        "totalTokenCount": sum(prompt.values()) + sum(response.values()) + thoughts,
+        "promptTokensDetails": _details(prompt),
+        f"{answer}TokensDetails": _details(response),
     }
+    if thoughts:
+        body["thoughtsTokenCount"] = thoughts
+    return {"usageMetadata": body}
+
+
+def _details(counts: Mapping[str, int]) -> list[dict[str, Any]]:
+    return [{"modality": name, "tokenCount": n} for name, n in counts.items() if n]

@@ -22,20 +22,26 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .. import offline
+from ..backends.base import OUTPUT_RATE
+from . import profiles
 from . import protocol as wire
-from .conversation import BURST_S, Conversation, Reply, SetupSettings
+from .conversation import BURST_S, IMAGE_TOKENS, TOKENS_PER_S, Conversation, Reply, SetupSettings
 from .faults import BAD_KEY_REASON, NO_KEY_REASON, Faults, refused_model_reason
 
 log = logging.getLogger(__name__)
 
 SETUP_TIMEOUT_S = 10.0
+#: thinking tokens a model with thinking levels reports per reply
+THOUGHTS_PER_TURN = 24
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class Simulator:
     """The Live API on 127.0.0.1, for tests and for trying the product offline.
 
-    `api_key=None` accepts any key; otherwise only that one. `reply_lead_s` is how far
+    `api_key=None` accepts any key; otherwise only that one. On the Vertex AI path a
+    bearer token replaces the key: `bearer_token=None` accepts any token, otherwise
+    only that one (HTTP 401 at the handshake otherwise). `reply_lead_s` is how far
     ahead of real-time playback reply audio is sent; `playback_speed` > 1 makes the
     playback clock (and so each reply) run faster, for quick tests.
     """
@@ -47,6 +53,7 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str | None = None,
+        bearer_token: str | None = None,
         faults: Faults | None = None,
         reply_lead_s: float = 1.0,
         playback_speed: float = 1.0,
@@ -56,12 +63,16 @@ class Simulator:
         self.host = host
         self.port = port
         self.api_key = api_key
+        self.bearer_token = bearer_token
         self.faults = faults or Faults()
         self.reply_lead_s = reply_lead_s
         self.playback_speed = playback_speed
         self.conversations: list[Conversation] = []
         #: every message sent, as JSON text, for tests that validate the wire format
         self.sent: deque[str] = deque(maxlen=record_limit)
+        #: the same, of connections on the Vertex AI path (Vertex names some fields
+        #: differently: they parse after the SDK's own Vertex conversion)
+        self.sent_vertex: deque[str] = deque(maxlen=record_limit)
         #: close codes of ended connections, in order
         self.close_codes: list[int | None] = []
         self._handles: dict[str, Conversation] = {}
@@ -129,13 +140,20 @@ class Simulator:
     def remember_handle(self, handle: str, conversation: Conversation) -> None:
         self._handles[handle] = conversation
 
-    def record_sent(self, text: str) -> None:
-        self.sent.append(text)
+    def record_sent(self, text: str, *, vertex: bool = False) -> None:
+        (self.sent_vertex if vertex else self.sent).append(text)
 
     # ---- connections -----------------------------------------------------------------
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        if wire.VERTEX_PATH.match(path) is not None:
+            scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                return connection.respond(401, "Request is missing the bearer token.\n")
+            if self.bearer_token is not None and token != self.bearer_token:
+                return connection.respond(401, "Request had invalid authentication credentials.\n")
+            return None
         if wire.API_PATH.match(path) is None:
             return connection.respond(404, f"No Live API endpoint at {path}\n")
         return None
@@ -159,6 +177,15 @@ class Link:
         self.index = index
         self.conversation: Conversation | None = None
         self.settings: SetupSettings | None = None
+        path = connection.request.path if connection.request else ""
+        #: which API the client speaks: "developer" or "vertex"
+        self.api = "vertex" if wire.VERTEX_PATH.match(path.split("?", 1)[0]) else "developer"
+        #: the profile of the model of the setup (models.py's table)
+        self.model = profiles.profile_of({}, self.api)
+        #: cumulative token counts of this connection (the service counts per connection)
+        self.prompt_tokens: dict[str, int] = {"TEXT": 0, "AUDIO": 0, "IMAGE": 0}
+        self.response_seconds = 0.0
+        self.thoughts = 0
         self._send_lock = asyncio.Lock()
         pacing = offline.Pacing(BURST_S, simulator.reply_lead_s, simulator.playback_speed)
         self._player = offline.ReplyPlayer(_Voice(self), pacing, name="simulated-reply")
@@ -204,6 +231,7 @@ class Link:
             await self.close(1007, "setup must be the first message")
             return False
         settings = SetupSettings.parse(setup)
+        self.model = profiles.profile_of(setup, self.api)
         refusal = self._refusal(settings)
         if refusal is not None:
             await self.close(*refusal)
@@ -226,15 +254,17 @@ class Link:
         return True
 
     def _refusal(self, settings: SetupSettings) -> tuple[int, str] | None:
-        key = self.ws.request.headers.get("x-goog-api-key") if self.ws.request else None
-        if not key:
-            return 1008, NO_KEY_REASON
-        if self.sim.faults.bad_key or (self.sim.api_key is not None and key != self.sim.api_key):
-            return 1007, BAD_KEY_REASON
+        if self.api == "developer":  # on Vertex the bearer token was checked already
+            key = self.ws.request.headers.get("x-goog-api-key") if self.ws.request else None
+            if not key:
+                return 1008, NO_KEY_REASON
+            wrong = self.sim.api_key is not None and key != self.sim.api_key
+            if self.sim.faults.bad_key or wrong:
+                return 1007, BAD_KEY_REASON
         if self.sim.faults.refuses(settings.model):
             version = api_version_of(self.ws.request.path if self.ws.request else "")
             return 1008, refused_model_reason(settings.model, version)
-        return None
+        return profiles.refusal(settings.raw, self.model)
 
     def _start_timed_faults(self) -> None:
         faults = self.sim.faults
@@ -280,7 +310,7 @@ class Link:
                 await self.ws.send(text)
             except ConnectionClosed:
                 return  # the reader still drains what the client sent before closing
-            self.sim.record_sent(text)
+            self.sim.record_sent(text, vertex=self.api == "vertex")
 
     async def send_all(self, messages: Iterable[wire.Message]) -> None:
         for message in messages:
@@ -320,9 +350,9 @@ class Link:
                 conversation.audio_in_bytes += len(data)
                 await self._engine_().audio(data)
             else:
-                conversation.images += 1
+                self._image_in()
         if wire.field(body, "video") is not None:
-            conversation.images += 1
+            self._image_in()
         if wire.field(body, "activity_start") is not None:
             await self._engine_().activity_start()
         if wire.field(body, "activity_end") is not None:
@@ -345,6 +375,17 @@ class Link:
             reply = self._conversation().tool_reply(response)
             if reply is not None:
                 self._player.play(reply)
+
+    def _image_in(self) -> None:
+        self._conversation().images += 1
+        self.prompt_tokens["IMAGE"] += IMAGE_TOKENS
+
+    # ---- usage ---------------------------------------------------------------------------
+
+    def usage(self) -> wire.Message:
+        """The cumulative usage of this connection, as the service reports it."""
+        response = {"AUDIO": round(self.response_seconds * TOKENS_PER_S)}
+        return wire.usage(self.prompt_tokens, response, self.thoughts, vertex=self.api == "vertex")
 
     # ---- turns (the engine's hooks) ---------------------------------------------------
 
@@ -393,9 +434,14 @@ class _Voice:
         self.link = link
 
     async def started(self, reply: Reply) -> None:
-        await self.link.send_handle(resumable=False)
+        link = self.link
+        link.prompt_tokens[reply.prompt_modality] += reply.prompt_tokens
+        if link.model.thinking_levels:
+            link.thoughts += THOUGHTS_PER_TURN
+        await link.send_handle(resumable=False)
 
     async def chunk(self, reply: Reply, pcm: bytes, words: str) -> None:
+        self.link.response_seconds += len(pcm) / 2 / OUTPUT_RATE
         await self.link.send(wire.audio_chunk(pcm))
         settings = self.link.settings
         if words and settings is not None and settings.output_transcription:
@@ -405,8 +451,7 @@ class _Voice:
         await self.link.send(wire.generation_complete())
 
     async def finished(self, reply: Reply) -> None:
-        total = reply.prompt_tokens + reply.response_tokens
-        await self.link.send(wire.usage(reply.prompt_tokens, reply.response_tokens, total))
+        await self.link.send(self.link.usage())
         await self.link.send(wire.turn_complete())
         await self.link.send_handle(resumable=True)
 
@@ -414,7 +459,7 @@ class _Voice:
         """The user spoke while a reply was still playing: say so."""
         if self.link.conversation is not None:
             self.link.conversation.interruptions += 1
-        await self.link.send_all([wire.interrupted(), wire.turn_complete()])
+        await self.link.send_all([wire.interrupted(), self.link.usage(), wire.turn_complete()])
         await self.link.send_handle(resumable=True)
 
 
