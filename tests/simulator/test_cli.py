@@ -57,3 +57,20 @@ def test_cli_needs_a_certificate():
     )  # fmt: skip
     assert result.returncode == 2
     assert "--self-signed" in result.stderr
+
+
+def test_fault_flags_reach_the_faults():
+    from jupyter_gemini_live.simulator.__main__ import faults_from, parse_args
+
+    args = parse_args(
+        ["--self-signed", "/tmp/x", "--go-away-after", "20", "--go-away-time-left", "3"]
+        + ["--repeat-faults", "--refuse-resumption", "--handle-lifetime", "60"]
+        + ["--read-delay", "0.01"]
+    )
+    faults = faults_from(args)
+    assert (faults.go_away_after, faults.go_away_time_left, faults.repeat) == (20, 3, True)
+    assert (faults.refuse_resumption, faults.handle_lifetime, faults.read_delay) == (
+        True,
+        60,
+        0.01,
+    )
