@@ -62,11 +62,9 @@ def test_cli_needs_a_certificate():
 def test_fault_flags_reach_the_faults():
     from jupyter_gemini_live.simulator.__main__ import faults_from, parse_args
 
-    args = parse_args(
-        ["--self-signed", "/tmp/x", "--go-away-after", "20", "--go-away-time-left", "3"]
-        + ["--repeat-faults", "--refuse-resumption", "--handle-lifetime", "60"]
-        + ["--read-delay", "0.01"]
-    )
+    flags = "--go-away-after 20 --go-away-time-left 3 --repeat-faults --refuse-resumption"
+    more = "--handle-lifetime 60 --read-delay 0.01"
+    args = parse_args(["--self-signed", "/tmp/x", *flags.split(), *more.split()])
     faults = faults_from(args)
     assert (faults.go_away_after, faults.go_away_time_left, faults.repeat) == (20, 3, True)
     assert (faults.refuse_resumption, faults.handle_lifetime, faults.read_delay) == (
