@@ -3,14 +3,19 @@
 `google.genai` is imported inside methods only: starting the server must not pay for it.
 
 One `GeminiUpstream` may span several websocket connections. The service recycles
-connections (goAway about a minute before the end) and sometimes drops them (1006,
-1011); the upstream then resumes with the newest resumable handle, holding the
-microphone meanwhile so no input is lost, and reports `reconnecting` and `live`.
-Refusals that retrying cannot fix (bad key, unknown model, bad settings) end the
-conversation with a fatal error that says what to change.
+connections (goAway, with the time left) and sometimes drops them (1006, 1011). After
+goAway the turn under way finishes on the old connection while time allows; the move
+to a new one comes at a turn boundary, resuming with the newest resumable handle and
+replaying the input the service did not confirm, without a word to the user unless it
+takes long. After a drop the same happens at once, and `reconnecting`/`live` say so. A
+refused or expired handle starts a new session seeded with the transcript. Refusals
+that retrying cannot fix (bad key, unknown model, bad settings) end the conversation
+with a fatal error that says what to change.
 
 `map_message` turns each service message into events (pure, no I/O); `TurnState`
-follows whether a turn is under way; `HoldBuffer` keeps input while reconnecting.
+follows whether a turn is under way; `HoldBuffer` keeps input while reconnecting;
+`ReplayBuffer` keeps sent input until a handle confirms it; `TranscriptHistory` keeps
+the conversation's text for a new session.
 """
 
 from __future__ import annotations
