@@ -43,6 +43,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     faults.add_argument(
         "--repeat-faults", action="store_true", help="timed faults hit every connection"
     )
+    faults.add_argument(
+        "--refuse-resumption",
+        action="store_true",
+        help="refuse every resumption handle (close 1007, as for an expired handle)",
+    )
+    faults.add_argument(
+        "--handle-lifetime", type=float, metavar="S", help="handles expire after S seconds"
+    )
+    faults.add_argument(
+        "--read-delay", type=float, default=0.0, metavar="S", help="wait S before each read"
+    )
     args = parser.parse_args(argv)
     if not args.self_signed and not (args.certfile and args.keyfile):
         parser.error("give --self-signed DIR, or both --certfile and --keyfile")
@@ -60,6 +71,9 @@ def faults_from(args: argparse.Namespace) -> Faults:
         refuse_models=set(args.refuse_model),
         bad_key=args.bad_key,
         repeat=args.repeat_faults,
+        refuse_resumption=args.refuse_resumption,
+        handle_lifetime=args.handle_lifetime,
+        read_delay=args.read_delay,
     )
 
 

@@ -9,6 +9,10 @@ from ..models import bare_name
 #: what the real service says when a key is refused (close code 1007 after `setup`)
 BAD_KEY_REASON = "API key not valid. Please pass a valid API key."
 NO_KEY_REASON = "Method doesn't allow unregistered callers (callers without established identity)."
+#: a resumption handle that is unknown, expired or refused: close code 1007 (invalid
+#: argument, the code the service uses for a bad field of `setup`) with this reason
+INVALID_HANDLE_CODE = 1007
+INVALID_HANDLE_REASON = "Invalid session resumption handle: the handle is unknown or expired."
 
 
 def refused_model_reason(model: str, api_version: str) -> str:
@@ -42,6 +46,13 @@ class Faults:
     #: refuse every API key, the way the service refuses a bad one
     bad_key: bool = False
     repeat: bool = False
+    #: refuse every resumption handle (as if expired): close `INVALID_HANDLE_CODE`
+    refuse_resumption: bool = False
+    #: handles expire this many seconds after they were issued (None: they do not)
+    handle_lifetime: float | None = None
+    #: seconds to wait before taking each client message (a slow service: the socket
+    #: buffers fill and the client's sends wait)
+    read_delay: float = 0.0
 
     def refuses(self, model: str) -> bool:
         return bare_name(model) in {bare_name(name) for name in self.refuse_models}

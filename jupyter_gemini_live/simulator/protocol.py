@@ -88,6 +88,20 @@ def texts_of_turns(turns: Any) -> list[str]:
     return texts
 
 
+def turns_of(turns: Any) -> list[tuple[str, str]]:
+    """(role, text) of every text part of `clientContent.turns`, in order."""
+    if isinstance(turns, Mapping):
+        turns = [turns]
+    found: list[tuple[str, str]] = []
+    for turn in turns if isinstance(turns, Sequence) else []:
+        role = str(field(turn, "role", "user"))
+        for part in field(turn, "parts", []) or []:
+            text = field(part, "text")
+            if isinstance(text, str) and text:
+                found.append((role, text))
+    return found
+
+
 # ---- server messages -----------------------------------------------------------------
 
 
@@ -135,8 +149,13 @@ def go_away(time_left_s: float) -> Message:
     return {"goAway": {"timeLeft": f"{time_left_s:g}s"}}
 
 
-def resumption_update(handle: str, *, resumable: bool) -> Message:
-    return {"sessionResumptionUpdate": {"newHandle": handle, "resumable": resumable}}
+def resumption_update(handle: str, *, resumable: bool, last_consumed: int | None = None) -> Message:
+    """A new handle; `last_consumed`: the index of the last client message its state
+    includes, counted on the connection from 0 (the `setup` message)."""
+    body: dict[str, Any] = {"newHandle": handle if resumable else "", "resumable": resumable}
+    if resumable and last_consumed is not None:
+        body["lastConsumedClientMessageIndex"] = str(last_consumed)
+    return {"sessionResumptionUpdate": body}
 
 
 def usage(

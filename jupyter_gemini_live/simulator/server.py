@@ -22,11 +22,18 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .. import offline
-from ..backends.base import OUTPUT_RATE
+from ..protocol import OUTPUT_RATE
 from . import profiles
 from . import protocol as wire
 from .conversation import BURST_S, IMAGE_TOKENS, TOKENS_PER_S, Conversation, Reply, SetupSettings
-from .faults import BAD_KEY_REASON, NO_KEY_REASON, Faults, refused_model_reason
+from .faults import (
+    BAD_KEY_REASON,
+    INVALID_HANDLE_CODE,
+    INVALID_HANDLE_REASON,
+    NO_KEY_REASON,
+    Faults,
+    refused_model_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +41,9 @@ SETUP_TIMEOUT_S = 10.0
 #: thinking tokens a model with thinking levels reports per reply
 THOUGHTS_PER_TURN = 24
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+#: a resumable handle (when the conversation can be resumed) every this many client
+#: messages, so a client never has to keep much unconfirmed input (about 1 s of 20 ms audio)
+UPDATE_EVERY = 50
 
 
 class Simulator:
@@ -43,7 +53,8 @@ class Simulator:
     bearer token replaces the key: `bearer_token=None` accepts any token, otherwise
     only that one (HTTP 401 at the handshake otherwise). `reply_lead_s` is how far
     ahead of real-time playback reply audio is sent; `playback_speed` > 1 makes the
-    playback clock (and so each reply) run faster, for quick tests.
+    playback clock (and so each reply) run faster, for quick tests. `update_every`: a
+    resumable `sessionResumptionUpdate` every this many client messages, when resumable.
     """
 
     def __init__(
@@ -58,6 +69,7 @@ class Simulator:
         reply_lead_s: float = 1.0,
         playback_speed: float = 1.0,
         record_limit: int = 100_000,
+        update_every: int = UPDATE_EVERY,
     ) -> None:
         self.ssl_context = ssl_context
         self.host = host
@@ -67,6 +79,7 @@ class Simulator:
         self.faults = faults or Faults()
         self.reply_lead_s = reply_lead_s
         self.playback_speed = playback_speed
+        self.update_every = update_every
         self.conversations: list[Conversation] = []
         #: every message sent, as JSON text, for tests that validate the wire format
         self.sent: deque[str] = deque(maxlen=record_limit)
@@ -131,11 +144,31 @@ class Simulator:
     # ---- conversations ---------------------------------------------------------------
 
     def conversation_for(self, handle: str | None) -> Conversation | None:
+        """A new conversation, or the one `handle` resumes, restored to the handle's
+        state (None: the handle is unknown, expired or refused)."""
         if handle is None:
             conversation = Conversation(len(self.conversations) + 1)
             self.conversations.append(conversation)
             return conversation
-        return self._handles.get(handle)
+        resumed = self._handles.get(handle)
+        if resumed is None:
+            return None
+        snapshot = resumed.snapshot_of(handle)
+        lifetime = self.faults.handle_lifetime
+        expired = snapshot is None or (
+            lifetime is not None
+            and asyncio.get_running_loop().time() - snapshot.taken_at > lifetime
+        )
+        if self.faults.refuse_resumption or expired:
+            resumed.refused_handles += 1
+            return None
+        assert snapshot is not None
+        # The connections that served this conversation so far take nothing more in.
+        for link in self.links():
+            if link.conversation is resumed:
+                link.superseded = True
+        resumed.restore(snapshot)
+        return resumed
 
     def remember_handle(self, handle: str, conversation: Conversation) -> None:
         self._handles[handle] = conversation
@@ -191,6 +224,13 @@ class Link:
         self._player = offline.ReplyPlayer(_Voice(self), pacing, name="simulated-reply")
         self._engine: offline.Engine | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: index of the last client message taken in (0: `setup`), for
+        #: `lastConsumedClientMessageIndex`
+        self.consumed = 0
+        #: a later connection resumed the conversation: this one takes nothing more in
+        self.superseded = False
+        self._in_message = False  # a client message is being taken in
+        self._update_due = False  # a resumable update waits for that to end
 
     def close_code(self) -> int | None:
         return self.ws.close_code
@@ -201,7 +241,11 @@ class Link:
                 return
             self._start_timed_faults()
             async for raw in self.ws:
-                await self._on_message(raw)
+                if self.sim.faults.read_delay:
+                    await asyncio.sleep(self.sim.faults.read_delay)
+                if self.superseded:
+                    continue
+                await self._take(raw)
         except ConnectionClosed:
             pass
         except wire.ProtocolError as error:
@@ -238,7 +282,7 @@ class Link:
             return False
         conversation = self.sim.conversation_for(settings.resume_handle)
         if conversation is None:
-            await self.close(1007, "Invalid session resumption handle.")
+            await self.close(INVALID_HANDLE_CODE, INVALID_HANDLE_REASON)
             return False
         others = [link for link in self.sim.links() if link is not self]
         listener = conversation.attach(
@@ -302,6 +346,8 @@ class Link:
     # ---- sending ---------------------------------------------------------------------
 
     async def send(self, message: wire.Message) -> None:
+        if self.superseded:
+            return  # the client left this connection for another one
         text = json.dumps(message)
         async with self._send_lock:
             if self.sim.faults.message_delay:
@@ -317,13 +363,44 @@ class Link:
             await self.send(message)
 
     async def send_handle(self, *, resumable: bool) -> None:
+        """A `sessionResumptionUpdate`; a resumable one stands for the state after the
+        client message taken in last (so it waits while one is being taken in)."""
         if self.conversation is None or self.settings is None or not self.settings.resumption:
             return
+        if not resumable:
+            await self.send(wire.resumption_update("", resumable=False))
+            return
+        if self._in_message:
+            self._update_due = True
+            return
+        self._update_due = False
         handle = self.conversation.new_handle()
+        self.conversation.snapshot(handle, self.consumed, asyncio.get_running_loop().time())
         self.sim.remember_handle(handle, self.conversation)
-        await self.send(wire.resumption_update(handle, resumable=resumable))
+        await self.send(wire.resumption_update(handle, resumable=True, last_consumed=self.consumed))
+
+    def resumable(self) -> bool:
+        """No reply under way and no call pending: the state can be handed out."""
+        conversation = self.conversation
+        return (
+            conversation is not None
+            and conversation.pending_tool is None
+            and not self._player.playing
+        )
 
     # ---- receiving -------------------------------------------------------------------
+
+    async def _take(self, raw: str | bytes) -> None:
+        """Take one client message in, then hand out a handle if one is due."""
+        self._in_message = True
+        try:
+            await self._on_message(raw)
+        finally:
+            self._in_message = False
+        self.consumed += 1
+        every = self.sim.update_every
+        if self._update_due or (every and self.consumed % every == 0 and self.resumable()):
+            await self.send_handle(resumable=self.resumable())
 
     async def _on_message(self, raw: str | bytes) -> None:
         message = parse_json(raw)
@@ -348,6 +425,7 @@ class Link:
             data = wire.decode_bytes(wire.field(blob, "data", ""))
             if mime.startswith("audio/"):
                 conversation.audio_in_bytes += len(data)
+                conversation.audio_received_bytes += len(data)
                 await self._engine_().audio(data)
             else:
                 self._image_in()
@@ -364,7 +442,10 @@ class Link:
             await self._engine_().text(text)
 
     async def _on_client_content(self, body: Mapping[str, Any]) -> None:
-        texts = wire.texts_of_turns(wire.field(body, "turns", []))
+        turns = wire.field(body, "turns", [])
+        if not wire.field(body, "turn_complete", False):
+            self._conversation().history.extend(wire.turns_of(turns))
+        texts = wire.texts_of_turns(turns)
         if texts and wire.field(body, "turn_complete", False):
             await self._engine_().text(" ".join(texts))
         else:
@@ -453,14 +534,14 @@ class _Voice:
     async def finished(self, reply: Reply) -> None:
         await self.link.send(self.link.usage())
         await self.link.send(wire.turn_complete())
-        await self.link.send_handle(resumable=True)
+        await self.link.send_handle(resumable=self.link.resumable())
 
     async def interrupted(self) -> None:
         """The user spoke while a reply was still playing: say so."""
         if self.link.conversation is not None:
             self.link.conversation.interruptions += 1
         await self.link.send_all([wire.interrupted(), self.link.usage(), wire.turn_complete()])
-        await self.link.send_handle(resumable=True)
+        await self.link.send_handle(resumable=self.link.resumable())
 
 
 def parse_json(raw: str | bytes) -> dict[str, Any]:

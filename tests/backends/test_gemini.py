@@ -219,7 +219,7 @@ async def test_tool_call_answered(make_simulator, make_backend):
     assert dig(declared, "function_declarations")[0]["name"] == "get_time"
 
 
-async def test_go_away_mid_utterance_loses_no_input(make_simulator, make_backend, monkeypatch):
+async def test_drop_mid_utterance_loses_no_input(make_simulator, make_backend, monkeypatch):
     utterance = frames(speech(1.5) + silence(0.4))
     async with make_simulator(playback_speed=4.0) as sim:
         upstream = await make_backend(sim).connect(OPTIONS)
@@ -230,14 +230,14 @@ async def test_go_away_mid_utterance_loses_no_input(make_simulator, make_backend
         gate = asyncio.Event()
         open_connection = upstream._open
 
-        async def gated_open() -> Any:
+        async def gated_open(**kwargs: Any) -> Any:
             await gate.wait()
-            return await open_connection()
+            return await open_connection(**kwargs)
 
         monkeypatch.setattr(upstream, "_open", gated_open)
         for index, frame in enumerate(utterance):
             if index == 25:  # half a second into the utterance
-                await sim.go_away(time_left_s=5.0)
+                await sim.drop(1011)
                 await listener.until(lambda e: e == StateEvent("reconnecting"))
             if index == 50:
                 gate.set()
@@ -254,11 +254,39 @@ async def test_go_away_mid_utterance_loses_no_input(make_simulator, make_backend
     assert len(sim.conversations) == 1
     assert conversation.connections == 2
     assert conversation.overlapping_connections == 0  # the old socket closed first
+    # what the resumed state holds is exactly what was sent: the frames the old
+    # connection took after its last handle were replayed, the held ones sent
     assert conversation.audio_in_bytes == sum(len(f) for f in utterance)
     assert upstream.dropped_ms == 0
     # the resumed connection heard the whole utterance: the reply echoes all of it
     assert listener.text("user") == "(1.5 s of speech)"
     assert listener.audio_seconds() == pytest.approx(1.5, abs=0.25)
+
+
+async def test_go_away_mid_utterance_waits_for_its_end(make_simulator, make_backend):
+    utterance = frames(speech(1.5) + silence(0.4))
+    async with make_simulator(playback_speed=4.0) as sim:
+        upstream = await make_backend(sim).connect(OPTIONS)
+        listener = Listener(upstream)
+        for index, frame in enumerate(utterance):
+            if index == 25:  # half a second into the utterance
+                await sim.go_away(time_left_s=8.0)
+            await upstream.send_audio(frame)
+            await asyncio.sleep(0.005)
+        await listener.turns(1)
+        conversation = sim.conversations[0]
+        await asyncio.wait_for(_until(lambda: conversation.connections == 2), TIMEOUT)
+        await upstream.close()
+
+    # the utterance and its reply both happened on the old connection, in full; the
+    # move to the new one came after, and the user saw nothing of it
+    assert listener.text("user") == "(1.5 s of speech)"
+    assert listener.audio_seconds() == pytest.approx(1.5, abs=0.25)
+    assert not listener.of(StateEvent)
+    assert not listener.of(InterruptedEvent)
+    assert conversation.turns == 1
+    assert conversation.resumptions == 1
+    assert conversation.audio_in_bytes == sum(len(f) for f in utterance)
 
 
 async def test_reply_under_way_finishes_before_the_go_away_reconnect(make_simulator, make_backend):
@@ -268,17 +296,19 @@ async def test_reply_under_way_finishes_before_the_go_away_reconnect(make_simula
         await upstream.send_text("a long enough question")
         await listener.until(lambda e: isinstance(e, AudioEvent))
         await sim.go_away(time_left_s=5.0)
-        await listener.until(lambda e: e == StateEvent("live"))
+        conversation = sim.conversations[0]
+        await asyncio.wait_for(_until(lambda: conversation.connections == 2), TIMEOUT)
         await upstream.send_text("again")
         await listener.turns(2)
         await upstream.close()
 
     kinds = [type(e) for e in listener.events if not isinstance(e, (AudioEvent, TranscriptEvent))]
-    # the first reply played to its end on the old connection: no cut, then the reconnect
-    assert kinds[: kinds.index(StateEvent)] == [UsageEvent, TurnCompleteEvent]
-    assert not listener.of(InterruptedEvent)
-    assert listener.text("model").startswith("Turn 1: you said: a long enough question")
-    assert sim.conversations[0].connections == 2
+    # the first reply played to its end on the old connection: no cut, no state change
+    assert kinds == [UsageEvent, TurnCompleteEvent, UsageEvent, TurnCompleteEvent]
+    assert listener.text("model") == (
+        "Turn 1: you said: a long enough questionTurn 2: you said: again"
+    )
+    assert conversation.connections == 2
 
 
 async def test_internal_error_resumes_the_conversation(make_simulator, make_backend):
@@ -532,7 +562,9 @@ def test_interrupted_and_turn_complete_report_only_what_happened():
     # no synthesized finals, and no muting: the session owns both rules
     assert map_message(content(interrupted=True)).events == (InterruptedEvent(),)
     assert map_message(content(turnComplete=True)).events == (TurnCompleteEvent(),)
-    assert map_message(content(generationComplete=True)) == Mapped(progress=True)
+    assert map_message(content(generationComplete=True)) == Mapped(
+        progress=True, generation_complete=True
+    )
 
 
 def test_tool_calls_and_cancellation():
