@@ -110,7 +110,8 @@ LENGTHS = [0.6, 0.9, 0.5, 1.1, 0.7, 0.8, 0.6, 1.0, 0.5, 0.9, 0.7, 0.6]
 
 
 async def test_repeated_go_aways_cut_nothing_and_lose_nothing(make_simulator, make_backend):
-    faults = Faults(go_away_after=0.5, go_away_time_left=1.5, repeat=True)
+    # time_left leaves room for a starved machine to reach the turn boundary
+    faults = Faults(go_away_after=0.5, go_away_time_left=4.0, repeat=True)
     async with make_simulator(faults=faults, playback_speed=8.0, reply_lead_s=0.1) as sim:
         upstream = await make_backend(sim, policy=POLICY).connect(OPTIONS)
         assert isinstance(upstream, GeminiUpstream)
