@@ -8,9 +8,9 @@ CONFIG: {"mode": "proxy"|"sdk", "sessions", "seconds", "tag_base", "ping_ms", "t
 sdk: "sim_url", "ca_file"}. Every session sends the same traffic: marked 20 ms frames
 (markers.py) of speech, then quiet, on an absolute real-time clock for `seconds`, the
 speech phase staggered across sessions; the proxy's devices also ping. Protocol on stdout:
-`started` (imports done), `warm` (after a first
-utterance and reply, not measured), then `window T0 T1` (the streaming window on the shared monotonic clock;
-the parent samples CPU and memory at those times), then `done` once OUT is written.
+`started` (imports done), `warm` (after one utterance and its reply, not measured), then
+`window T0 T1` (the streaming window on the shared monotonic clock; the parent samples CPU
+and memory at those times), then `done` once OUT is written.
 """
 
 from __future__ import annotations
