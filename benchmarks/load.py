@@ -87,7 +87,12 @@ async def talk(
         device.lag.append(start - due)
         frame = markers.stamp(cycle[(slot + shift) % len(cycle)], device.tag, slot)
         device.sent.append((slot, start))
-        await send(frame)
+        try:
+            await send(frame)
+        except Exception as error:  # a session that dies is reported, the others go on
+            device.sent.pop()
+            device.error = f"frame {slot}: {error!r}"[:300]
+            return
 
 
 # ---- through the proxy ------------------------------------------------------------------

@@ -35,7 +35,7 @@ import numpy as np
 
 from benchmarks import browser_hop, markers
 from benchmarks.profile import summarize
-from benchmarks.server_process import REPO, JupyterServer
+from benchmarks.server_process import REPO, JupyterServer, RestClient
 
 MIB = 1024 * 1024
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
@@ -190,7 +190,7 @@ async def run_load(
         stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None
-    timeout = 120 + sessions + args.seconds
+    timeout = 60 + sessions + args.seconds + args.tail
     spy: asyncio.subprocess.Process | None = None
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode().split()
@@ -386,8 +386,8 @@ def compare(level: int, reps: list[dict[str, Any]], raw: dict[str, list[Any]]) -
     out["proxy_client_cpu_pct_per_session"] = round(
         (_mean(proxies, "load_cpu_pct") or 0) / level, 3
     )
-    out["server_rss_mib_per_session"] = proxies[0]["server_rss_mib_per_session"]
-    out["baseline_rss_mib_per_session"] = sdks[0]["load_rss_mib_per_session"]
+    out["server_rss_mib_per_session"] = _first(proxies, "server_rss_mib_per_session")
+    out["baseline_rss_mib_per_session"] = _first(sdks, "load_rss_mib_per_session")
     for mode, rows in (("proxy", proxies), ("baseline", sdks)):
         for key in ("up_frames_lost", "up_frames_late", "down_bursts_lost", "down_bursts_late"):
             out[f"{mode}_{key}"] = sum(r[key] for r in rows)
@@ -398,6 +398,11 @@ def compare(level: int, reps: list[dict[str, Any]], raw: dict[str, list[Any]]) -
         proxies, "browser_down_bytes_per_s_of_model_audio"
     )
     return out
+
+
+def _first(rows: list[dict[str, Any]], key: str) -> Any:
+    """From the first load of a fresh server or process: later ones reuse freed memory."""
+    return rows[0][key] if rows else None
 
 
 def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
@@ -439,6 +444,16 @@ def startup_figures(runs: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
 # ---- the run -----------------------------------------------------------------------------
 
 
+async def delete_sessions(server: JupyterServer) -> None:
+    """After a failed load: its sessions would hold slots (idle_timeout is 0)."""
+    rest = RestClient(server)
+    with contextlib.suppress(Exception):
+        sessions = await asyncio.wait_for(rest.get("sessions"), 60)
+        await asyncio.wait_for(
+            asyncio.gather(*(rest.delete(x["id"]) for x in sessions), return_exceptions=True), 120
+        )
+
+
 def gemini_server(sim: SimulatorProcess, max_sessions: int) -> JupyterServer:
     return JupyterServer(
         max_sessions=max_sessions,
@@ -459,6 +474,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     began = time.time()
     results: dict[str, Any] = {"levels": [], "reps": []}
     shared: JupyterServer | None = None
+    starts: dict[str, list[dict[str, float]]] = {"with": [], "without": []}
     try:
         starts = await startup(args.startup_reps, 0 if args.server_per_level else 1)
         await sim.start()
@@ -479,10 +495,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     order = ("proxy", "sdk") if rep % 2 == 0 else ("sdk", "proxy")
                     for mode in order:
                         tag_base += level
-                        devices, records, window = await run_load(
-                            args, mode, level, tag_base, sim,
-                            server if mode == "proxy" else None, workdir,
-                        )  # fmt: skip
+                        try:
+                            devices, records, window = await run_load(
+                                args, mode, level, tag_base, sim,
+                                server if mode == "proxy" else None, workdir,
+                            )  # fmt: skip
+                        except (RuntimeError, asyncio.TimeoutError, OSError) as error:
+                            print(f"{mode} n={level} rep={rep} FAILED: {error!r}", flush=True)
+                            failed = {"mode": mode, "sessions": level, "rep": rep}
+                            results.setdefault("failed", []).append(failed | {"error": repr(error)})
+                            await sim.dump()  # forget its records
+                            if mode == "proxy":
+                                await delete_sessions(server)
+                            continue
                         figures, samples = measure(args, mode, level, devices, records, window)
                         figures["rep"] = rep
                         print(_line(figures), flush=True)
@@ -490,14 +515,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         raw[mode].append(samples)
                 results["reps"] += reps
                 results["levels"].append(compare(level, reps, raw))
+                partial = args.out / "results-partial.json"
+                partial.write_text(json.dumps(results, indent=1))
                 if level == args.profile_sessions:
-                    results["profile"] = await profile(args, level, sim, server, workdir)
-                    tag_base += level
+                    try:
+                        results["profile"] = await profile(args, level, sim, server, workdir)
+                    except (RuntimeError, asyncio.TimeoutError, OSError) as error:
+                        print(f"profile at {level} FAILED: {error!r}", flush=True)
+                        await delete_sessions(server)
             finally:
                 if shared is None:
                     await server.stop()
-        results["startup"] = startup_figures(starts)
     finally:
+        if starts["with"] and starts["without"]:
+            results["startup"] = startup_figures(starts)
         if shared is not None:
             await shared.stop()
         await sim.stop()
