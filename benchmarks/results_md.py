@@ -260,3 +260,20 @@ def write(results: dict[str, Any], plots: list[str], path: Path) -> None:
         if found:
             notes = found.group(0)
     path.write_text("\n".join(lines) + notes + "\n")
+
+
+def main() -> None:
+    """`python -m benchmarks.results_md [RESULTS.json [RESULTS.md]]`: draw and write again."""
+    import json
+    import sys
+
+    from benchmarks import plots
+
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results/results.json")
+    target = Path(sys.argv[2] if len(sys.argv) > 2 else "benchmarks/RESULTS.md")
+    results = json.loads(source.read_text())
+    write(results, plots.draw(results, source.parent), target)
+
+
+if __name__ == "__main__":
+    main()

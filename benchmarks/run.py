@@ -64,7 +64,7 @@ class Sample:
 
 
 def sample(pid: int) -> Sample:
-    import psutil
+    import psutil  # type: ignore[import-untyped,unused-ignore]
 
     process = psutil.Process(pid)
     times = process.cpu_times()
@@ -73,7 +73,7 @@ def sample(pid: int) -> Sample:
 
 
 def system_busy_s() -> float:
-    import psutil
+    import psutil  # type: ignore[import-untyped,unused-ignore]
 
     times = psutil.cpu_times()
     return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
@@ -579,7 +579,7 @@ def machine() -> dict[str, Any]:
     import google.genai
     import jupyter_server
     import tornado
-    import websockets
+    import websockets.version
 
     cpu = platform.processor() or ""
     with contextlib.suppress(OSError):
@@ -597,7 +597,7 @@ def machine() -> dict[str, Any]:
             "jupyter_server": jupyter_server.__version__,
             "tornado": tornado.version,
             "google-genai": google.genai.__version__,
-            "websockets": websockets.__version__,
+            "websockets": websockets.version.version,
         },
         "commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True

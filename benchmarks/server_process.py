@@ -357,7 +357,7 @@ def usage(pid: int) -> Usage:
     """psutil when installed, else /proc/PID/stat and /proc/PID/status (Linux)."""
     at = time.perf_counter()
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         stat = Path(f"/proc/{pid}/stat").read_text()
         fields = stat[stat.rindex(")") + 2 :].split()

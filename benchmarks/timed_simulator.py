@@ -62,7 +62,7 @@ class TimedLink(Link):
             self.records.up[tag].append((seq, self._arrived))
         await super()._on_audio(pcm)
 
-    async def send(self, message: dict[str, Any]) -> None:  # type: ignore[override]
+    async def send(self, message: dict[str, Any]) -> None:
         content = message.get("serverContent") or {}
         tag = self.tag
         if tag is not None:

@@ -89,7 +89,8 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
         assert results["startup"]["with"][figure] > 0
         assert results["startup"]["without"][figure] > 0
     assert results["colab_guide"]["up_bytes_per_s_streaming"] > 0
-    assert results["machine"]["cpus"] and results["command"]
+    assert results["machine"]["cpus"]
+    assert results["command"]
     for plot in ("latency.png", "added_latency.png", "cpu.png", "ping.png", "browser_hop.png"):
         assert (tmp_path / plot).stat().st_size > 0
     markdown = (tmp_path / "RESULTS.md").read_text()
