@@ -137,6 +137,8 @@ def hop_table(results: dict[str, Any]) -> list[str]:
     colab, ideal = results["colab_guide"], results["extension_ideal"]
     ups = [lv["browser_up_bytes_per_s"] for lv in results["levels"]]
     downs = [lv["browser_down_bytes_per_s_of_model_audio"] for lv in results["levels"]]
+    ups = [u for u in ups if u] or [0.0]
+    downs = [d for d in downs if d] or [0.0]
     up = sum(ups) / len(ups)
     down = sum(downs) / len(downs)
     return [
@@ -250,6 +252,11 @@ def write(results: dict[str, Any], plots: list[str], path: Path) -> None:
         "## Every load",
         "",
         *reps_table(results),
+        "",
+        *[
+            f"- FAILED: {f['mode']} at {f['sessions']} sessions, rep {f['rep']}: {f['error']}"
+            for f in results.get("failed", [])
+        ],
         "",
         "## Notes",
         "",

@@ -322,6 +322,7 @@ def measure(
         "sim_cpu_pct": round(cpu_pct(window.sim), 2),
         "errors": [d["error"] for d in devices if d.get("error")],
     }
+    heard = sum(d["down_audio_bytes"] for d in devices)  # model audio at the client, bytes
     if window.server is not None:
         server_cpu = cpu_pct(window.server)
         ours += window.server[1].cpu_s - window.server[0].cpu_s
@@ -342,9 +343,8 @@ def measure(
             "browser_up_bytes_per_s_per_session": round(
                 sum(d["up_bytes"] for d in devices) / sessions / args.seconds
             ),
-            "browser_down_bytes_per_s_of_model_audio": round(
-                sum(d["down_bytes"] for d in devices)
-                / max(1e-9, sum(d["down_audio_bytes"] for d in devices) / 48000)
+            "browser_down_bytes_per_s_of_model_audio": (
+                round(sum(d["down_bytes"] for d in devices) / (heard / 48000)) if heard else None
             ),
             "session_stats": {
                 key: sum(d["stats"].get(key, 0) for d in devices)
