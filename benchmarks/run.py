@@ -671,6 +671,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         **results,
     }
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    (args.out / "results-partial.json").unlink(missing_ok=True)
     figures = plots.draw(results, args.out)
     results_md.write(results, figures, args.markdown)
     print(f"wrote {args.out / 'results.json'}, {len(figures)} plots, {args.markdown}")
