@@ -15,7 +15,7 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 # Builds the lab extension (jlpm install + build:prod) and installs both halves.
-python -m pip install -q ".[test]"
+python -m pip install -q ".[test,bench]"
 
 # configurable-http-proxy (npm) for the JupyterHub tests (tests/hub), in .cache/chp
 chp_bin="$PWD/.cache/chp/node_modules/.bin"
