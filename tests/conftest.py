@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from scripted import ScriptedBackend
 from speech import frames
 
 pytest_plugins = ["pytest_jupyter.jupyter_server", "simulated_service", "jupyter_process"]
@@ -121,3 +123,14 @@ def open_stream(jp_ws_fetch: Any) -> Any:
         return Stream(ws)
 
     return connect
+
+
+@pytest.fixture
+def scripted(jp_serverapp: Any) -> ScriptedBackend:
+    """The backend "scripted": a test plays the model (tests/scripted.py)."""
+    backend = ScriptedBackend()
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    manager.backends[backend.name] = backend
+    allowed = manager.defaults.backends | {backend.name}
+    manager.defaults = dataclasses.replace(manager.defaults, backends=allowed)
+    return backend
