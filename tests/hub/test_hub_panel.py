@@ -21,7 +21,7 @@ def test_the_panel_talks_through_the_hub(
     hub: Hub, alice: str, launch_chromium: Any, mic_wav: Path, tmp_path: Path
 ) -> None:
     # alice's server seen with her token, through the proxy
-    lab = Lab(f"{hub.url}user/alice/", alice, hub.process, tmp_path, tmp_path)
+    lab = Lab(f"{hub.url}user/alice/", alice, hub.process, tmp_path, tmp_path, hub.log)
     page = launch_chromium(mic_wav).new_context(viewport={"width": 1400, "height": 900}).new_page()
     page.on("pageerror", lambda e: print("pageerror:", e))
     page.goto(f"{hub.url}hub/login")
