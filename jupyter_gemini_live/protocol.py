@@ -327,6 +327,36 @@ def _field(message: Mapping[str, Any], name: str, kind: type | tuple[type, ...])
 # ---- REST shapes ------------------------------------------------------------------------
 
 
+class ModalityTokens(TypedDict):
+    text: int
+    audio: int
+    image: int
+
+
+class TokenCounts(TypedDict):
+    """Tokens by kind and modality (usage.py's `Tokens`)."""
+
+    prompt: ModalityTokens
+    response: ModalityTokens
+    thinking: int
+    tool_use: int
+    total: int
+
+
+class UsageTotals(TypedDict):
+    """Tokens and their estimated cost in USD (a turn's or a session's)."""
+
+    tokens: TokenCounts
+    cost_usd: float
+
+
+class GroundingSource(TypedDict):
+    """A web source of a grounded reply (an http(s) link)."""
+
+    title: str
+    uri: str
+
+
 class SessionStats(TypedDict):
     audio_in_ms: float
     audio_out_ms: float
@@ -336,6 +366,8 @@ class SessionStats(TypedDict):
     reconnects: int
     dropped_in_ms: float
     dropped_out_ms: float
+    #: the session's token usage so far and its estimated cost
+    usage: UsageTotals
 
 
 class Session(TypedDict):
@@ -364,6 +396,12 @@ class TranscriptEntry(TypedDict):
     end: float
     final: bool
     interrupted: bool
+    #: the usage of the turn (on the turn's last entry, once the turn is complete)
+    usage: UsageTotals | None
+    #: why the turn ended abnormally (on the turn's last entry), e.g. GENERATED_CONTENT_SAFETY
+    reason: str | None
+    #: Google Search sources of the model's reply (on the turn's last entry)
+    sources: list[GroundingSource]
 
 
 class TextTurn(TypedDict):
@@ -441,8 +479,47 @@ class Interrupted(ServerEvent):
 
 @dataclass(frozen=True)
 class TurnComplete(ServerEvent):
+    """`reason`: why the turn ended abnormally (the service's `turn_complete_reason`,
+    e.g. GENERATED_CONTENT_SAFETY, MALFORMED_FUNCTION_CALL); null when it ended normally."""
+
     type: ClassVar[str] = "turn_complete"
     turn: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class GenerationComplete(ServerEvent):
+    """All of the model's audio of `turn` has arrived (playback may still go on)."""
+
+    type: ClassVar[str] = "generation_complete"
+    turn: int
+
+
+@dataclass(frozen=True)
+class Thinking(ServerEvent):
+    """The model works in the background (`active`) or is done (extended thinking)."""
+
+    type: ClassVar[str] = "thinking"
+    turn: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class VoiceActivity(ServerEvent):
+    """The service heard the user's voice start or end."""
+
+    type: ClassVar[str] = "voice_activity"
+    turn: int
+    activity: Literal["start", "end"]
+
+
+@dataclass(frozen=True)
+class Grounding(ServerEvent):
+    """Google Search sources of the model's reply in `turn` (http(s) links, bounded)."""
+
+    type: ClassVar[str] = "grounding"
+    turn: int
+    sources: tuple[GroundingSource, ...]
 
 
 @dataclass(frozen=True)
@@ -463,9 +540,15 @@ class ToolCallCancelled(ServerEvent):
 
 @dataclass(frozen=True)
 class Usage(ServerEvent):
+    """A usage report: `usage` as the service sent it (cumulative per connection),
+    `delta` what it adds, `turn_usage` the turn so far, `session_usage` the session's."""
+
     type: ClassVar[str] = "usage"
     usage: Mapping[str, Any]
     turn: int
+    delta: TokenCounts
+    turn_usage: UsageTotals
+    session_usage: UsageTotals
 
 
 @dataclass(frozen=True)
@@ -491,6 +574,10 @@ SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
     TextAccepted,
     Interrupted,
     TurnComplete,
+    GenerationComplete,
+    Thinking,
+    VoiceActivity,
+    Grounding,
     ToolCall,
     ToolCallCancelled,
     Usage,
@@ -499,6 +586,10 @@ SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
 )
 #: the REST shapes, by their schema name
 REST_SHAPES: Mapping[str, type] = {
+    "ModalityTokens": ModalityTokens,
+    "TokenCounts": TokenCounts,
+    "UsageTotals": UsageTotals,
+    "GroundingSource": GroundingSource,
     "Session": Session,
     "SessionStats": SessionStats,
     "TranscriptEntry": TranscriptEntry,

@@ -105,7 +105,14 @@ class TranscriptHandler(GeminiLiveHandler):
     @web.authenticated
     @authorized
     async def get(self, session_id: str) -> None:
-        self.reply(self.session(session_id).transcript.entries())
+        session = self.session(session_id)
+        if self.get_query_argument("format", "json") == "markdown":
+            self.set_header("Content-Type", "text/markdown; charset=UTF-8")
+            self.write(session.transcript.markdown(f"Gemini Live session {session.id}"))
+            # APIHandler.finish would label it JSON
+            web.RequestHandler.finish(self)
+            return
+        self.reply(session.transcript.entries())
 
 
 class RecordingHandler(GeminiLiveHandler):

@@ -19,9 +19,9 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Protocol, cast
 
 from . import protocol
 from .backends.base import (
@@ -30,7 +30,12 @@ from .backends.base import (
     BackendError,
     ErrorEvent,
     Event,
+    GenerationCompleteEvent,
+    GroundingEvent,
+    InteractionStatusEvent,
+    InterimTranscriptEvent,
     InterruptedEvent,
+    NewConnectionEvent,
     SessionOptions,
     StateEvent,
     ToolCallCancelledEvent,
@@ -40,6 +45,7 @@ from .backends.base import (
     Upstream,
     UpstreamClosed,
     UsageEvent,
+    VoiceActivityEvent,
 )
 from .protocol import (
     OUTPUT_RATE,
@@ -58,6 +64,7 @@ from .protocol import (
 )
 from .recording import Recorder, RecordingSettings
 from .transcript import Entry, Transcript
+from .usage import Usage, UsageMeter, UsagePolicy
 
 ENDED: frozenset[SessionState] = frozenset({"closed", "error"})
 #: commands waiting for the upstream: 5 s of 20 ms audio frames
@@ -65,6 +72,8 @@ INBOX_ITEMS = 250
 CONNECT_TIMEOUT = 30.0
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
+#: grounding sources kept per turn
+MAX_SOURCES = 20
 _NOT_PENDING = "tool call %s is not pending: answered already, cancelled, or never made"
 _BUSY = "the upstream is not keeping up; try again"
 
@@ -97,7 +106,9 @@ class Stats:
     dropped_in_ms: float = 0.0
     dropped_out_ms: float = 0.0
 
-    def as_json(self, upstream_dropped_ms: float = 0.0) -> protocol.SessionStats:
+    def as_json(
+        self, usage: protocol.UsageTotals, upstream_dropped_ms: float = 0.0
+    ) -> protocol.SessionStats:
         return {
             "audio_in_ms": round(self.audio_in_ms, 1),
             "audio_out_ms": round(self.audio_out_ms, 1),
@@ -107,6 +118,7 @@ class Stats:
             "reconnects": self.reconnects,
             "dropped_in_ms": round(self.dropped_in_ms, 1) + round(upstream_dropped_ms, 1),
             "dropped_out_ms": round(self.dropped_out_ms, 1),
+            "usage": usage,
         }
 
 
@@ -119,6 +131,7 @@ class LiveSession:
         recording: RecordingSettings | None = None,
         log: logging.Logger,
         on_activity: Callable[[], None] | None = None,
+        usage_policy: UsagePolicy | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.options = options
@@ -126,6 +139,10 @@ class LiveSession:
         self.error: str | None = None
         self.stats = Stats()
         self.transcript = Transcript()
+        policy = usage_policy or UsagePolicy()
+        budget = policy.budget.capped(options.budget_tokens, options.budget_usd)
+        #: tokens and cost, per turn and in total, against the session's budget
+        self.usage = UsageMeter(options.model, replace(policy, budget=budget))
         self.created = datetime.now(timezone.utc)
         self.last_activity = time.monotonic()
         self.device_left_at: float | None = None
@@ -152,6 +169,8 @@ class LiveSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._muted_turn: int | None = None  # interrupted: no more audio of this turn
         self._pending_calls: dict[str, str] = {}  # tool call id → name, until answered
+        self._interim = ""  # the user's words of this turn as recognised so far (unsettled)
+        self._sources: list[protocol.GroundingSource] = []  # grounding of this turn
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -377,7 +396,18 @@ class LiveSession:
             case InterruptedEvent():
                 self._on_interrupted()
             case TurnCompleteEvent():
-                self._on_turn_complete()
+                self._on_turn_complete(event.reason)
+            case InterimTranscriptEvent():
+                self._on_interim(event.text)
+            case GenerationCompleteEvent():
+                if not self._muted:
+                    self._broadcast(protocol.GenerationComplete(self.turn))
+            case InteractionStatusEvent():
+                self._broadcast(protocol.Thinking(self.turn, event.active))
+            case VoiceActivityEvent():
+                self._broadcast(protocol.VoiceActivity(self.turn, event.activity))
+            case GroundingEvent():
+                self._on_grounding(event)
             case ToolCallEvent():
                 self._on_tool_call(event)
             case ToolCallCancelledEvent():
@@ -385,7 +415,9 @@ class LiveSession:
                     self._pending_calls.pop(call_id, None)
                 self._broadcast(protocol.ToolCallCancelled(tuple(event.ids), self.turn))
             case UsageEvent():
-                self._broadcast(protocol.Usage(dict(event.usage), self.turn))
+                self._on_usage(event)
+            case NewConnectionEvent():
+                self.usage.new_connection()
             case StateEvent():
                 if event.state == "live" and self.state == "reconnecting":
                     self.stats.reconnects += 1
@@ -414,7 +446,30 @@ class LiveSession:
             if client.wants_audio and not client.send_audio(event.pcm):
                 self.stats.dropped_out_ms += ms
 
+    def _on_interim(self, text: str) -> None:
+        """Words the user is saying, not settled yet: shown (not stored) after what was
+        settled of the turn, until the transcription proper replaces them."""
+        if self.transcript.has(self.turn, "model"):
+            return  # the model answers: the user's words of this turn are over
+        self._interim = text
+        entry = self.transcript.last_of(self.turn)
+        settled = entry.text if entry is not None and entry.role == "user" else ""
+        shown = f"{settled} {text}" if settled else text
+        self._broadcast(protocol.Transcript("user", shown, self.turn, False, False))
+
+    def _on_grounding(self, event: GroundingEvent) -> None:
+        known = {source["uri"] for source in self._sources}
+        new: list[protocol.GroundingSource] = [
+            {"title": s.title, "uri": s.uri} for s in event.sources if s.uri not in known
+        ]
+        new = new[: max(0, MAX_SOURCES - len(self._sources))]
+        if new:
+            self._sources.extend(new)
+            self._broadcast(protocol.Grounding(self.turn, tuple(new)))
+
     def _on_transcript(self, event: TranscriptEvent) -> None:
+        if event.role == "user":
+            self._interim = ""  # the transcription proper replaces the interim text
         if event.role == "model":
             if self._muted:
                 return
@@ -440,10 +495,41 @@ class LiveSession:
         self._broadcast(protocol.Interrupted(self.turn))
         self._broadcast_transcript(self.transcript.mark_interrupted(self.turn))
 
-    def _on_turn_complete(self) -> None:
+    def _on_usage(self, event: UsageEvent) -> None:
+        delta = self.usage.observe(event.usage)
+        self._broadcast(
+            protocol.Usage(
+                dict(event.usage),
+                self.turn,
+                cast(protocol.TokenCounts, delta.to_json()),
+                _totals(self.usage.turn),
+                _totals(self.usage.session),
+            )
+        )
+        over = self.usage.over_budget()
+        if over is not None:
+            self._log.info("gemini-live %s: budget exceeded", self.id)
+            self._fail("budget_exceeded", over)
+
+    def _on_turn_complete(self, reason: str | None = None) -> None:
+        if self._interim and not self.transcript.has(self.turn, "user"):
+            # No transcription proper came: the interim words are what was heard.
+            self.transcript.append("user", self._interim, self.turn, self.now(), False)
+        self._interim = ""
         for entry in self.transcript.settle(self.turn):
             self._broadcast_transcript(entry)
-        self._broadcast(protocol.TurnComplete(self.turn))
+        turn_usage = self.usage.end_turn()
+        closing = (
+            self.transcript.closing(self.turn, self.now())
+            if reason is not None
+            else self.transcript.last_of(self.turn)
+        )
+        if closing is not None:
+            closing.usage = _totals(turn_usage)
+            closing.reason = reason
+            closing.sources = list(self._sources)
+        self._sources = []
+        self._broadcast(protocol.TurnComplete(self.turn, reason))
         self.stats.turns += 1  # which starts the next turn
 
     def _on_tool_call(self, event: ToolCallEvent) -> None:
@@ -493,5 +579,9 @@ class LiveSession:
             "device_connected": self._device is not None,
             "turn": self.turn,
             "error": self.error,
-            "stats": self.stats.as_json(dropped),
+            "stats": self.stats.as_json(_totals(self.usage.session), dropped),
         }
+
+
+def _totals(usage: Usage) -> protocol.UsageTotals:
+    return cast(protocol.UsageTotals, usage.to_json())

@@ -7,9 +7,9 @@ entry that was settled (made final) still takes text that comes late for its tur
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .protocol import Role, TranscriptEntry
+from .protocol import GroundingSource, Role, TranscriptEntry, UsageTotals
 
 #: turns back from the newest whose entries still take late text
 LATE_TURNS = 2
@@ -24,6 +24,9 @@ class Entry:
     end: float
     final: bool = False
     interrupted: bool = False
+    usage: UsageTotals | None = None
+    reason: str | None = None
+    sources: list[GroundingSource] = field(default_factory=list)
 
     def as_json(self) -> TranscriptEntry:
         return {
@@ -34,6 +37,9 @@ class Entry:
             "end": self.end,
             "final": self.final,
             "interrupted": self.interrupted,
+            "usage": self.usage,
+            "reason": self.reason,
+            "sources": list(self.sources),
         }
 
 
@@ -79,9 +85,54 @@ class Transcript:
             entry.interrupted = True
         return entry
 
+    def last_of(self, turn: int) -> Entry | None:
+        """The entry that closes `turn` (the model's, else the user's): what a turn's
+        usage, sources and end reason are stored on."""
+        return self._recent.get((turn, "model")) or self._recent.get((turn, "user"))
+
+    def closing(self, turn: int, now: float) -> Entry:
+        """The entry that closes `turn`, made (an empty final model entry) when the
+        turn has none: a turn that ended without a word still says why."""
+        entry = self.last_of(turn)
+        if entry is None:
+            entry = Entry("model", "", turn, now, now, final=True)
+            self._entries.append(entry)
+            self._recent[(turn, "model")] = entry
+        return entry
+
+    def markdown(self, title: str = "Conversation") -> str:
+        """The transcript as Markdown: each turn's words, why it ended abnormally, its
+        sources as links under the model's turn, and its usage."""
+        names = {"user": "You", "model": "Gemini"}
+        lines = [f"# {title}", ""]
+        for entry in self._entries:
+            if entry.text:
+                mark = " *(interrupted)*" if entry.interrupted else ""
+                lines += [f"**{names[entry.role]}:** {entry.text}{mark}", ""]
+            if entry.reason:
+                lines += [f"*The turn ended early: {entry.reason}.*", ""]
+            if entry.sources:
+                lines += ["Sources:", ""]
+                lines += [
+                    f"- [{_md_text(s['title'] or s['uri'])}](<{s['uri']}>)" for s in entry.sources
+                ]
+                lines.append("")
+            if entry.usage is not None:
+                tokens, cost = entry.usage["tokens"]["total"], entry.usage["cost_usd"]
+                lines += [
+                    f"*Turn {entry.turn}: {tokens:,} tokens, about ${cost:.4f}.*",
+                    "",
+                ]
+        return "\n".join(lines)
+
     def entries(self) -> list[TranscriptEntry]:
         return [entry.as_json() for entry in self._entries]
 
     def _forget_before(self, turn: int) -> None:
         for key in [key for key in self._recent if key[0] < turn]:
             del self._recent[key]
+
+
+def _md_text(text: str) -> str:
+    """Link text that cannot break out of its brackets."""
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")

@@ -73,6 +73,9 @@ class SessionOptions:
     affective_dialog: bool | None = None
     google_search: bool = False
     media_resolution: MediaResolution | None = None
+    #: the session's own budget (capped by the server's): None, the server's applies
+    budget_tokens: int | None = None
+    budget_usd: float | None = None
 
 
 # ---- events an upstream yields -------------------------------------------------------
@@ -91,13 +94,55 @@ class TranscriptEvent:
 
 
 @dataclass(frozen=True)
+class InterimTranscriptEvent:
+    """The user's words of this turn so far as recognised while they speak: the whole
+    interim text (it replaces the previous one), until a `TranscriptEvent` settles it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class InterruptedEvent:
     pass
 
 
 @dataclass(frozen=True)
 class TurnCompleteEvent:
-    pass
+    #: why the turn ended abnormally (the service's `turn_complete_reason`, e.g.
+    #: GENERATED_CONTENT_SAFETY, MALFORMED_FUNCTION_CALL); None: it ended normally
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class GenerationCompleteEvent:
+    """The model has sent all of the reply under way (only its playback is left)."""
+
+
+@dataclass(frozen=True)
+class InteractionStatusEvent:
+    """The model works in the background (`active`: thinking, e.g. extended thinking)."""
+
+    active: bool
+
+
+@dataclass(frozen=True)
+class VoiceActivityEvent:
+    """The service heard the user's voice start or end."""
+
+    activity: Literal["start", "end"]
+
+
+@dataclass(frozen=True)
+class GroundingSource:
+    title: str
+    uri: str
+
+
+@dataclass(frozen=True)
+class GroundingEvent:
+    """Google Search grounding: the web sources of the reply under way."""
+
+    sources: tuple[GroundingSource, ...]
 
 
 @dataclass(frozen=True)
@@ -118,6 +163,12 @@ class UsageEvent:
 
 
 @dataclass(frozen=True)
+class NewConnectionEvent:
+    """The upstream opened a new connection to the service (a resumption or a new
+    session): the service's cumulative usage counts start from zero again."""
+
+
+@dataclass(frozen=True)
 class StateEvent:
     state: Literal["reconnecting", "live"]
 
@@ -134,9 +185,15 @@ Event = (
     | TranscriptEvent
     | InterruptedEvent
     | TurnCompleteEvent
+    | InterimTranscriptEvent
+    | GenerationCompleteEvent
+    | InteractionStatusEvent
+    | VoiceActivityEvent
+    | GroundingEvent
     | ToolCallEvent
     | ToolCallCancelledEvent
     | UsageEvent
+    | NewConnectionEvent
     | StateEvent
     | ErrorEvent
 )
