@@ -97,6 +97,9 @@ class Listener(Protocol):
 
     def disconnect(self, code: int, reason: str) -> None: ...
 
+    async def wait_closed(self) -> None:
+        """Until what was queued before `disconnect` is written and the socket closed."""
+
 
 @dataclass
 class Stats:

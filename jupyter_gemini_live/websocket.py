@@ -163,6 +163,12 @@ class SessionWebSocket(
         """Close after what is queued has been written (a final error event, say)."""
         self.outbox.put_close(code, reason)
 
+    async def wait_closed(self) -> None:
+        writer = getattr(self, "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(writer)
+
     async def _write_forever(self) -> None:
         with contextlib.suppress(WebSocketClosedError, asyncio.CancelledError):
             while True:
