@@ -20,6 +20,8 @@ from .session import LiveSession
 AUTH_RESOURCE = "gemini_live"
 #: the settings key of the server's SessionManager (set by app.py)
 MANAGER_SETTING = "gemini_live_sessions"
+#: how tornado's refusal of a form body it could not parse begins
+TORNADO_BODY_ERROR = "Invalid body: "
 
 
 class GeminiLiveMixin:
@@ -66,6 +68,8 @@ class GeminiLiveMixin:
             message = "internal error of the gemini-live extension; see the server's log"
         else:
             message = reason
+        if message.startswith(TORNADO_BODY_ERROR):  # tornado parses form bodies itself
+            message = "body: " + message[len(TORNADO_BODY_ERROR) :]
         handler.clear_header("Content-Type")
         handler.set_header("Content-Type", "application/json")
         handler.finish(json.dumps({"message": message, "reason": reason}))
