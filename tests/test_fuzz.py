@@ -78,7 +78,7 @@ text_frames = (
 )
 binary_frames = st.sampled_from(AWKWARD_SIZES).map(
     lambda n: bytes(range(256)) * (n // 256) + bytes(n % 256)
-) | st.binary(max_size=2000)  # noqa: E501
+) | st.binary(max_size=2000)
 invalid_utf8 = st.binary(min_size=1, max_size=100).filter(lambda b: not _is_utf8(b))
 
 
