@@ -16,6 +16,8 @@ from .usage import UsagePolicy
 
 #: ended sessions kept so their transcript and error can still be read
 ENDED_KEPT = 20
+#: how long a shutting-down server waits for its clients' close frames to be written (s)
+SHUTDOWN_FLUSH = 2.0
 
 
 class TooManySessions(Exception):
@@ -114,9 +116,15 @@ class SessionManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
         sessions = list(self._sessions.values())
+        clients = [client for session in sessions for client in session.clients()]
         await asyncio.gather(
             *(s.close("server shutting down") for s in sessions), return_exceptions=True
         )
+        # Let every client get its close frame before the server's loop stops.
+        if clients:
+            await asyncio.wait(
+                [asyncio.ensure_future(c.wait_closed()) for c in clients], timeout=SHUTDOWN_FLUSH
+            )
         await asyncio.gather(*(self._forget(s) for s in sessions), return_exceptions=True)
 
     def _ensure_reaper(self) -> None:

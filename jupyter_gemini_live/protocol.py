@@ -20,6 +20,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import math
 import sys
 import types
 import typing
@@ -44,12 +45,16 @@ MAX_AUDIO_FRAME = 64 * 1024
 MAX_TEXT_CHARS = 20_000
 #: the longest client-chosen id of a `text` frame
 MAX_TEXT_ID_CHARS = 64
+#: how deep a JSON frame may nest (objects and arrays)
+MAX_JSON_DEPTH = 32
 MAX_IMAGE_BYTES = 4 * 1024 * 1024
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 #: close code for clients of a session that ended on an error: final, do not reconnect
 SESSION_ENDED = 4002
 #: close code for a device connection replaced by a newer one
 DEVICE_REPLACED = 4001
+#: close code for a text frame that is not UTF-8 (RFC 6455)
+INVALID_UTF8 = 1007
 #: close code for an `exclusive` device that found another device already there
 DEVICE_BUSY = 4009
 
@@ -251,10 +256,10 @@ class Playback(Command):
 
     @classmethod
     def parse(cls, message: Mapping[str, Any]) -> Playback:
-        played = _field(message, "played_ms", (int, float))
+        played = finite_number(message.get("played_ms"), "playback.played_ms")
         if played < 0:
             raise FrameError("bad_field", "playback.played_ms: must not be negative")
-        return cls(float(played))
+        return cls(played)
 
 
 @dataclass(frozen=True)
@@ -290,10 +295,7 @@ def parse_frame(frame: str | bytes) -> Command:
     """The command of one websocket frame: binary is audio, text is a JSON command."""
     if isinstance(frame, bytes):
         return AudioFrame.from_bytes(frame)
-    try:
-        message = json.loads(frame)
-    except ValueError as err:
-        raise FrameError("bad_json", f"not valid JSON: {err}") from None
+    message = loads(frame)
     if not isinstance(message, dict):
         raise FrameError("bad_json", "expected a JSON object with a 'type'")
     kind = message.get("type")
@@ -302,6 +304,72 @@ def parse_frame(frame: str | bytes) -> Command:
         known = ", ".join(sorted(JSON_COMMANDS))
         raise FrameError("unknown_type", f"unknown message type {kind!r}; known: {known}")
     return command.parse(message)
+
+
+def loads(frame: str | bytes) -> Any:
+    """A JSON frame as Python: finite numbers only, nested at most MAX_JSON_DEPTH deep.
+
+    Every way it can fail is a `FrameError` `bad_json` (never RecursionError and the like).
+    """
+    try:
+        value = json.loads(frame, parse_constant=_no_constant, parse_float=_finite_float)
+    except FrameError:
+        raise
+    except RecursionError:
+        raise FrameError("bad_json", f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except (ValueError, TypeError) as err:  # includes UnicodeDecodeError, int digit limits
+        raise FrameError("bad_json", f"not valid JSON: {err}") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise FrameError("bad_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def dumps(value: Any) -> str:
+    """JSON as the server writes it: never NaN nor Infinity (ValueError instead)."""
+    return json.dumps(value, allow_nan=False)
+
+
+def _no_constant(name: str) -> Any:
+    raise FrameError("bad_json", f"{name} is not a JSON number; send finite numbers only")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise FrameError("bad_json", f"{text[:40]} is out of range; send finite numbers only")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep containers nest in `value` (iteratively: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def finite_number(value: object, name: str) -> float:
+    """`value` as a finite float; `bad_field` naming `name` when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FrameError("bad_field", f"{name}: expected a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise FrameError("bad_field", f"{name}: out of range; expected a finite number")
+    return number
 
 
 def check_text(text: object, name: str) -> str:

@@ -6,7 +6,6 @@ The route table is in app.py; the stream websocket is websocket.py.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -17,14 +16,14 @@ from tornado import web
 from .backends.base import BackendError
 from .handler_base import GeminiLiveMixin
 from .manager import TooManySessions, UnknownSession
-from .protocol import FrameError, Text, TextTurn, check_text
+from .protocol import FrameError, Text, TextTurn, check_text, dumps
 from .session_options import OptionError, decode_body, parse_session_options
 
 
 class GeminiLiveHandler(GeminiLiveMixin, ExtensionHandlerMixin, APIHandler):
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps(body))
+        self.finish(dumps(body))
 
     def json_object(self) -> dict[str, Any]:
         """The request body as a JSON object ({} when empty); 400 naming `body` otherwise."""

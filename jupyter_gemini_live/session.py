@@ -69,6 +69,18 @@ from .usage import Usage, UsageMeter, UsagePolicy
 ENDED: frozenset[SessionState] = frozenset({"closed", "error"})
 #: commands waiting for the upstream: 5 s of 20 ms audio frames
 INBOX_ITEMS = 250
+#: characters of typed text waiting for the upstream (ten of the longest texts)
+INBOX_TEXT_CHARS = 10 * protocol.MAX_TEXT_CHARS
+#: observer connections of one session
+MAX_OBSERVERS = 8
+#: microphone audio is taken at up to this multiple of real time ...
+INPUT_PACE = 1.5
+#: ... after a burst of this much (ms): the rest is dropped (`dropped_in_ms`)
+INPUT_BURST_MS = 3000.0
+_TOO_FAST = (
+    "microphone audio arrives faster than real time (more than {pace}x after {burst:.0f} s); "
+    "the excess is dropped and counted in stats.dropped_in_ms"
+)
 CONNECT_TIMEOUT = 30.0
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
@@ -93,6 +105,9 @@ class Listener(Protocol):
         """Forget queued model audio (the turn was interrupted)."""
 
     def disconnect(self, code: int, reason: str) -> None: ...
+
+    async def wait_closed(self) -> None:
+        """Until what was queued before `disconnect` is written and the socket closed."""
 
 
 @dataclass
@@ -171,6 +186,11 @@ class LiveSession:
         self._pending_calls: dict[str, str] = {}  # tool call id → name, until answered
         self._interim = ""  # the user's words of this turn as recognised so far (unsettled)
         self._sources: list[protocol.GroundingSource] = []  # grounding of this turn
+        self._inbox_text_chars = 0
+        # a token bucket of input audio (ms): refilled at INPUT_PACE times real time
+        self._input_budget_ms = INPUT_BURST_MS
+        self._input_budget_at = time.monotonic()
+        self._told_too_fast = False
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -280,6 +300,9 @@ class LiveSession:
         self.touch()
         client.send_event(protocol.Ready(self.as_json(), client.mode))
 
+    def observer_count(self) -> int:
+        return len(self._observers)
+
     def has_device(self) -> bool:
         return self._device is not None
 
@@ -304,7 +327,7 @@ class LiveSession:
         self.touch()
         match command:
             case AudioFrame():
-                self._feed_audio(command)
+                self._feed_audio(command, client)
             case Ping():
                 client.send_event(protocol.Pong(command.t))
             case Playback():
@@ -319,13 +342,31 @@ class LiveSession:
                 if not self._put(command):
                     client.send_event(protocol.Error("busy", _BUSY))
 
-    def _feed_audio(self, frame: AudioFrame) -> None:
+    def _feed_audio(self, frame: AudioFrame, client: Listener) -> None:
         ms = frame.ms
         self.stats.audio_in_ms += ms
+        if not self._within_pace(ms):
+            self.stats.dropped_in_ms += ms
+            if not self._told_too_fast:
+                self._told_too_fast = True
+                message = _TOO_FAST.format(pace=INPUT_PACE, burst=INPUT_BURST_MS / 1000)
+                client.send_event(protocol.Error("input_too_fast", message))
+            return
         if self._recorder is not None:
             self._recorder.user(frame.pcm)
         if not self._put(frame):
             self.stats.dropped_in_ms += ms
+
+    def _within_pace(self, ms: float) -> bool:
+        """Take `ms` of audio from the token bucket; False when the input runs too fast."""
+        now = time.monotonic()
+        elapsed_ms = (now - self._input_budget_at) * 1000.0
+        self._input_budget_at = now
+        self._input_budget_ms = min(INPUT_BURST_MS, self._input_budget_ms + elapsed_ms * INPUT_PACE)
+        if ms > self._input_budget_ms:
+            return False
+        self._input_budget_ms -= ms
+        return True
 
     def send_text(self, command: Text, sender: Listener | None = None) -> int | None:
         """Queue typed text; the turn it went into, or None when the inbox is full.
@@ -342,7 +383,7 @@ class LiveSession:
         if sender is not None:
             sender.send_event(protocol.TextAccepted(command.id, turn))
         delta = f" {command.text}" if self.transcript.has(turn, "user") else command.text
-        self._broadcast_transcript(self.transcript.append("user", delta, turn, self.now(), True))
+        self._add_transcript("user", delta, turn, True)
         return turn
 
     def _claim_call(self, call_id: str) -> bool:
@@ -352,15 +393,21 @@ class LiveSession:
     def _put(self, command: UpstreamCommand) -> bool:
         if self.ended:
             return False
+        chars = len(command.text) if isinstance(command, Text) else 0
+        if chars and self._inbox_text_chars + chars > INBOX_TEXT_CHARS:
+            return False  # typed text faster than the upstream takes it
         try:
             self._inbox.put_nowait(command)
         except asyncio.QueueFull:
             return False
+        self._inbox_text_chars += chars
         return True
 
     async def _forward(self, upstream: Upstream) -> None:
         while True:
             command = await self._inbox.get()
+            if isinstance(command, Text):
+                self._inbox_text_chars -= len(command.text)
             try:
                 await command.deliver(upstream)
             except UpstreamClosed:
@@ -474,9 +521,17 @@ class LiveSession:
             if self._muted:
                 return
             self._model_started()
-        self._broadcast_transcript(
-            self.transcript.append(event.role, event.text, self.turn, self.now(), event.final)
-        )
+        self._add_transcript(event.role, event.text, self.turn, event.final)
+
+    def _add_transcript(self, role: protocol.Role, delta: str, turn: int, final: bool) -> None:
+        entry = self.transcript.append(role, delta, turn, self.now(), final)
+        self._broadcast_transcript(entry)
+        if self.transcript.cut is not None:
+            message = (
+                f"the {role} text of turn {turn} is longer than "
+                f"{self.transcript.max_entry_chars} characters; the rest is not kept"
+            )
+            self._broadcast(protocol.Error("transcript_too_long", message))
 
     def _model_started(self) -> None:
         """The model answers: what the user said in this turn is complete."""

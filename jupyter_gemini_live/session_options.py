@@ -73,7 +73,7 @@ def decode_body(raw: bytes) -> object:
     except UnicodeDecodeError as err:
         raise OptionError("body", f"not UTF-8 (byte {err.start})") from None
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise OptionError("body", f"nested deeper than {MAX_BODY_DEPTH} levels") from None
     except ValueError as err:  # JSONDecodeError, and integers of too many digits
@@ -85,6 +85,13 @@ def decode_body(raw: bytes) -> object:
 
 def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range (finite numbers only)")
+    return value
 
 
 def _depth(value: object) -> int:

@@ -13,6 +13,12 @@ from .protocol import GroundingSource, Role, TranscriptEntry, UsageTotals
 
 #: turns back from the newest whose entries still take late text
 LATE_TURNS = 2
+#: the longest text of one entry (one role in one turn); later text is dropped
+MAX_ENTRY_CHARS = 64 * 1024
+#: what a cut entry ends with
+CUT_MARKER = " [...]"
+#: characters of text the transcript keeps; the oldest entries are forgotten beyond
+MAX_TOTAL_CHARS = 4 * 1024 * 1024
 
 
 @dataclass
@@ -27,6 +33,8 @@ class Entry:
     usage: UsageTotals | None = None
     reason: str | None = None
     sources: list[GroundingSource] = field(default_factory=list)
+    #: text beyond MAX_ENTRY_CHARS came and was dropped (the text ends with CUT_MARKER)
+    truncated: bool = False
 
     def as_json(self) -> TranscriptEntry:
         return {
@@ -46,12 +54,29 @@ class Entry:
 class Transcript:
     """Entries in the order they started. Times are seconds since the session began."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: deque[Entry] = deque(maxlen=max_entries)
+    def __init__(
+        self,
+        max_entries: int = 10_000,
+        max_entry_chars: int = MAX_ENTRY_CHARS,
+        max_total_chars: int = MAX_TOTAL_CHARS,
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_entry_chars = max_entry_chars
+        self.max_total_chars = max_total_chars
+        self._entries: deque[Entry] = deque()
         self._recent: dict[tuple[int, Role], Entry] = {}
+        self._chars = 0
+        #: the entry the last `append` cut at max_entry_chars (None when it cut nothing)
+        self.cut: Entry | None = None
+
+    @property
+    def chars(self) -> int:
+        """Characters of text held, every entry together."""
+        return self._chars
 
     def append(self, role: Role, delta: str, turn: int, now: float, final: bool) -> Entry | None:
         """Add text to the entry of (turn, role); returns it, or None when nothing changed."""
+        self.cut = None
         entry = self._recent.get((turn, role))
         if entry is None:
             if not delta:
@@ -60,12 +85,31 @@ class Transcript:
             self._entries.append(entry)
             self._recent[(turn, role)] = entry
             self._forget_before(turn - LATE_TURNS)
+        if entry.truncated:
+            delta = ""  # full: later text of this entry is dropped
+        room = self.max_entry_chars - len(entry.text)
+        if len(delta) > room:
+            delta = delta[: max(0, room - len(CUT_MARKER))] + CUT_MARKER
+            entry.truncated = True
+            self.cut = entry
         if not delta and (entry.final or not final):
             return None
         entry.text += delta
+        self._chars += len(delta)
         entry.end = now if delta else entry.end
         entry.final = entry.final or final
+        self._trim()
         return entry
+
+    def _trim(self) -> None:
+        """Forget the oldest entries beyond max_entries or max_total_chars."""
+        while len(self._entries) > 1 and (
+            len(self._entries) > self.max_entries or self._chars > self.max_total_chars
+        ):
+            oldest = self._entries.popleft()
+            self._chars -= len(oldest.text)
+            if self._recent.get((oldest.turn, oldest.role)) is oldest:
+                del self._recent[(oldest.turn, oldest.role)]
 
     def settle(self, turn: int, role: Role | None = None) -> list[Entry]:
         """Make the entries of `turn` final (of one role, or all); returns those that changed."""

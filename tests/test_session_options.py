@@ -52,6 +52,8 @@ def problem(body: object) -> str:
         (b"\xff\xfe{}", "not UTF-8"),
         (b'{"record": tru', "not JSON"),
         (b'{"vad": {"silence_ms": NaN}}', "NaN is not a JSON number"),
+        (b'{"vad": {"silence_ms": 1e999}}', "out of range"),
+        (b'{"vad": {"silence_ms": -1e400}}', "out of range"),
         (b"[" * 5000 + b"]" * 5000, "nested deeper"),
         (b"[" * 40 + b"]" * 40, "nested deeper"),
         (b'{"x": ' + b"9" * 5000 + b"}", "not JSON"),

@@ -120,3 +120,38 @@ def test_what_an_observer_may_send_is_a_property_of_the_command() -> None:
     may = {cls.type for cls in protocol.JSON_COMMANDS.values() if cls.observer_may_send}
     assert may == {"text", "tool_response", "ping"}
     assert not AudioFrame.observer_may_send
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ('{"type": "ping", "t": NaN}', "NaN is not a JSON number"),
+        ('{"type": "ping", "t": Infinity}', "Infinity is not a JSON number"),
+        ('{"type": "playback", "played_ms": 1e999}', "out of range"),
+        ("[" * 100_000 + "]" * 100_000, "nested deeper"),
+        ('{"type": "ping", "t": ' + "{" * 40 + "}" * 40 + "}", "not valid JSON"),
+        ('{"type": "ping", "t": ' + "9" * 5000 + "}", "not valid JSON"),
+        (b'{"type": "ping", "t": "\xff"}', "not valid JSON"),
+    ],
+)
+def test_json_frames_are_finite_and_shallow(frame: str | bytes, expected: str) -> None:
+    if isinstance(frame, bytes):
+        with pytest.raises(protocol.FrameError, match=expected) as caught:
+            protocol.loads(frame)
+    else:
+        with pytest.raises(protocol.FrameError, match=expected) as caught:
+            parse_frame(frame)
+    assert caught.value.code == "bad_json"
+
+
+@pytest.mark.parametrize("played", ["1" + "0" * 400, "-1", "true", '"5"'])
+def test_played_ms_is_a_finite_number(played: str) -> None:
+    with pytest.raises(protocol.FrameError, match=r"playback\.played_ms") as caught:
+        parse_frame('{"type": "playback", "played_ms": ' + played + "}")
+    assert caught.value.code == "bad_field"
+
+
+def test_the_server_writes_no_nan() -> None:
+    with pytest.raises(ValueError, match="JSON compliant"):
+        protocol.dumps({"t": float("inf")})
+    assert protocol.dumps({"t": 1.5}) == '{"t": 1.5}'
