@@ -18,7 +18,7 @@ from .handler_base import MANAGER_SETTING
 from .manager import SessionManager
 from .protocol import INPUT_RATE, MAX_AUDIO_FRAME, OUTPUT_RATE
 from .session_options import Defaults
-from .websocket import SessionWebSocket
+from .websocket import ProbeWebSocket, SessionWebSocket
 
 DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 KNOWN_MODELS = [
@@ -48,6 +48,7 @@ def route_table() -> list[tuple[str, type]]:
         (rf"{api}/sessions/{SESSION}/transcript", routes.TranscriptHandler),
         (rf"{api}/sessions/{SESSION}/recording\.wav", routes.RecordingHandler),
         (rf"{api}/sessions/{SESSION}/stream", SessionWebSocket),
+        (rf"{api}/probe", ProbeWebSocket),
     ]
 
 

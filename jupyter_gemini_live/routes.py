@@ -19,6 +19,7 @@ from .handler_base import GeminiLiveMixin
 from .manager import TooManySessions, UnknownSession
 from .protocol import FrameError, Text, TextTurn, check_text
 from .session_options import OptionError, parse_session_options
+from .transcript import to_markdown
 
 
 class GeminiLiveHandler(GeminiLiveMixin, ExtensionHandlerMixin, APIHandler):
@@ -99,7 +100,17 @@ class TranscriptHandler(GeminiLiveHandler):
     @web.authenticated
     @authorized
     async def get(self, session_id: str) -> None:
-        self.reply(self.session(session_id).transcript.entries())
+        entries = self.session(session_id).transcript.entries()
+        form = self.get_argument("format", "json")
+        if form == "json":
+            self.reply(entries)
+        elif form == "md":
+            self.set_header("Content-Type", "text/markdown; charset=UTF-8")
+            self.write(to_markdown(entries, f"Gemini Live conversation {session_id}"))
+            await self.flush()  # the headers go now: APIHandler.finish would say JSON
+            self.finish()
+        else:
+            raise web.HTTPError(400, "format: expected 'json' or 'md', got %r", form)
 
 
 class RecordingHandler(GeminiLiveHandler):

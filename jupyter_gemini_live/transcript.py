@@ -7,12 +7,16 @@ entry that was settled (made final) still takes text that comes late for its tur
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .protocol import Role, TranscriptEntry
 
 #: turns back from the newest whose entries still take late text
 LATE_TURNS = 2
+
+#: how each role is named in Markdown (the panel's "Save transcript" uses the same names)
+SPEAKERS: dict[Role, str] = {"user": "You", "model": "Gemini"}
 
 
 @dataclass
@@ -85,3 +89,22 @@ class Transcript:
     def _forget_before(self, turn: int) -> None:
         for key in [key for key in self._recent if key[0] < turn]:
             del self._recent[key]
+
+
+def to_markdown(entries: Iterable[TranscriptEntry], title: str) -> str:
+    """The conversation as Markdown: a title, then per turn a `## Turn N` heading and one
+    `**You:**` / `**Gemini:**` paragraph per role, `_(interrupted)_` after a model turn
+    that was cut off. The panel's "Save transcript" and "Insert into notebook" write this
+    same structure (labextension/src/transcript.ts)."""
+    lines = [f"# {title}", ""]
+    turn: int | None = None
+    for entry in entries:
+        text = entry["text"].strip()
+        if not text:
+            continue
+        if entry["turn"] != turn:
+            turn = entry["turn"]
+            lines += [f"## Turn {turn}", ""]
+        note = " _(interrupted)_" if entry["interrupted"] else ""
+        lines += [f"**{SPEAKERS[entry['role']]}:** {text}{note}", ""]
+    return "\n".join(lines)
