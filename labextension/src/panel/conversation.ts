@@ -98,6 +98,7 @@ export class Conversation implements IDisposable {
   private _talking = false;
   private _phase: Phase = 'idle';
   private _microphoneError: string | null = null;
+  private _microphoneFailure: unknown = null;
   private reportedMs = 0;
   private reportTimer: ReturnType<typeof setInterval> | null = null;
   private disposed = false;
@@ -175,6 +176,11 @@ export class Conversation implements IDisposable {
   /** Why the microphone could not start (typing and listening still work). */
   get microphoneError(): string | null {
     return this._microphoneError;
+  }
+
+  /** The error the microphone failed with (a MicrophoneError says why), or null. */
+  get microphoneFailure(): unknown {
+    return this._microphoneFailure;
   }
 
   get isDisposed(): boolean {
@@ -341,10 +347,12 @@ export class Conversation implements IDisposable {
     };
     await audio.startPlayer(options);
     this._microphoneError = null;
+    this._microphoneFailure = null;
     try {
       await audio.startCapture(options);
     } catch (error) {
       this._microphoneError = (error as Error).message;
+      this._microphoneFailure = error;
     }
   }
 
