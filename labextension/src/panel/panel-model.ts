@@ -21,7 +21,11 @@ import {
   Phase
 } from './conversation';
 import { JoinableSessions } from './joinable';
-import { IPreflightEnvironment, IPreflightProblem, preflight } from './preflight';
+import {
+  IPreflightEnvironment,
+  IPreflightProblem,
+  preflight
+} from './preflight';
 import {
   DEFAULT_TRANS,
   PanelState,

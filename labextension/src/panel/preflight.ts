@@ -10,11 +10,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { API_PATH } from '../api';
 
 export type PreflightCode =
-  | 'insecure'
-  | 'frame'
-  | 'denied'
-  | 'no-microphone'
-  | 'websocket';
+  'insecure' | 'frame' | 'denied' | 'no-microphone' | 'websocket';
 
 export interface IPreflightProblem {
   code: PreflightCode;

@@ -14,12 +14,7 @@ export const DEFAULT_TRANS: TranslationBundle =
 
 /** What `data-state` of the status line shows. */
 export type PanelState =
-  | 'idle'
-  | 'starting'
-  | 'connecting'
-  | 'live'
-  | 'reconnecting'
-  | 'error';
+  'idle' | 'starting' | 'connecting' | 'live' | 'reconnecting' | 'error';
 
 export interface ILiveContext {
   pushToTalk: boolean;
@@ -61,7 +56,9 @@ export function idleMessage(
   status: IStatus | null,
   trans: TranslationBundle = DEFAULT_TRANS
 ): string {
-  return status ? trans.__('Ready. Press Start to talk.') : trans.__('Loading…');
+  return status
+    ? trans.__('Ready. Press Start to talk.')
+    : trans.__('Loading…');
 }
 
 /** The state and message of a phase other than `live` (which needs its context). */

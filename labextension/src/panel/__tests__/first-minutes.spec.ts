@@ -23,7 +23,9 @@ beforeEach(() => {
   );
 });
 
-function newModel(extra: Partial<ConstructorParameters<typeof LivePanelModel>[0]> = {}) {
+function newModel(
+  extra: Partial<ConstructorParameters<typeof LivePanelModel>[0]> = {}
+) {
   return new LivePanelModel({
     saveFile: jest.fn(),
     storage,
@@ -41,7 +43,9 @@ describe('a Start that fails', () => {
     for (let press = 0; press < 4; press++) {
       await c.start();
       expect(c.state).toBe('error');
-      expect(c.message).toMatch(/^Could not start: This page is not a secure context/);
+      expect(c.message).toMatch(
+        /^Could not start: This page is not a secure context/
+      );
       expect(c.message).toMatch(/https/);
       expect(c.message).toMatch(/ssh -L 8888:localhost:8888/);
     }

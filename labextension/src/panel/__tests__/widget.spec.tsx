@@ -15,7 +15,11 @@ beforeEach(() => {
 });
 
 const newModel = () =>
-  new LivePanelModel({ saveFile: jest.fn(), storage: null, ...devices.options });
+  new LivePanelModel({
+    saveFile: jest.fn(),
+    storage: null,
+    ...devices.options
+  });
 
 const waiting = {
   id: '3f2a9c1e-0000-4000-8000-000000000000',
