@@ -21,7 +21,7 @@ from .manager import SessionManager
 from .protocol import INPUT_RATE, MAX_AUDIO_FRAME, OUTPUT_RATE
 from .recording import RecordingSettings
 from .session_options import Defaults
-from .websocket import SessionWebSocket
+from .websocket import ProbeWebSocket, SessionWebSocket
 
 DEFAULT_MODEL = model_table.DEFAULT_MODEL
 VOICES = [
@@ -46,6 +46,7 @@ def route_table() -> list[tuple[str, type]]:
         (rf"{api}/sessions/{SESSION}/transcript", routes.TranscriptHandler),
         (rf"{api}/sessions/{SESSION}/recording\.wav", routes.RecordingHandler),
         (rf"{api}/sessions/{SESSION}/stream", SessionWebSocket),
+        (rf"{api}/probe", ProbeWebSocket),
     ]
 
 

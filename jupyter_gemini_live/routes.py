@@ -18,6 +18,7 @@ from .handler_base import GeminiLiveMixin
 from .manager import TooManySessions, UnknownSession
 from .protocol import FrameError, Text, TextTurn, check_text, dumps
 from .session_options import OptionError, decode_body, parse_session_options
+from .transcript import to_markdown
 
 
 class GeminiLiveHandler(GeminiLiveMixin, ExtensionHandlerMixin, APIHandler):
@@ -104,14 +105,17 @@ class TranscriptHandler(GeminiLiveHandler):
     @web.authenticated
     @authorized
     async def get(self, session_id: str) -> None:
-        session = self.session(session_id)
-        if self.get_query_argument("format", "json") == "markdown":
+        entries = self.session(session_id).transcript.entries()
+        form = self.get_argument("format", "json")
+        if form == "json":
+            self.reply(entries)
+        elif form == "md":
             self.set_header("Content-Type", "text/markdown; charset=UTF-8")
-            self.write(session.transcript.markdown(f"Gemini Live session {session.id}"))
-            # APIHandler.finish would label it JSON
-            web.RequestHandler.finish(self)
-            return
-        self.reply(session.transcript.entries())
+            self.write(to_markdown(entries, f"Gemini Live conversation {session_id}"))
+            await self.flush()  # the headers go now: APIHandler.finish would say JSON
+            self.finish()
+        else:
+            raise web.HTTPError(400, "format: expected 'json' or 'md', got %r", form)
 
 
 class RecordingHandler(GeminiLiveHandler):

@@ -7,6 +7,7 @@ entry that was settled (made final) still takes text that comes late for its tur
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .protocol import GroundingSource, Role, TranscriptEntry, UsageTotals
@@ -19,6 +20,9 @@ MAX_ENTRY_CHARS = 64 * 1024
 CUT_MARKER = " [...]"
 #: characters of text the transcript keeps; the oldest entries are forgotten beyond
 MAX_TOTAL_CHARS = 4 * 1024 * 1024
+
+#: how each role is named in Markdown (the panel's "Save transcript" uses the same names)
+SPEAKERS: dict[Role, str] = {"user": "You", "model": "Gemini"}
 
 
 @dataclass
@@ -144,37 +148,50 @@ class Transcript:
             self._recent[(turn, "model")] = entry
         return entry
 
-    def markdown(self, title: str = "Conversation") -> str:
-        """The transcript as Markdown: each turn's words, why it ended abnormally, its
-        sources as links under the model's turn, and its usage."""
-        names = {"user": "You", "model": "Gemini"}
-        lines = [f"# {title}", ""]
-        for entry in self._entries:
-            if entry.text:
-                mark = " *(interrupted)*" if entry.interrupted else ""
-                lines += [f"**{names[entry.role]}:** {entry.text}{mark}", ""]
-            if entry.reason:
-                lines += [f"*The turn ended early: {entry.reason}.*", ""]
-            if entry.sources:
-                lines += ["Sources:", ""]
-                lines += [
-                    f"- [{_md_text(s['title'] or s['uri'])}](<{s['uri']}>)" for s in entry.sources
-                ]
-                lines.append("")
-            if entry.usage is not None:
-                tokens, cost = entry.usage["tokens"]["total"], entry.usage["cost_usd"]
-                lines += [
-                    f"*Turn {entry.turn}: {tokens:,} tokens, about ${cost:.4f}.*",
-                    "",
-                ]
-        return "\n".join(lines)
-
     def entries(self) -> list[TranscriptEntry]:
         return [entry.as_json() for entry in self._entries]
 
     def _forget_before(self, turn: int) -> None:
         for key in [key for key in self._recent if key[0] < turn]:
             del self._recent[key]
+
+
+def to_markdown(entries: Iterable[TranscriptEntry], title: str) -> str:
+    """The conversation as Markdown: a title, then per turn a `## Turn N` heading and one
+    `**You:**` / `**Gemini:**` paragraph per role, `_(interrupted)_` after a model turn
+    that was cut off, why a turn ended early, the Google Search sources as links under the
+    model's words, and the turn's usage. The panel's "Save transcript" and "Insert into
+    notebook" write the same structure (labextension/src/transcript.ts)."""
+    lines = [f"# {title}", ""]
+    turn: int | None = None
+    for entry in entries:
+        paragraphs = _entry_markdown(entry)
+        if not paragraphs:
+            continue
+        if entry["turn"] != turn:
+            turn = entry["turn"]
+            lines += [f"## Turn {turn}", ""]
+        for paragraph in paragraphs:
+            lines += [paragraph, ""]
+    return "\n".join(lines)
+
+
+def _entry_markdown(entry: TranscriptEntry) -> list[str]:
+    paragraphs = []
+    text = entry["text"].strip()
+    if text:
+        note = " _(interrupted)_" if entry["interrupted"] else ""
+        paragraphs.append(f"**{SPEAKERS[entry['role']]}:** {text}{note}")
+    if entry["reason"]:
+        paragraphs.append(f"_The turn ended early: {entry['reason']}._")
+    if entry["sources"]:
+        links = [f"- [{_md_text(s['title'] or s['uri'])}](<{s['uri']}>)" for s in entry["sources"]]
+        paragraphs.append("Sources:\n\n" + "\n".join(links))
+    usage = entry["usage"]
+    if usage is not None:
+        tokens, cost = usage["tokens"]["total"], usage["cost_usd"]
+        paragraphs.append(f"_Turn {entry['turn']}: {tokens:,} tokens, about ${cost:.4f}._")
+    return paragraphs
 
 
 def _md_text(text: str) -> str:

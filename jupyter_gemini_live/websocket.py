@@ -34,6 +34,7 @@ from .protocol import (
     Error,
     FrameError,
     Mode,
+    Pong,
     ServerEvent,
     dumps,
     parse_frame,
@@ -207,3 +208,20 @@ class _StrictUtf8Protocol(WebSocketProtocol13):
 def _short(reason: str) -> str:
     """A close reason fits in 123 bytes of UTF-8 (RFC 6455), cut on a character boundary."""
     return reason.encode()[:123].decode(errors="ignore")
+
+
+class ProbeWebSocket(GeminiLiveMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """`gemini-live/api/probe`: answers `{"type": "pong", "t": null}` and closes. The
+    panel's pre-flight check opens it to learn that websockets reach the server (a proxy
+    in between may pass plain HTTP but block them) before the user presses Start."""
+
+    def set_default_headers(self) -> None:
+        """Undo JupyterHandler's, which do not apply to a websocket."""
+
+    @ws_authenticated
+    async def get(self) -> None:
+        await super().get()
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        self.write_message(Pong(None).to_json())
+        self.close(1000, "probe answered")

@@ -151,6 +151,28 @@ async def test_text_turn_lands_in_the_transcript(api: Any) -> None:
     assert transcript[0]["turn"] == 1
 
 
+async def test_transcript_as_markdown(api: Any) -> None:
+    _, session = await api("POST", "sessions")
+    sid = session["id"]
+    await api("POST", "sessions", sid, "text", body={"text": "Will it rain in Paris?"})
+    code, body = await api("GET", "sessions", sid, "transcript", params={"format": "md"})
+    assert code == 200
+    text = body.decode()
+    assert text.startswith(f"# Gemini Live conversation {sid}\n")
+    assert "## Turn 1\n\n**You:** Will it rain in Paris?\n" in text
+    code, body = await api("GET", "sessions", sid, "transcript", params={"format": "json"})
+    assert body[0]["text"] == "Will it rain in Paris?"
+    code, error = await api("GET", "sessions", sid, "transcript", params={"format": "pdf"})
+    assert code == 400
+    assert error["message"].startswith("format")
+
+
+async def test_the_probe_websocket_answers_pong_and_closes(jp_ws_fetch: Any) -> None:
+    ws = await jp_ws_fetch("gemini-live", "api", "probe")
+    assert json.loads(await ws.read_message()) == {"type": "pong", "t": None}
+    assert await ws.read_message() is None
+
+
 @pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": 3}, {"text": "x" * 30_000}])
 async def test_bad_text_bodies_are_400(api: Any, body: Any) -> None:
     _, session = await api("POST", "sessions")

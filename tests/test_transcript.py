@@ -73,3 +73,19 @@ def test_the_whole_transcript_is_capped_by_characters() -> None:
     assert transcript.chars <= 2500
     assert [e["turn"] for e in transcript.entries()] == [9, 10]
     assert sum(len(e["text"]) for e in transcript.entries()) == transcript.chars
+
+
+def test_markdown_groups_turns_and_marks_interruptions() -> None:
+    from jupyter_gemini_live.transcript import to_markdown
+
+    t = Transcript()
+    t.append("user", "hello", 1, 0.0, True)
+    t.append("model", "You said: hello", 1, 1.0, True)
+    t.append("user", "  ", 2, 2.0, True)  # nothing said: no paragraph
+    t.append("user", "stop", 3, 3.0, True)
+    t.append("model", "You sa", 3, 4.0, False)
+    t.mark_interrupted(3)
+    assert to_markdown(t.entries(), "T") == (
+        "# T\n\n## Turn 1\n\n**You:** hello\n\n**Gemini:** You said: hello\n\n"
+        "## Turn 3\n\n**You:** stop\n\n**Gemini:** You sa _(interrupted)_\n"
+    )

@@ -255,7 +255,7 @@ async def test_a_refused_turn_says_why(
         _, transcript = await api("GET", "sessions", session["id"], "transcript")
         assert transcript[-1]["reason"] == "GENERATED_CONTENT_SAFETY"
         _, markdown = await api(
-            "GET", "sessions", session["id"], "transcript", params={"format": "markdown"}
+            "GET", "sessions", session["id"], "transcript", params={"format": "md"}
         )
         assert "GENERATED_CONTENT_SAFETY" in markdown.decode()
 
@@ -278,6 +278,6 @@ async def test_search_grounding_sources_reach_clients_and_the_transcript(
         model = next(e for e in transcript if e["role"] == "model")
         assert model["sources"] == grounding["sources"]
         _, markdown = await api(
-            "GET", "sessions", session["id"], "transcript", params={"format": "markdown"}
+            "GET", "sessions", session["id"], "transcript", params={"format": "md"}
         )
         assert f"(<{uris[0]}>)" in markdown.decode()

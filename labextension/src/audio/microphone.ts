@@ -20,18 +20,24 @@ export class MicrophoneError extends Error {
   }
 }
 
+/** What to do when the page is not a secure context (plain http from a remote name). */
+export const INSECURE_CONTEXT_MESSAGE =
+  'This page is not a secure context (plain http from a name other than localhost), ' +
+  'so the browser allows no microphone and no audio processing here. Open JupyterLab ' +
+  'over https, or tunnel it to localhost: ssh -L 8888:localhost:8888 HOST, then open ' +
+  'http://localhost:8888.';
+
+export function insecureContextError(): MicrophoneError {
+  return new MicrophoneError(INSECURE_CONTEXT_MESSAGE, 'insecure');
+}
+
 /** Why the microphone cannot work on this page at all, or null if it may. */
 export function microphoneUnavailable(
   nav: Navigator = navigator,
   secure: boolean = window.isSecureContext
 ): MicrophoneError | null {
   if (!secure || !nav.mediaDevices || !nav.mediaDevices.getUserMedia) {
-    return new MicrophoneError(
-      'The browser offers no microphone on this page because it is not a secure ' +
-        'context. Open JupyterLab over https, or as http://localhost (for a remote ' +
-        'server, tunnel it: ssh -L 8888:localhost:8888 HOST).',
-      'insecure'
-    );
+    return insecureContextError();
   }
   return null;
 }

@@ -57,6 +57,11 @@ export interface IConversationOptions {
 export interface IConversationTarget {
   /** Join this existing session; otherwise a session is created. */
   join?: string;
+  /**
+   * Take up this session of our own again (the page was reloaded while it ran): it is
+   * ours (Stop deletes it) and its transcript so far is loaded.
+   */
+  resume?: string;
   /** The new session's options (not used when joining). */
   create?: api.ICreateSession;
   /** The wire audio format, asked for once the audio devices exist. */
@@ -93,6 +98,7 @@ export class Conversation implements IDisposable {
   private _talking = false;
   private _phase: Phase = 'idle';
   private _microphoneError: string | null = null;
+  private _microphoneFailure: unknown = null;
   private reportedMs = 0;
   private reportTimer: ReturnType<typeof setInterval> | null = null;
   private disposed = false;
@@ -172,32 +178,48 @@ export class Conversation implements IDisposable {
     return this._microphoneError;
   }
 
+  /** The error the microphone failed with (a MicrophoneError says why), or null. */
+  get microphoneFailure(): unknown {
+    return this._microphoneFailure;
+  }
+
   get isDisposed(): boolean {
     return this.disposed;
   }
 
   /**
-   * Create or join the session, start the audio and open the stream. Call from a user
-   * gesture: the audio devices are created before the first await. On failure all is
-   * torn down and the error is thrown.
+   * Start the audio, then create (or join, or resume) the session and open the stream.
+   * Call from a user gesture: the audio devices are created before the first await.
+   * The audio starts first so that a page that cannot play or record (not a secure
+   * context) creates nothing on the server; on any failure all is torn down, a session
+   * created here is deleted, and the error is thrown.
    */
   async start(target: IConversationTarget): Promise<void> {
-    this.audio = this.createAudio();
     this._phase = 'starting';
+    let created: string | null = null;
     try {
+      this.audio = this.createAudio();
       const format = await target.audioFormat();
+      await this.startAudio(format);
       const session = target.join
         ? await this.joinSession(target.join)
-        : await this.createSession(target.create ?? {});
+        : target.resume
+          ? await this.resumeSession(target.resume)
+          : await this.createSession(target.create ?? {});
+      created = target.join || target.resume ? null : session.id;
       this._sessionId = session.id;
       this.transcript.clear();
-      if (this._joined) {
+      if (target.join || target.resume) {
         await this.loadHistory(session.id);
       }
-      await this.startAudio(format);
       this.openStream(session.id);
     } catch (error) {
       await this.teardown();
+      if (created) {
+        await this.api
+          .deleteSession(created)
+          .catch(reason => console.warn('gemini-live:', reason));
+      }
       throw error;
     }
   }
@@ -289,7 +311,18 @@ export class Conversation implements IDisposable {
     return session;
   }
 
-  /** What the notebook and the model said before the panel joined. */
+  /** Our own session after a page reload: still up, its own turn-taking mode. */
+  private async resumeSession(id: string): Promise<api.ISession> {
+    const session = await this.api.getSession(id);
+    if (session.state !== 'live' && session.state !== 'connecting') {
+      throw new Error(`that session has ended (${session.state})`);
+    }
+    this._joined = false;
+    this._manual = session.activity_detection === 'manual';
+    return session;
+  }
+
+  /** What was said before the panel joined (or before the page was reloaded). */
   private async loadHistory(id: string): Promise<void> {
     const entries = await this.api.getTranscript(id).catch(() => undefined);
     for (const entry of entries ?? []) {
@@ -314,10 +347,12 @@ export class Conversation implements IDisposable {
     };
     await audio.startPlayer(options);
     this._microphoneError = null;
+    this._microphoneFailure = null;
     try {
       await audio.startCapture(options);
     } catch (error) {
       this._microphoneError = (error as Error).message;
+      this._microphoneFailure = error;
     }
   }
 
