@@ -42,7 +42,9 @@ from .backends.base import (
     UsageEvent,
 )
 from .protocol import (
+    INPUT_RATE,
     OUTPUT_RATE,
+    SAMPLE_WIDTH,
     SESSION_ENDED,
     AudioFrame,
     Command,
@@ -63,6 +65,9 @@ ENDED: frozenset[SessionState] = frozenset({"closed", "error"})
 #: commands waiting for the upstream: 5 s of 20 ms audio frames
 INBOX_ITEMS = 250
 CONNECT_TIMEOUT = 30.0
+#: audio frames queued behind a slow upstream write are sent together up to this size:
+#: 40 ms at INPUT_RATE (the Live API takes 20-40 ms chunks)
+COALESCE_BYTES = 40 * INPUT_RATE * SAMPLE_WIDTH // 1000
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
 _NOT_PENDING = "tool call %s is not pending: answered already, cancelled, or never made"
@@ -96,6 +101,8 @@ class Stats:
     reconnects: int = 0
     dropped_in_ms: float = 0.0
     dropped_out_ms: float = 0.0
+    #: audio frames sent upstream joined to the one before them (not part of the JSON)
+    coalesced_frames: int = 0
 
     def as_json(self, upstream_dropped_ms: float = 0.0) -> protocol.SessionStats:
         return {
@@ -340,8 +347,18 @@ class LiveSession:
         return True
 
     async def _forward(self, upstream: Upstream) -> None:
+        """Deliver the inbox upstream in order, one command at a time.
+
+        Audio frames that queued up behind a slow write go out together, up to
+        `COALESCE_BYTES` (40 ms) per message: fewer and larger upstream writes exactly
+        when the server is behind. A frame alone in the inbox goes at once, as it came.
+        """
+        waiting: UpstreamCommand | None = None
         while True:
-            command = await self._inbox.get()
+            command = waiting if waiting is not None else await self._inbox.get()
+            waiting = None
+            if isinstance(command, AudioFrame):
+                command, waiting = self._coalesce(command)
             try:
                 await command.deliver(upstream)
             except UpstreamClosed:
@@ -350,6 +367,29 @@ class LiveSession:
                 kind = command.type
                 self._log.warning("gemini-live %s: sending %s failed: %s", self.id, kind, err)
                 self._broadcast(protocol.Error("send_failed", f"could not send {kind}: {err}"))
+
+    def _coalesce(self, frame: AudioFrame) -> tuple[AudioFrame, UpstreamCommand | None]:
+        """`frame` joined by the audio queued right behind it, up to COALESCE_BYTES.
+
+        Only what is in the inbox already: nothing waits for a frame to come. Returns the
+        frame to send and the command taken out of the inbox but not joined (it goes next).
+        """
+        size = len(frame.pcm)
+        if size >= COALESCE_BYTES or self._inbox.empty():
+            return frame, None
+        parts = [frame.pcm]
+        waiting: UpstreamCommand | None = None
+        while not self._inbox.empty():
+            command = self._inbox.get_nowait()
+            if not isinstance(command, AudioFrame) or size + len(command.pcm) > COALESCE_BYTES:
+                waiting = command
+                break
+            parts.append(command.pcm)
+            size += len(command.pcm)
+        if len(parts) == 1:
+            return frame, waiting
+        self.stats.coalesced_frames += len(parts) - 1
+        return AudioFrame(b"".join(parts)), waiting
 
     # ---- upstream events -------------------------------------------------------------
 
