@@ -68,6 +68,11 @@ CONNECT_TIMEOUT = 30.0
 #: audio frames queued behind a slow upstream write are sent together up to this size:
 #: 40 ms at INPUT_RATE (the Live API takes 20-40 ms chunks)
 COALESCE_BYTES = 40 * INPUT_RATE * SAMPLE_WIDTH // 1000
+#: microphone audio queued for the upstream beyond this much is too late to be worth
+#: sending (the user would wait that long for every answer): the oldest goes, counted in
+#: `dropped_in_ms`. Checked once this many commands are waiting.
+LATE_INPUT_MS = 1000.0
+LATE_CHECK_ITEMS = 10
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
 _NOT_PENDING = "tool call %s is not pending: answered already, cancelled, or never made"
@@ -103,6 +108,8 @@ class Stats:
     dropped_out_ms: float = 0.0
     #: audio frames sent upstream joined to the one before them (not part of the JSON)
     coalesced_frames: int = 0
+    #: audio frames dropped because too much audio was waiting (also in dropped_in_ms)
+    late_dropped_frames: int = 0
 
     def as_json(self, upstream_dropped_ms: float = 0.0) -> protocol.SessionStats:
         return {
@@ -159,6 +166,7 @@ class LiveSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._muted_turn: int | None = None  # interrupted: no more audio of this turn
         self._pending_calls: dict[str, str] = {}  # tool call id → name, until answered
+        self._warned_late = False  # the log said once that late audio is dropped
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -352,9 +360,13 @@ class LiveSession:
         Audio frames that queued up behind a slow write go out together, up to
         `COALESCE_BYTES` (40 ms) per message: fewer and larger upstream writes exactly
         when the server is behind. A frame alone in the inbox goes at once, as it came.
+        More than LATE_INPUT_MS of audio waiting is too late to send: the oldest goes,
+        counted in `dropped_in_ms`, so a server that cannot keep up says so.
         """
         waiting: UpstreamCommand | None = None
         while True:
+            if waiting is None and self._inbox.qsize() >= LATE_CHECK_ITEMS:
+                self._drop_late_audio()
             command = waiting if waiting is not None else await self._inbox.get()
             waiting = None
             if isinstance(command, AudioFrame):
@@ -367,6 +379,34 @@ class LiveSession:
                 kind = command.type
                 self._log.warning("gemini-live %s: sending %s failed: %s", self.id, kind, err)
                 self._broadcast(protocol.Error("send_failed", f"could not send {kind}: {err}"))
+
+    def _drop_late_audio(self) -> None:
+        """Keep at most LATE_INPUT_MS of audio waiting: the oldest frames go, counted.
+
+        The rest of the inbox (texts, tool responses, signals) stays, in order.
+        """
+        queued: list[UpstreamCommand] = []
+        while not self._inbox.empty():
+            queued.append(self._inbox.get_nowait())
+        excess = sum(c.ms for c in queued if isinstance(c, AudioFrame)) - LATE_INPUT_MS
+        kept: list[UpstreamCommand] = []
+        for command in queued:
+            if excess > 0 and isinstance(command, AudioFrame):
+                excess -= command.ms
+                self.stats.dropped_in_ms += command.ms
+                self.stats.late_dropped_frames += 1
+                continue
+            kept.append(command)
+        for command in kept:
+            self._inbox.put_nowait(command)
+        if len(kept) < len(queued) and not self._warned_late:
+            self._warned_late = True
+            self._log.warning(
+                "gemini-live %s: the upstream is more than %.0f ms behind the microphone; "
+                "dropping the oldest audio (dropped_in_ms counts it)",
+                self.id,
+                LATE_INPUT_MS,
+            )
 
     def _coalesce(self, frame: AudioFrame) -> tuple[AudioFrame, UpstreamCommand | None]:
         """`frame` joined by the audio queued right behind it, up to COALESCE_BYTES.

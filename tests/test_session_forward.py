@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import pytest
 from waiting import until_true
 
 from jupyter_gemini_live.backends.base import Backend, Event, SessionOptions, Upstream
@@ -134,5 +135,32 @@ async def test_queued_frames_are_joined_up_to_40_ms_byte_exact_and_in_order() ->
         assert upstream.sent[4] == ("text", "hello")
         assert session.stats.coalesced_frames == 3
         assert session.stats.audio_in_ms == 9 * 20 + 60 + 10
+    finally:
+        await session.close()
+
+
+async def test_audio_too_late_to_matter_is_dropped_and_counted() -> None:
+    session, upstream, client = await open_session()
+    try:
+        upstream.gate.clear()
+        session.feed(AudioFrame(frame(0)), client)
+        await until_true(upstream.entered.is_set, "the first send started")
+        # 2 s of audio and a text queue up behind the stuck write
+        for n in range(1, 101):
+            session.feed(AudioFrame(frame(n)), client)
+            if n == 30:
+                session.feed(Text("keep me"), client)
+        upstream.gate.set()
+        await until_true(lambda: ("text", "keep me") in upstream.sent, "the text sent")
+        newest = b"".join(frame(n) for n in range(51, 101))
+        await until_true(
+            lambda: b"".join(p for k, p in upstream.sent if k == "audio") == frame(0) + newest,
+            "the newest second of audio sent",
+        )
+        # the oldest second (frames 1-50) went; the text kept its place before the rest
+        assert session.stats.dropped_in_ms == pytest.approx(1000)
+        assert session.stats.late_dropped_frames == 50
+        assert session.as_json()["stats"]["dropped_in_ms"] == pytest.approx(1000)
+        assert [k for k, _ in upstream.sent].index("text") == 1
     finally:
         await session.close()
