@@ -22,6 +22,7 @@ import base64
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from websockets.asyncio.server import ServerConnection
 
 from benchmarks import markers
 from jupyter_gemini_live.simulator import Simulator, server_context, write_self_signed
+from jupyter_gemini_live.simulator import protocol as wire
 from jupyter_gemini_live.simulator.server import Link
 
 
@@ -56,11 +58,15 @@ class TimedLink(Link):
         self._arrived = markers.now()
         await super()._on_message(raw)
 
-    async def _on_audio(self, pcm: bytes) -> None:
-        for tag, seq in markers.find(pcm):
-            self.tag = tag
-            self.records.up[tag].append((seq, self._arrived))
-        await super()._on_audio(pcm)
+    async def _on_realtime_input(self, body: Mapping[str, Any]) -> None:
+        # the simulator hands audio to its engine; the markers are read here, before it
+        for blob in [wire.field(body, "audio"), *(wire.field(body, "media_chunks", []) or [])]:
+            if blob is None or not str(wire.field(blob, "mime_type", "")).startswith("audio/"):
+                continue
+            for tag, seq in markers.find(wire.decode_bytes(wire.field(blob, "data", ""))):
+                self.tag = tag
+                self.records.up[tag].append((seq, self._arrived))
+        await super()._on_realtime_input(body)
 
     async def send(self, message: dict[str, Any]) -> None:
         content = message.get("serverContent") or {}

@@ -118,6 +118,13 @@ class GeminiLive(ExtensionApp):
         help="Backend of sessions that do not name one; auto = gemini with a key, else echo.",
     )
     max_sessions = Integer(4, config=True, help="Open sessions allowed at once (429 beyond).")
+    shed_loop_lag_ms = Float(
+        100.0,
+        config=True,
+        help="Refuse new sessions (503 with the reason) while the server's event loop runs "
+        "this many ms late (median over ~1 s): past that, one more session makes every "
+        "open conversation later. 0 disables.",
+    )
     idle_timeout = Float(
         600.0,
         config=True,
@@ -255,6 +262,7 @@ class GeminiLive(ExtensionApp):
             keep_recordings=self.keep_recordings,
             usage_policy=self.usage_policy(),
             log=self.log,
+            shed_loop_lag_ms=self.shed_loop_lag_ms,
             # conversations count as server activity (JupyterHub's idle culling reads it)
             on_activity=ActivityStamp(server.web_app.settings) if server is not None else None,
         )

@@ -48,7 +48,9 @@ from .backends.base import (
     VoiceActivityEvent,
 )
 from .protocol import (
+    INPUT_RATE,
     OUTPUT_RATE,
+    SAMPLE_WIDTH,
     SESSION_ENDED,
     AudioFrame,
     Command,
@@ -82,6 +84,14 @@ _TOO_FAST = (
     "the excess is dropped and counted in stats.dropped_in_ms"
 )
 CONNECT_TIMEOUT = 30.0
+#: audio frames queued behind a slow upstream write are sent together up to this size:
+#: 40 ms at INPUT_RATE (the Live API takes 20-40 ms chunks)
+COALESCE_BYTES = 40 * INPUT_RATE * SAMPLE_WIDTH // 1000
+#: microphone audio queued for the upstream beyond this much is too late to be worth
+#: sending (the user would wait that long for every answer): the oldest goes, counted in
+#: `dropped_in_ms`. Checked once this many commands are waiting.
+LATE_INPUT_MS = 1000.0
+LATE_CHECK_ITEMS = 10
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
 #: grounding sources kept per turn
@@ -120,6 +130,10 @@ class Stats:
     reconnects: int = 0
     dropped_in_ms: float = 0.0
     dropped_out_ms: float = 0.0
+    #: audio frames sent upstream joined to the one before them (not part of the JSON)
+    coalesced_frames: int = 0
+    #: audio frames dropped because too much audio was waiting (also in dropped_in_ms)
+    late_dropped_frames: int = 0
 
     def as_json(
         self, usage: protocol.UsageTotals, upstream_dropped_ms: float = 0.0
@@ -191,6 +205,7 @@ class LiveSession:
         self._input_budget_ms = INPUT_BURST_MS
         self._input_budget_at = time.monotonic()
         self._told_too_fast = False
+        self._warned_late = False  # the log said once that late audio is dropped
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -404,9 +419,23 @@ class LiveSession:
         return True
 
     async def _forward(self, upstream: Upstream) -> None:
+        """Deliver the inbox upstream in order, one command at a time.
+
+        Audio frames that queued up behind a slow write go out together, up to
+        `COALESCE_BYTES` (40 ms) per message: fewer and larger upstream writes exactly
+        when the server is behind. A frame alone in the inbox goes at once, as it came.
+        More than LATE_INPUT_MS of audio waiting is too late to send: the oldest goes,
+        counted in `dropped_in_ms`, so a server that cannot keep up says so.
+        """
+        waiting: UpstreamCommand | None = None
         while True:
-            command = await self._inbox.get()
-            if isinstance(command, Text):
+            if waiting is None and self._inbox.qsize() >= LATE_CHECK_ITEMS:
+                self._drop_late_audio()
+            command = waiting if waiting is not None else await self._inbox.get()
+            waiting = None
+            if isinstance(command, AudioFrame):
+                command, waiting = self._coalesce(command)
+            elif isinstance(command, Text):
                 self._inbox_text_chars -= len(command.text)
             try:
                 await command.deliver(upstream)
@@ -416,6 +445,57 @@ class LiveSession:
                 kind = command.type
                 self._log.warning("gemini-live %s: sending %s failed: %s", self.id, kind, err)
                 self._broadcast(protocol.Error("send_failed", f"could not send {kind}: {err}"))
+
+    def _drop_late_audio(self) -> None:
+        """Keep at most LATE_INPUT_MS of audio waiting: the oldest frames go, counted.
+
+        The rest of the inbox (texts, tool responses, signals) stays, in order.
+        """
+        queued: list[UpstreamCommand] = []
+        while not self._inbox.empty():
+            queued.append(self._inbox.get_nowait())
+        excess = sum(c.ms for c in queued if isinstance(c, AudioFrame)) - LATE_INPUT_MS
+        kept: list[UpstreamCommand] = []
+        for command in queued:
+            if excess > 0 and isinstance(command, AudioFrame):
+                excess -= command.ms
+                self.stats.dropped_in_ms += command.ms
+                self.stats.late_dropped_frames += 1
+                continue
+            kept.append(command)
+        for command in kept:
+            self._inbox.put_nowait(command)
+        if len(kept) < len(queued) and not self._warned_late:
+            self._warned_late = True
+            self._log.warning(
+                "gemini-live %s: the upstream is more than %.0f ms behind the microphone; "
+                "dropping the oldest audio (dropped_in_ms counts it)",
+                self.id,
+                LATE_INPUT_MS,
+            )
+
+    def _coalesce(self, frame: AudioFrame) -> tuple[AudioFrame, UpstreamCommand | None]:
+        """`frame` joined by the audio queued right behind it, up to COALESCE_BYTES.
+
+        Only what is in the inbox already: nothing waits for a frame to come. Returns the
+        frame to send and the command taken out of the inbox but not joined (it goes next).
+        """
+        size = len(frame.pcm)
+        if size >= COALESCE_BYTES or self._inbox.empty():
+            return frame, None
+        parts = [frame.pcm]
+        waiting: UpstreamCommand | None = None
+        while not self._inbox.empty():
+            command = self._inbox.get_nowait()
+            if not isinstance(command, AudioFrame) or size + len(command.pcm) > COALESCE_BYTES:
+                waiting = command
+                break
+            parts.append(command.pcm)
+            size += len(command.pcm)
+        if len(parts) == 1:
+            return frame, waiting
+        self.stats.coalesced_frames += len(parts) - 1
+        return AudioFrame(b"".join(parts)), waiting
 
     # ---- upstream events -------------------------------------------------------------
 

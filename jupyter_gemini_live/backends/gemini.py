@@ -21,6 +21,7 @@ the conversation's text for a new session.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import importlib.util
 import json
@@ -709,6 +710,39 @@ class HoldBuffer:
         self._bytes -= item.nbytes
 
 
+def realtime_audio_message(pcm: bytes) -> str:
+    """The SDK's `send_realtime_input(audio=Blob(pcm, INPUT_MIME))` message, built directly.
+
+    The same JSON text the SDK writes (snake_case keys, URL-safe base64) for the Developer
+    API and Vertex AI alike, without its per-frame pydantic validation, conversion and
+    dict walk, which were the largest share of the uplink's CPU after deflate (issue 11,
+    benchmarks/RESULTS.md). tests/backends/test_gemini_send.py holds it to the SDK's.
+    """
+    data = base64.urlsafe_b64encode(pcm).decode("ascii")  # as the SDK encodes bytes
+    return f'{{"realtime_input": {{"audio": {{"data": "{data}", "mime_type": "{INPUT_MIME}"}}}}}}'
+
+
+def audio_sender(pcm: bytes) -> Callable[[AsyncSession], Awaitable[None]]:
+    """Deliver microphone audio on a connection: the prebuilt message on the SDK's socket.
+
+    Everything else still goes through the SDK; a session without the socket attribute
+    the SDK has today (a fake, a future SDK) gets the SDK's own call.
+    """
+    message = realtime_audio_message(pcm)
+
+    async def deliver(session: AsyncSession) -> None:
+        ws = getattr(session, "_ws", None)
+        if ws is None:
+            from google.genai import types
+
+            blob = types.Blob(data=pcm, mime_type=INPUT_MIME)
+            await session.send_realtime_input(audio=blob)
+            return
+        await ws.send(message)
+
+    return deliver
+
+
 # ---- input the service has not confirmed ----------------------------------------------------
 
 #: the index of input put back unsent: no confirmation covers it
@@ -921,15 +955,10 @@ class GeminiUpstream(Upstream):
     # ---- input -------------------------------------------------------------------------
 
     async def send_audio(self, pcm: bytes) -> None:
-        from google.genai import types
-
         self._recent.append(pcm)
         if self._speech is not None and any(e.kind == "end" for e in self._speech.feed(pcm)):
             self._boundary.set()
-        blob = types.Blob(data=pcm, mime_type=INPUT_MIME)
-        await self._send(
-            HeldInput(lambda s: s.send_realtime_input(audio=blob), len(pcm), audio=True)
-        )
+        await self._send(HeldInput(audio_sender(pcm), len(pcm), audio=True))
 
     async def send_text(self, text: str) -> None:
         # Realtime text, not clientContent: native-audio and 3.x Live models take
