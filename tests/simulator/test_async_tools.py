@@ -10,8 +10,6 @@ import pytest
 from test_server import closed_with, open_link, read_until, turn_complete
 from websockets.asyncio.client import ClientConnection
 
-from jupyter_gemini_live.simulator import Simulator
-
 LIVE = "models/gemini-3.8-live"
 
 
@@ -141,7 +139,6 @@ async def test_interrupt_cuts_in_on_the_reply_under_way(
 async def test_a_model_without_scheduling_refuses_it(
     make_simulator: Any, client_ssl: ssl.SSLContext
 ) -> None:
-    sim: Simulator
     async with make_simulator(playback_speed=8.0) as sim:
         ws = await open_link(
             sim, client_ssl, setup=setup(model="models/gemini-3.1-flash-live-preview")
@@ -150,4 +147,4 @@ async def test_a_model_without_scheduling_refuses_it(
         await answer(ws, call, "SILENT")
         code, reason = await closed_with(ws)
     assert code == 1007
-    assert reason is not None and "scheduling is not supported" in reason
+    assert "scheduling is not supported" in str(reason)
