@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+import threading
 from typing import Annotated, Any, Literal, Optional
 
 import pytest
 from google.genai import types
 
+from jupyter_gemini_live.client import ToolResult, tool
 from jupyter_gemini_live.client.tools import Toolbox, ToolError, coerce_args, declare, jsonable
 
 
@@ -198,11 +200,6 @@ def test_jsonable_keeps_json_and_strings_the_rest() -> None:
 
 
 def test_tool_sets_behavior_and_scheduling_and_cancelled_is_not_declared() -> None:
-    import threading
-
-    from jupyter_gemini_live.client import ToolResult, tool
-    from jupyter_gemini_live.client.tools import Toolbox
-
     def wait(seconds: int, *, cancelled: threading.Event) -> Any:
         """Wait."""
         return ToolResult(cancelled.is_set(), scheduling="SILENT") if seconds else seconds
