@@ -62,6 +62,9 @@ Role = Literal["user", "model"]
 SessionState = Literal["connecting", "live", "reconnecting", "closed", "error"]
 Mode = Literal["device", "observe"]
 ActivityDetection = Literal["auto", "manual"]
+#: when the model takes a tool response (models whose capabilities have `scheduling`)
+Scheduling = Literal["INTERRUPT", "WHEN_IDLE", "SILENT"]
+SCHEDULINGS: tuple[Scheduling, ...] = ("INTERRUPT", "WHEN_IDLE", "SILENT")
 
 
 def pcm_ms(nbytes: int, rate: int) -> float:
@@ -208,17 +211,25 @@ class ToolResponse(UpstreamCommand):
     id: str
     name: str
     response: Mapping[str, Any]
+    #: how the model takes the answer (INTERRUPT / WHEN_IDLE / SILENT); None: its default
+    scheduling: Scheduling | None = None
 
     @classmethod
     def parse(cls, message: Mapping[str, Any]) -> ToolResponse:
+        scheduling = message.get("scheduling")
+        if scheduling is not None and scheduling not in SCHEDULINGS:
+            raise FrameError(
+                "bad_field", f"tool_response.scheduling: expected one of {', '.join(SCHEDULINGS)}"
+            )
         return cls(
             _field(message, "id", str),
             _field(message, "name", str),
             _field(message, "response", dict),
+            scheduling,
         )
 
     async def deliver(self, upstream: Upstream) -> None:
-        await upstream.send_tool_response(self.id, self.name, self.response)
+        await upstream.send_tool_response(self.id, self.name, self.response, self.scheduling)
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,14 @@ class ScriptedUpstream(Upstream):
         self._record("image", (mime_type, data))
 
     async def send_tool_response(
-        self, call_id: str, name: str, response: Mapping[str, Any]
+        self,
+        call_id: str,
+        name: str,
+        response: Mapping[str, Any],
+        scheduling: str | None = None,
     ) -> None:
-        self._record("tool_response", (call_id, name, dict(response)))
+        answer = (call_id, name, dict(response))
+        self._record("tool_response", (*answer, scheduling) if scheduling else answer)
 
     async def events(self) -> AsyncIterator[Event]:
         while (burst := await self._script.get()) is not None:

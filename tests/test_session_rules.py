@@ -215,3 +215,16 @@ async def test_played_ms_is_the_most_the_session_has_played(
     await second.until("pong")
     _, session = await api("GET", "sessions", session_id)
     assert session["stats"]["played_ms"] == 1500
+
+
+async def test_a_tool_response_passes_its_scheduling_on(
+    scripted: ScriptedBackend, open_stream: Any, api: Any
+) -> None:
+    session_id, upstream = await conversation(scripted, api)
+    kernel = await open_stream(session_id, mode="observe")
+    await kernel.until("ready")
+    upstream.say(ToolCallEvent("call-1", "lookup", {}))
+    await kernel.until("tool_call", id="call-1")
+    answer = {"type": "tool_response", "id": "call-1", "name": "lookup", "response": {"n": 1}}
+    await kernel.send_json({**answer, "scheduling": "WHEN_IDLE"})
+    await upstream.until_sent("tool_response", ("call-1", "lookup", {"n": 1}, "WHEN_IDLE"))

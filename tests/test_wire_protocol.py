@@ -106,6 +106,20 @@ def test_frames_become_typed_commands() -> None:
     assert parse_frame('{"type": "ping"}') == Ping(None)
     response = parse_frame('{"type": "tool_response", "id": "c", "name": "f", "response": {}}')
     assert response == ToolResponse("c", "f", {})
+    assert response.scheduling is None
+    silent = parse_frame(
+        '{"type": "tool_response", "id": "c", "name": "f", "response": {}, "scheduling": "SILENT"}'
+    )
+    assert silent == ToolResponse("c", "f", {}, "SILENT")
+
+
+@pytest.mark.parametrize("scheduling", ["silent", "LATER", 1, ["SILENT"]], ids=repr)
+def test_a_bad_scheduling_is_a_bad_field(scheduling: Any) -> None:
+    frame = {"type": "tool_response", "id": "c", "name": "f", "response": {}}
+    with pytest.raises(FrameError) as err:
+        parse_frame(json.dumps({**frame, "scheduling": scheduling}))
+    assert err.value.code == "bad_field"
+    assert "INTERRUPT, WHEN_IDLE, SILENT" in err.value.message
 
 
 @pytest.mark.parametrize("text_id", ["", "x" * (MAX_TEXT_ID_CHARS + 1), 5, True, ["a"]], ids=repr)

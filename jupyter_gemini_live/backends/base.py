@@ -36,6 +36,7 @@ from ..protocol import OUTPUT_RATE as OUTPUT_RATE
 from ..protocol import SAMPLE_WIDTH as SAMPLE_WIDTH
 from ..protocol import ActivityDetection as ActivityDetection
 from ..protocol import Role as Role
+from ..protocol import Scheduling as Scheduling
 from ..protocol import pcm_ms as pcm_ms
 
 Sensitivity = Literal["high", "low"]
@@ -255,9 +256,14 @@ class Upstream(abc.ABC):
 
     @abc.abstractmethod
     async def send_tool_response(
-        self, call_id: str, name: str, response: Mapping[str, Any]
+        self,
+        call_id: str,
+        name: str,
+        response: Mapping[str, Any],
+        scheduling: Scheduling | None = None,
     ) -> None:
-        """The result of a `ToolCallEvent`."""
+        """The result of a `ToolCallEvent`; `scheduling` (INTERRUPT / WHEN_IDLE / SILENT)
+        says how the model takes it, where the model supports it (else it is dropped)."""
 
     @abc.abstractmethod
     def events(self) -> AsyncIterator[Event]:

@@ -32,7 +32,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..models import Api, ModelCapabilities, capabilities
+from ..models import Api, ModelCapabilities, capabilities, supporting
 from .base import (
     INPUT_RATE,
     SAMPLE_WIDTH,
@@ -50,6 +50,7 @@ from .base import (
     InterruptedEvent,
     NewConnectionEvent,
     Role,
+    Scheduling,
     SessionOptions,
     StateEvent,
     ToolCallCancelledEvent,
@@ -935,6 +936,7 @@ class GeminiUpstream(Upstream):
         self._failures = 0
         self._turn = TurnState()
         self._calls: set[str] = set()  # tool calls waiting for their response
+        self._told_scheduling = False  # `scheduling_unsupported` was reported
         self._activity_open = False
         self._recent: deque[bytes] = deque(maxlen=RECENT_FRAMES)
         self._speech: SpeechDetector | None = None  # watching the user after goAway
@@ -1005,16 +1007,38 @@ class GeminiUpstream(Upstream):
         await self._send(HeldInput(lambda s: s.send_realtime_input(video=blob), len(data)))
 
     async def send_tool_response(
-        self, call_id: str, name: str, response: Mapping[str, Any]
+        self,
+        call_id: str,
+        name: str,
+        response: Mapping[str, Any],
+        scheduling: Scheduling | None = None,
     ) -> None:
         from google.genai import types
 
         self._calls.discard(call_id)
-        answer = types.FunctionResponse(id=call_id, name=name, response=dict(response))
+        fields: dict[str, Any] = {"id": call_id, "name": name, "response": dict(response)}
+        if scheduling is not None:
+            if capabilities(self.options.model).scheduling:
+                fields["scheduling"] = types.FunctionResponseScheduling(scheduling)
+            else:
+                await self._scheduling_unsupported()
+        answer = types.FunctionResponse(**fields)
         size = len(json.dumps(answer.response, default=str))
         await self._send(
             HeldInput(lambda s: s.send_tool_response(function_responses=[answer]), size)
         )
+
+    async def _scheduling_unsupported(self) -> None:
+        """Tell the sender once that this model takes no `scheduling` (it was dropped)."""
+        if self._told_scheduling:
+            return
+        self._told_scheduling = True
+        able = ", ".join(supporting("scheduling")) or "none"
+        message = (
+            f"{self.options.model} does not take scheduling on tool responses: it was "
+            f"dropped and the model's default applies (models that take it: {able})"
+        )
+        await self._emit(ErrorEvent("scheduling_unsupported", message))
 
     async def _send(self, item: HeldInput) -> None:
         from websockets.exceptions import ConnectionClosed

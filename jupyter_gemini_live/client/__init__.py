@@ -16,17 +16,20 @@ from .discovery import ServerAddress, ServerNotFound
 from .observer import Events, ToolCall, Turn
 from .rest import LiveError
 from .session import KernelSession, LiveServer, connect
-from .tools import ToolError
+from .tools import LiveTool, ToolError, ToolResult, tool
 
 __all__ = [
     "Events",
     "KernelSession",
     "LiveError",
     "LiveServer",
+    "LiveTool",
     "ServerAddress",
     "ServerNotFound",
     "ToolCall",
     "ToolError",
+    "ToolResult",
     "Turn",
     "connect",
+    "tool",
 ]

@@ -205,8 +205,9 @@ class Conversation:
         )
         return heard, reply
 
-    def text_reply(self, text: str) -> Reply | dict[str, Any]:
-        """A reply to a typed turn, or the function call it asks for."""
+    def text_reply(self, text: str, behavior: str = "BLOCKING") -> Reply | dict[str, Any]:
+        """A reply to a typed turn, or the function call it asks for (pending with
+        `behavior`: a NON_BLOCKING call lets the conversation go on while it runs)."""
         self.turns += 1
         self.texts.append(text)
         request = offline.parse_call(text)
@@ -217,7 +218,7 @@ class Conversation:
                 "args": request.args,
             }
             self.tool_calls.append(call)
-            self.pending_tool = call
+            self.pending_tool = {**call, "behavior": behavior}
             return call
         return spoken(f"Turn {self.turns}: you said: {text}", len(text) // 4 + 1)
 
@@ -240,8 +241,14 @@ class Conversation:
         self.turns += 1
         self.texts.append(text)
 
+    @property
+    def pending_blocks(self) -> bool:
+        """A call is pending that the model waits for (not a NON_BLOCKING one)."""
+        return self.pending_tool is not None and self.pending_tool["behavior"] != "NON_BLOCKING"
+
     def tool_reply(self, response: Mapping[str, Any]) -> Reply | None:
-        """Record a toolResponse entry; answer it when it is the awaited one."""
+        """Record a toolResponse entry (with its `scheduling`, when it has one); the
+        reply to it when it is the awaited one."""
         self.tool_responses.append(dict(response))
         call = self.pending_tool
         if call is None or get(response, "id") != call["id"]:

@@ -239,6 +239,7 @@ class Link:
         self._heard_bytes = 0  # speech of the utterance under way (interim transcription)
         self._in_message = False  # a client message is being taken in
         self._update_due = False  # a resumable update waits for that to end
+        self.turn_open = False  # a turn is under way that no reply will end (a call's)
 
     def close_code(self) -> int | None:
         return self.ws.close_code
@@ -461,10 +462,33 @@ class Link:
             self._conversation().texts.extend(texts)
 
     async def _on_tool_response(self, body: Mapping[str, Any]) -> None:
+        """Answer the awaited call as its `scheduling` says: SILENT takes the result in
+        without a word, INTERRUPT cuts in on a reply under way, WHEN_IDLE (and no
+        scheduling) waits until the reply under way ends. Only models whose capabilities
+        have `scheduling` take the field (others refuse it, as the service does)."""
         for response in wire.field(body, "function_responses", []) or []:
+            scheduling = wire.field(response, "scheduling")
+            if scheduling is not None and not self.model.scheduling:
+                raise wire.ProtocolError(
+                    "Invalid argument: function response scheduling is not supported "
+                    f"(model {self.model.name})."
+                )
             reply = self._conversation().tool_reply(response)
-            if reply is not None:
-                self._player.play(reply)
+            if reply is None:
+                continue
+            if scheduling == "SILENT":
+                await self._end_quiet_turn()
+                continue
+            if scheduling == "INTERRUPT":
+                await self._engine_().barge_in()
+            self._player.play(reply)
+
+    async def _end_quiet_turn(self) -> None:
+        """A turn the model ends without saying anything (nothing playing to end it)."""
+        if self.turn_open and not self._player.playing:
+            self.turn_open = False
+            await self.send_all([self.usage(), wire.turn_complete()])
+            await self.send_handle(resumable=self.resumable())
 
     async def _interim(self, nbytes: int) -> None:
         """While the user speaks, the words so far (models with interim transcription)."""
@@ -503,9 +527,19 @@ class Link:
 
     # ---- turns (the engine's hooks) ---------------------------------------------------
 
+    def behavior_of(self, name: str) -> str:
+        """How the model calls `name`: the declaration's `behavior`, else the model's
+        default (BLOCKING for a function the setup does not declare)."""
+        for tool in wire.field(self._settings().raw, "tools", []) or []:
+            for declaration in wire.field(tool, "function_declarations", []) or []:
+                if wire.field(declaration, "name") == name:
+                    behavior = wire.field(declaration, "behavior")
+                    return str(behavior or self.model.default_behavior or "BLOCKING")
+        return "BLOCKING"
+
     async def _on_utterance(self, pcm: bytes) -> None:
         await self._engine_().barge_in()
-        await self._cancel_tool_call()
+        await self._cancel_tool_call(blocking_only=True)
         self._heard_bytes = 0
         heard, reply = self._conversation().speech_reply(pcm)
         if self._settings().input_transcription:
@@ -513,26 +547,34 @@ class Link:
         self._player.play(reply)
 
     async def _on_text(self, text: str) -> None:
-        await self._cancel_tool_call()
+        request = offline.parse_call(text)
+        # A NON_BLOCKING call runs on while the user talks; a new call replaces it.
+        await self._cancel_tool_call(blocking_only=request is None)
         conversation = self._conversation()
         if text.strip().lower() == UNSAFE_TEXT:
             conversation.refused_turn(text)
+            self.turn_open = False
             await self.send_all([self.usage(), wire.turn_complete(UNSAFE_REASON)])
             return
         if text.lower().startswith(SEARCH_PREFIX) and self.google_search():
             self._player.play(conversation.search_reply(text[len(SEARCH_PREFIX) :].strip()))
             return
-        answer = conversation.text_reply(text)
+        behavior = self.behavior_of(request.name) if request is not None else "BLOCKING"
+        answer = conversation.text_reply(text, behavior)
         if isinstance(answer, Reply):
             self._player.play(answer)
             return
+        self.turn_open = True
         await self.send_handle(resumable=False)
         await self.send(wire.tool_call(answer["id"], answer["name"], answer["args"]))
 
-    async def _cancel_tool_call(self) -> None:
-        """A new user turn makes the model drop a call it is still waiting for."""
+    async def _cancel_tool_call(self, *, blocking_only: bool = False) -> None:
+        """A new user turn makes the model drop a call it is still waiting for (not a
+        NON_BLOCKING one, with `blocking_only`: the conversation goes on beside it)."""
         conversation = self._conversation()
-        if conversation.pending_tool is not None:
+        if conversation.pending_tool is not None and (
+            conversation.pending_blocks or not blocking_only
+        ):
             call_id = conversation.pending_tool["id"]
             conversation.pending_tool = None
             await self.send(wire.tool_call_cancellation([call_id]))
@@ -578,6 +620,7 @@ class _Voice:
         await self.link.send(wire.generation_complete())
 
     async def finished(self, reply: Reply) -> None:
+        self.link.turn_open = False
         if self.link.model.interaction_status:
             await self.link.send(wire.interaction_status("IDLE"))
         await self.link.send(self.link.usage())
@@ -586,6 +629,7 @@ class _Voice:
 
     async def interrupted(self) -> None:
         """The user spoke while a reply was still playing: say so."""
+        self.link.turn_open = False
         if self.link.conversation is not None:
             self.link.conversation.interruptions += 1
         if self.link.model.interaction_status:

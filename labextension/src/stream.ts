@@ -180,6 +180,8 @@ export type ClientControl =
       id: string;
       name: string;
       response: Record<string, unknown>;
+      /** How the model takes the answer, where the model supports it. */
+      scheduling?: 'INTERRUPT' | 'WHEN_IDLE' | 'SILENT';
     };
 
 /** `open` once `ready` arrived; `closed` is final (stopped, fatal error, retries spent). */

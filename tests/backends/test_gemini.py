@@ -225,6 +225,47 @@ async def test_tool_call_answered(make_simulator, make_backend):
     assert dig(declared, "function_declarations")[0]["name"] == "get_time"
 
 
+async def test_scheduling_goes_where_the_model_takes_it(make_simulator, make_backend):
+    tool = {"name": "lamp", "description": "A lamp.", "behavior": "NON_BLOCKING"}
+    options = SessionOptions(backend="gemini", model="gemini-3.8-live", voice="Puck", tools=(tool,))
+    async with make_simulator(playback_speed=8.0) as sim:
+        upstream = await make_backend(sim).connect(options)
+        listener = Listener(upstream)
+        await upstream.send_text("call lamp {}")
+        call = await listener.until(lambda e: isinstance(e, ToolCallEvent))
+        assert isinstance(call, ToolCallEvent)
+        await upstream.send_tool_response(call.id, call.name, {"ok": True}, "SILENT")
+        await listener.turns(1)
+        await upstream.close()
+
+    assert sim.conversations[0].tool_responses == [
+        {"id": call.id, "name": "lamp", "response": {"ok": True}, "scheduling": "SILENT"}
+    ]
+    assert not listener.of(AudioEvent)  # a silent answer says nothing
+    assert not listener.of(ErrorEvent)
+
+
+async def test_scheduling_is_dropped_where_the_model_has_none(make_simulator, make_backend):
+    options = SessionOptions(backend="gemini", model="gemini-3.1-flash-live-preview", voice="Puck")
+    async with make_simulator(playback_speed=8.0) as sim:
+        upstream = await make_backend(sim).connect(options)
+        listener = Listener(upstream)
+        for turn in (1, 2):
+            await upstream.send_text("call lamp {}")
+            call = await listener.until(lambda e: isinstance(e, ToolCallEvent), turn)
+            assert isinstance(call, ToolCallEvent)
+            await upstream.send_tool_response(call.id, call.name, {"n": turn}, "WHEN_IDLE")
+            await listener.turns(turn)
+        await upstream.close()
+
+    # the answers went (without the field the model would refuse), told once
+    assert [r.get("scheduling") for r in sim.conversations[0].tool_responses] == [None, None]
+    assert sim.conversations[0].connections == 1
+    errors = listener.of(ErrorEvent)
+    assert [(e.code, e.fatal) for e in errors] == [("scheduling_unsupported", False)]
+    assert "gemini-3.8-live" in errors[0].message
+
+
 async def test_drop_mid_utterance_loses_no_input(make_simulator, make_backend, monkeypatch):
     utterance = frames(speech(1.5) + silence(0.4))
     async with make_simulator(playback_speed=4.0) as sim:

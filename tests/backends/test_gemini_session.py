@@ -113,6 +113,39 @@ async def test_tool_call_answered_by_a_client(
         assert sim.conversations[0].tool_responses[0]["response"] == {"time": "noon"}
 
 
+@pytest.mark.parametrize(
+    ("model", "recorded", "errors"),
+    [
+        ("gemini-3.8-live", "SILENT", []),
+        ("gemini-3.1-flash-live-preview", None, ["scheduling_unsupported"]),
+    ],
+)
+async def test_a_tool_response_scheduling_reaches_the_model_that_takes_it(
+    api: Any,
+    open_stream: Any,
+    make_simulator: Any,
+    simulator_port: int,
+    model: str,
+    recorded: str | None,
+    errors: list[str],
+) -> None:
+    tools = [{"name": "get_time", "description": "the time"}]
+    async with make_simulator(port=simulator_port, playback_speed=8.0) as sim:
+        _, session = await api("POST", "sessions", body={"tools": tools, "model": model})
+        kernel = await open_stream(session["id"], mode="observe")
+        await kernel.until("ready")
+        await kernel.send_json({"type": "text", "text": "call get_time {}"})
+        call = await kernel.until("tool_call")
+        await kernel.send_json(
+            {"type": "tool_response", "id": call["id"], "name": "get_time",
+             "response": {"time": "noon"}, "scheduling": "SILENT"}
+        )  # fmt: skip
+        await kernel.until("turn_complete")
+        assert [e["code"] for e in kernel.of("error")] == errors
+        assert sim.conversations[0].tool_responses[0].get("scheduling") == recorded
+        await api("DELETE", "sessions", session["id"])
+
+
 @pytest.mark.parametrize("model", ["gemini-nonexistent-live"])
 async def test_refused_model_is_an_error_naming_it(
     api: Any, make_simulator: Any, simulator_port: int, model: str
