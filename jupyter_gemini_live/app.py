@@ -275,6 +275,7 @@ class GeminiLive(ExtensionApp):
     def make_backends(self) -> dict[str, Backend]:
         from .backends.echo import EchoBackend
         from .backends.gemini import GeminiBackend
+        from .backends.relay import RelayBackend
 
         gemini = GeminiBackend(
             api_key=self.api_key or None,
@@ -290,8 +291,13 @@ class GeminiLive(ExtensionApp):
         problem = self.ca_file_problem()
         if problem is not None:
             self.log.warning("gemini-live: the gemini backend is off: %s", problem)
-            return {"gemini": Unavailable("gemini", problem), "echo": EchoBackend()}
-        return {"gemini": gemini, "echo": EchoBackend()}
+            return {
+                "gemini": Unavailable("gemini", problem),
+                "echo": EchoBackend(),
+                "relay": RelayBackend(),
+            }
+        # relay: a kernel is the model (RunningLiveAudio); never the default backend
+        return {"gemini": gemini, "echo": EchoBackend(), "relay": RelayBackend()}
 
     def ca_file_problem(self) -> str | None:
         """Why c.GeminiLive.ca_file cannot be used (None when unset or good)."""

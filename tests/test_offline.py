@@ -10,7 +10,7 @@ import pytest
 from speech import silence, speech
 
 from jupyter_gemini_live import offline
-from jupyter_gemini_live.backends.base import INPUT_RATE, OUTPUT_RATE
+from jupyter_gemini_live.protocol import INPUT_RATE, OUTPUT_RATE
 
 # ---- `call NAME {json}` --------------------------------------------------------------------
 

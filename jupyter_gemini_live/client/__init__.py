@@ -12,18 +12,28 @@ key stays on the server. See docs/kernel.md.
 
 from __future__ import annotations
 
+from .audio import STANDARD_AUDIO_CONFIG, Audio, AudioConfig, FailedToStartError
+from .audio_device import AudioDeviceClosed, AudioSession, RunningLiveAudio
 from .discovery import ServerAddress, ServerNotFound
 from .observer import Events, ToolCall, Turn
 from .rest import LiveError
-from .session import KernelSession, LiveServer, connect
+from .session import KernelSession, LiveServer, Reply, connect
 from .tools import LiveTool, ToolError, ToolResult, tool
 
 __all__ = [
+    "STANDARD_AUDIO_CONFIG",
+    "Audio",
+    "AudioConfig",
+    "AudioDeviceClosed",
+    "AudioSession",
     "Events",
+    "FailedToStartError",
     "KernelSession",
     "LiveError",
     "LiveServer",
     "LiveTool",
+    "Reply",
+    "RunningLiveAudio",
     "ServerAddress",
     "ServerNotFound",
     "ToolCall",
