@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .backends.base import Backend, BackendUnavailable, SessionOptions
+from .recording import RecordingSettings
 from .session import LiveSession
 from .session_options import Defaults
 
@@ -35,8 +36,10 @@ class SessionManager:
         max_sessions: int,
         idle_timeout: float,
         reconnect_grace: float,
-        record_dir: str,
+        recording: RecordingSettings,
+        keep_recordings: bool = False,
         log: logging.Logger,
+        on_activity: Callable[[], None] | None = None,
     ) -> None:
         self.backends = dict(backends)
         #: what a session gets for the fields its request leaves out, and what is allowed
@@ -44,8 +47,11 @@ class SessionManager:
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
         self.reconnect_grace = reconnect_grace
-        self.record_dir = record_dir
+        self.recording = recording
+        self.keep_recordings = keep_recordings
         self.log = log
+        #: called on every sign of life of a session (server activity, for JupyterHub)
+        self.on_activity = on_activity
         self._sessions: dict[str, LiveSession] = {}
         self._reaper: asyncio.Task[None] | None = None
 
@@ -65,8 +71,10 @@ class SessionManager:
         reason = backend.unavailable_reason()
         if reason is not None:
             raise BackendUnavailable("backend_unavailable", f"{options.backend}: {reason}")
-        record_dir = self.record_dir if options.record else None
-        session = LiveSession(options, backend, record_dir=record_dir, log=self.log)
+        recording = self.recording if options.record else None
+        session = LiveSession(
+            options, backend, recording=recording, log=self.log, on_activity=self.on_activity
+        )
         self._sessions[session.id] = session
         self._ensure_reaper()
         try:
@@ -89,18 +97,18 @@ class SessionManager:
     async def delete(self, session_id: str) -> None:
         session = self.get(session_id)
         await session.close("session deleted")
-        self._sessions.pop(session_id, None)
+        await self._forget(session)
 
     async def shutdown(self) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
+        sessions = list(self._sessions.values())
         await asyncio.gather(
-            *(s.close("server shutting down") for s in self._sessions.values()),
-            return_exceptions=True,
+            *(s.close("server shutting down") for s in sessions), return_exceptions=True
         )
-        self._sessions.clear()
+        await asyncio.gather(*(self._forget(s) for s in sessions), return_exceptions=True)
 
     def _ensure_reaper(self) -> None:
         if self._reaper is None or self._reaper.done():
@@ -121,7 +129,12 @@ class SessionManager:
                 await session.close(reason)
         ended = [s for s in self._sessions.values() if s.ended]
         for session in ended[: max(0, len(ended) - ENDED_KEPT)]:
-            self._sessions.pop(session.id, None)
+            await self._forget(session)
+
+    async def _forget(self, session: LiveSession) -> None:
+        self._sessions.pop(session.id, None)
+        if not self.keep_recordings:
+            await session.discard_recording()
 
     def _expiry(self, session: LiveSession, now: float) -> str | None:
         if session.ended:

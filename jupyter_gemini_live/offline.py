@@ -35,7 +35,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import numpy as np
 import soxr
 
-from .backends.base import INPUT_RATE, OUTPUT_RATE
+from .protocol import INPUT_RATE, OUTPUT_RATE
 from .vad import SpeechDetector, VadEvent
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@
 - `schema()`: a JSON Schema (draft-07) generated from these types, which the frontend's
   tests check the TypeScript types against. `python -m jupyter_gemini_live.protocol`
   prints it; the copy checked in at labextension/src/__tests__/protocol-schema.json must
-  match (tests/test_protocol.py).
+  match (tests/test_wire_protocol.py).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from .backends.base import BackendError
 from .handler_base import GeminiLiveMixin
 from .manager import TooManySessions, UnknownSession
 from .protocol import FrameError, Text, TextTurn, check_text
-from .session_options import OptionError, parse_session_options
+from .session_options import OptionError, decode_body, parse_session_options
 from .transcript import to_markdown
 
 
@@ -28,7 +28,13 @@ class GeminiLiveHandler(GeminiLiveMixin, ExtensionHandlerMixin, APIHandler):
         self.finish(json.dumps(body))
 
     def json_object(self) -> dict[str, Any]:
-        body = self.get_json_body() if self.request.body else {}
+        """The request body as a JSON object ({} when empty); 400 naming `body` otherwise."""
+        try:
+            body = decode_body(self.request.body)
+        except OptionError as err:
+            raise web.HTTPError(400, "%s", str(err)) from None
+        if body is None:
+            return {}
         if not isinstance(body, dict):
             raise web.HTTPError(400, "%s", "body: expected a JSON object")
         return body

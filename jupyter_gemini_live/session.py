@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
@@ -55,7 +56,7 @@ from .protocol import (
     UpstreamCommand,
     pcm_ms,
 )
-from .recording import Recorder
+from .recording import Recorder, RecordingSettings
 from .transcript import Entry, Transcript
 
 ENDED: frozenset[SessionState] = frozenset({"closed", "error"})
@@ -115,8 +116,9 @@ class LiveSession:
         options: SessionOptions,
         backend: Backend,
         *,
-        record_dir: str | None = None,
+        recording: RecordingSettings | None = None,
         log: logging.Logger,
+        on_activity: Callable[[], None] | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.options = options
@@ -129,8 +131,20 @@ class LiveSession:
         self.device_left_at: float | None = None
         self._t0 = time.monotonic()
         self._backend = backend
-        self._recorder = Recorder(record_dir, self.id, self.now) if record_dir else None
+        self._recorder = (
+            Recorder(
+                recording.folder,
+                self.id,
+                self.now,
+                max_bytes=recording.max_bytes,
+                on_stop=self._recording_stopped,
+                log=log,
+            )
+            if recording is not None
+            else None
+        )
         self._log = log
+        self._on_activity = on_activity
         self._upstream: Upstream | None = None
         self._device: Listener | None = None
         self._observers: set[Listener] = set()
@@ -215,6 +229,14 @@ class LiveSession:
             await self._recorder.flush()
         return str(self._recorder.path)
 
+    async def discard_recording(self) -> None:
+        """Delete the recording's file (the session is being forgotten)."""
+        if self._recorder is not None:
+            await self._recorder.discard()
+
+    def _recording_stopped(self, reason: str) -> None:
+        self._broadcast(protocol.Error("recording_stopped", reason, fatal=False))
+
     @property
     def ended(self) -> bool:
         return self.state in ENDED
@@ -250,6 +272,8 @@ class LiveSession:
 
     def touch(self) -> None:
         self.last_activity = time.monotonic()
+        if self._on_activity is not None:
+            self._on_activity()
 
     # ---- input ---------------------------------------------------------------------
 

@@ -186,3 +186,16 @@ async def test_recording_is_404_unless_requested(api: Any) -> None:
     code, error = await api("GET", "sessions", session["id"], "recording.wav")
     assert code == 404
     assert "record=true" in error["message"]
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe{}", b"[" * 5000 + b"]" * 5000, b'{"text": NaN}'])
+async def test_a_bad_body_is_a_400_about_the_body_on_every_post(api: Any, raw: bytes) -> None:
+    """Regression: a body that is not UTF-8 (or too deep for json) answered 500."""
+    code, body = await api("POST", "sessions", body=raw)
+    assert code == 400
+    assert body["message"].startswith("body:")
+    code, session = await api("POST", "sessions", body={})
+    assert code == 201
+    code, body = await api("POST", "sessions", session["id"], "text", body=raw)
+    assert code == 400
+    assert body["message"].startswith("body:")

@@ -39,6 +39,7 @@ from ..protocol import Role as Role
 from ..protocol import pcm_ms as pcm_ms
 
 Sensitivity = Literal["high", "low"]
+MediaResolution = Literal["low", "medium", "high"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,13 @@ class SessionOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     tools: tuple[Mapping[str, Any], ...] = ()
     record: bool = False
+    #: model-dependent settings (checked against `models.capabilities(model)`); None:
+    #: not sent, the model's own default applies
+    thinking_level: str | None = None
+    proactive_audio: bool | None = None
+    affective_dialog: bool | None = None
+    google_search: bool = False
+    media_resolution: MediaResolution | None = None
 
 
 # ---- events an upstream yields -------------------------------------------------------

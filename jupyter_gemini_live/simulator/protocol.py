@@ -13,11 +13,16 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..backends.base import OUTPUT_RATE
+from ..protocol import OUTPUT_RATE
 
 API_PATH = re.compile(
     r"^/ws/google\.ai\.generativelanguage\.(?P<version>[A-Za-z0-9]+)\."
     r"GenerativeService\.BidiGenerateContent(?:Constrained)?$"
+)
+#: the Live path of Vertex AI (Gemini Enterprise Agent Platform): a bearer token, no key
+VERTEX_PATH = re.compile(
+    r"^/ws/google\.cloud\.aiplatform\.(?P<version>[A-Za-z0-9]+)\."
+    r"LlmBidiService/BidiGenerateContent$"
 )
 OUTPUT_MIME = f"audio/pcm;rate={OUTPUT_RATE}"
 
@@ -83,6 +88,20 @@ def texts_of_turns(turns: Any) -> list[str]:
     return texts
 
 
+def turns_of(turns: Any) -> list[tuple[str, str]]:
+    """(role, text) of every text part of `clientContent.turns`, in order."""
+    if isinstance(turns, Mapping):
+        turns = [turns]
+    found: list[tuple[str, str]] = []
+    for turn in turns if isinstance(turns, Sequence) else []:
+        role = str(field(turn, "role", "user"))
+        for part in field(turn, "parts", []) or []:
+            text = field(part, "text")
+            if isinstance(text, str) and text:
+                found.append((role, text))
+    return found
+
+
 # ---- server messages -----------------------------------------------------------------
 
 
@@ -130,15 +149,37 @@ def go_away(time_left_s: float) -> Message:
     return {"goAway": {"timeLeft": f"{time_left_s:g}s"}}
 
 
-def resumption_update(handle: str, *, resumable: bool) -> Message:
-    return {"sessionResumptionUpdate": {"newHandle": handle, "resumable": resumable}}
+def resumption_update(handle: str, *, resumable: bool, last_consumed: int | None = None) -> Message:
+    """A new handle; `last_consumed`: the index of the last client message its state
+    includes, counted on the connection from 0 (the `setup` message)."""
+    body: dict[str, Any] = {"newHandle": handle if resumable else "", "resumable": resumable}
+    if resumable and last_consumed is not None:
+        body["lastConsumedClientMessageIndex"] = str(last_consumed)
+    return {"sessionResumptionUpdate": body}
 
 
-def usage(prompt_tokens: int, response_tokens: int, total_tokens: int) -> Message:
-    return {
-        "usageMetadata": {
-            "promptTokenCount": prompt_tokens,
-            "responseTokenCount": response_tokens,
-            "totalTokenCount": total_tokens,
-        }
+def usage(
+    prompt: Mapping[str, int],
+    response: Mapping[str, int],
+    thoughts: int = 0,
+    *,
+    vertex: bool = False,
+) -> Message:
+    """`usageMetadata` as the service sends it: cumulative counts of the connection,
+    split by modality (`prompt`/`response`: modality name → tokens). Vertex calls the
+    response "candidates"."""
+    answer = "candidates" if vertex else "response"
+    body: dict[str, Any] = {
+        "promptTokenCount": sum(prompt.values()),
+        f"{answer}TokenCount": sum(response.values()),
+        "totalTokenCount": sum(prompt.values()) + sum(response.values()) + thoughts,
+        "promptTokensDetails": _details(prompt),
+        f"{answer}TokensDetails": _details(response),
     }
+    if thoughts:
+        body["thoughtsTokenCount"] = thoughts
+    return {"usageMetadata": body}
+
+
+def _details(counts: Mapping[str, int]) -> list[dict[str, Any]]:
+    return [{"modality": name, "tokenCount": n} for name, n in counts.items() if n]

@@ -3,6 +3,7 @@ configured only by `c.GeminiLive.*`, with the simulator standing in for Google."
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ async def test_spoken_conversation_through_the_server(
         await api("DELETE", "sessions", session["id"])
 
 
-async def test_go_away_is_invisible_but_for_the_state(
+async def test_go_away_is_invisible(
     api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
 ) -> None:
     async with make_simulator(port=simulator_port, playback_speed=4.0) as sim:
@@ -75,13 +76,18 @@ async def test_go_away_is_invisible_but_for_the_state(
                 await sim.go_away(time_left_s=5.0)
             await stream.talk(frame)
         await stream.until("turn_complete", turn=1)
+        conversation = sim.conversations[0]
+        while conversation.connections < 2:  # noqa: ASYNC110 (no change notification)
+            await asyncio.sleep(0.01)
 
-        states = [e["state"] for e in stream.of("state")]
-        assert states == ["reconnecting", "live"]
-        assert sim.conversations[0].audio_in_bytes == sum(len(f) for f in utterance)
+        # the utterance and its reply finished on the old connection; the move to the
+        # new one, at the turn's end, was quick: no state change, nothing lost
+        assert not stream.of("state")
+        assert not stream.of("interrupted")
+        assert conversation.audio_in_bytes == sum(len(f) for f in utterance)
         assert seconds_of(stream.audio, 24000) == pytest.approx(1.5, abs=0.25)
         _, after = await api("GET", "sessions", session["id"])
-        assert after["stats"]["reconnects"] == 1
+        assert after["stats"]["reconnects"] == 0  # the stats count what users notice
         assert after["stats"]["dropped_in_ms"] == 0
         assert after["state"] == "live"
 
