@@ -253,6 +253,7 @@ class GeminiLive(ExtensionApp):
                 self.record_dir, (self.recording_max_mb * 1_000_000) or None
             ),
             keep_recordings=self.keep_recordings,
+            usage_policy=self.usage_policy(),
             log=self.log,
             # conversations count as server activity (JupyterHub's idle culling reads it)
             on_activity=ActivityStamp(server.web_app.settings) if server is not None else None,

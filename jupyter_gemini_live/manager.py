@@ -12,6 +12,7 @@ from .backends.base import Backend, BackendUnavailable, SessionOptions
 from .recording import RecordingSettings
 from .session import LiveSession
 from .session_options import Defaults
+from .usage import UsagePolicy
 
 #: ended sessions kept so their transcript and error can still be read
 ENDED_KEPT = 20
@@ -40,6 +41,7 @@ class SessionManager:
         keep_recordings: bool = False,
         log: logging.Logger,
         on_activity: Callable[[], None] | None = None,
+        usage_policy: UsagePolicy | None = None,
     ) -> None:
         self.backends = dict(backends)
         #: what a session gets for the fields its request leaves out, and what is allowed
@@ -52,6 +54,8 @@ class SessionManager:
         self.log = log
         #: called on every sign of life of a session (server activity, for JupyterHub)
         self.on_activity = on_activity
+        #: prices and budget of every session's usage meter
+        self.usage_policy = usage_policy or UsagePolicy()
         self._sessions: dict[str, LiveSession] = {}
         self._reaper: asyncio.Task[None] | None = None
 
@@ -73,7 +77,12 @@ class SessionManager:
             raise BackendUnavailable("backend_unavailable", f"{options.backend}: {reason}")
         recording = self.recording if options.record else None
         session = LiveSession(
-            options, backend, recording=recording, log=self.log, on_activity=self.on_activity
+            options,
+            backend,
+            recording=recording,
+            log=self.log,
+            on_activity=self.on_activity,
+            usage_policy=self.usage_policy,
         )
         self._sessions[session.id] = session
         self._ensure_reaper()

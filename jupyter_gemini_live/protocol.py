@@ -327,6 +327,29 @@ def _field(message: Mapping[str, Any], name: str, kind: type | tuple[type, ...])
 # ---- REST shapes ------------------------------------------------------------------------
 
 
+class ModalityTokens(TypedDict):
+    text: int
+    audio: int
+    image: int
+
+
+class TokenCounts(TypedDict):
+    """Tokens by kind and modality (usage.py's `Tokens`)."""
+
+    prompt: ModalityTokens
+    response: ModalityTokens
+    thinking: int
+    tool_use: int
+    total: int
+
+
+class UsageTotals(TypedDict):
+    """Tokens and their estimated cost in USD (a turn's or a session's)."""
+
+    tokens: TokenCounts
+    cost_usd: float
+
+
 class SessionStats(TypedDict):
     audio_in_ms: float
     audio_out_ms: float
@@ -336,6 +359,8 @@ class SessionStats(TypedDict):
     reconnects: int
     dropped_in_ms: float
     dropped_out_ms: float
+    #: the session's token usage so far and its estimated cost
+    usage: UsageTotals
 
 
 class Session(TypedDict):
@@ -364,6 +389,8 @@ class TranscriptEntry(TypedDict):
     end: float
     final: bool
     interrupted: bool
+    #: the usage of the turn (on the turn's last entry, once the turn is complete)
+    usage: UsageTotals | None
 
 
 class TextTurn(TypedDict):
@@ -463,9 +490,15 @@ class ToolCallCancelled(ServerEvent):
 
 @dataclass(frozen=True)
 class Usage(ServerEvent):
+    """A usage report: `usage` as the service sent it (cumulative per connection),
+    `delta` what it adds, `turn_usage` the turn so far, `session_usage` the session's."""
+
     type: ClassVar[str] = "usage"
     usage: Mapping[str, Any]
     turn: int
+    delta: TokenCounts
+    turn_usage: UsageTotals
+    session_usage: UsageTotals
 
 
 @dataclass(frozen=True)
@@ -499,6 +532,9 @@ SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
 )
 #: the REST shapes, by their schema name
 REST_SHAPES: Mapping[str, type] = {
+    "ModalityTokens": ModalityTokens,
+    "TokenCounts": TokenCounts,
+    "UsageTotals": UsageTotals,
     "Session": Session,
     "SessionStats": SessionStats,
     "TranscriptEntry": TranscriptEntry,

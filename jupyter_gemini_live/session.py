@@ -19,9 +19,9 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Protocol, cast
 
 from . import protocol
 from .backends.base import (
@@ -31,6 +31,7 @@ from .backends.base import (
     ErrorEvent,
     Event,
     InterruptedEvent,
+    NewConnectionEvent,
     SessionOptions,
     StateEvent,
     ToolCallCancelledEvent,
@@ -58,6 +59,7 @@ from .protocol import (
 )
 from .recording import Recorder, RecordingSettings
 from .transcript import Entry, Transcript
+from .usage import Usage, UsageMeter, UsagePolicy
 
 ENDED: frozenset[SessionState] = frozenset({"closed", "error"})
 #: commands waiting for the upstream: 5 s of 20 ms audio frames
@@ -97,7 +99,9 @@ class Stats:
     dropped_in_ms: float = 0.0
     dropped_out_ms: float = 0.0
 
-    def as_json(self, upstream_dropped_ms: float = 0.0) -> protocol.SessionStats:
+    def as_json(
+        self, usage: protocol.UsageTotals, upstream_dropped_ms: float = 0.0
+    ) -> protocol.SessionStats:
         return {
             "audio_in_ms": round(self.audio_in_ms, 1),
             "audio_out_ms": round(self.audio_out_ms, 1),
@@ -107,6 +111,7 @@ class Stats:
             "reconnects": self.reconnects,
             "dropped_in_ms": round(self.dropped_in_ms, 1) + round(upstream_dropped_ms, 1),
             "dropped_out_ms": round(self.dropped_out_ms, 1),
+            "usage": usage,
         }
 
 
@@ -119,6 +124,7 @@ class LiveSession:
         recording: RecordingSettings | None = None,
         log: logging.Logger,
         on_activity: Callable[[], None] | None = None,
+        usage_policy: UsagePolicy | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.options = options
@@ -126,6 +132,10 @@ class LiveSession:
         self.error: str | None = None
         self.stats = Stats()
         self.transcript = Transcript()
+        policy = usage_policy or UsagePolicy()
+        budget = policy.budget.capped(options.budget_tokens, options.budget_usd)
+        #: tokens and cost, per turn and in total, against the session's budget
+        self.usage = UsageMeter(options.model, replace(policy, budget=budget))
         self.created = datetime.now(timezone.utc)
         self.last_activity = time.monotonic()
         self.device_left_at: float | None = None
@@ -385,7 +395,9 @@ class LiveSession:
                     self._pending_calls.pop(call_id, None)
                 self._broadcast(protocol.ToolCallCancelled(tuple(event.ids), self.turn))
             case UsageEvent():
-                self._broadcast(protocol.Usage(dict(event.usage), self.turn))
+                self._on_usage(event)
+            case NewConnectionEvent():
+                self.usage.new_connection()
             case StateEvent():
                 if event.state == "live" and self.state == "reconnecting":
                     self.stats.reconnects += 1
@@ -440,9 +452,29 @@ class LiveSession:
         self._broadcast(protocol.Interrupted(self.turn))
         self._broadcast_transcript(self.transcript.mark_interrupted(self.turn))
 
+    def _on_usage(self, event: UsageEvent) -> None:
+        delta = self.usage.observe(event.usage)
+        self._broadcast(
+            protocol.Usage(
+                dict(event.usage),
+                self.turn,
+                cast(protocol.TokenCounts, delta.to_json()),
+                _totals(self.usage.turn),
+                _totals(self.usage.session),
+            )
+        )
+        over = self.usage.over_budget()
+        if over is not None:
+            self._log.info("gemini-live %s: budget exceeded", self.id)
+            self._fail("budget_exceeded", over)
+
     def _on_turn_complete(self) -> None:
         for entry in self.transcript.settle(self.turn):
             self._broadcast_transcript(entry)
+        closing = self.transcript.last_of(self.turn)
+        turn_usage = self.usage.end_turn()
+        if closing is not None:
+            closing.usage = _totals(turn_usage)
         self._broadcast(protocol.TurnComplete(self.turn))
         self.stats.turns += 1  # which starts the next turn
 
@@ -493,5 +525,9 @@ class LiveSession:
             "device_connected": self._device is not None,
             "turn": self.turn,
             "error": self.error,
-            "stats": self.stats.as_json(dropped),
+            "stats": self.stats.as_json(_totals(self.usage.session), dropped),
         }
+
+
+def _totals(usage: Usage) -> protocol.UsageTotals:
+    return cast(protocol.UsageTotals, usage.to_json())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ FIELDS = {
     "affective_dialog",
     "google_search",
     "media_resolution",
+    "budget_tokens",
+    "budget_usd",
 }
 VAD_FIELDS = {"silence_ms", "prefix_padding_ms", "start_sensitivity", "end_sensitivity"}
 
@@ -134,7 +137,34 @@ def parse_session_options(body: object, defaults: Defaults) -> SessionOptions:
         affective_dialog=_affective_dialog(body, capable),
         google_search=_google_search(body, capable),
         media_resolution=_media_resolution(body, capable),
+        budget_tokens=_budget_tokens(body),
+        budget_usd=_budget_usd(body),
     )
+
+
+def _budget_tokens(body: Mapping[str, Any]) -> int | None:
+    """A session's own token budget (the server's c.GeminiLive.budget_tokens caps it)."""
+    value = body.get("budget_tokens")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise OptionError("budget_tokens", "expected a whole number of tokens above 0")
+    return value
+
+
+def _budget_usd(body: Mapping[str, Any]) -> float | None:
+    """A session's own money budget in USD (c.GeminiLive.budget_usd caps it)."""
+    value = body.get("budget_usd")
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise OptionError("budget_usd", "expected an amount in USD above 0")
+    return float(value)
 
 
 # ---- what depends on the model (models.py's table) ----------------------------------------

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .protocol import Role, TranscriptEntry
+from .protocol import Role, TranscriptEntry, UsageTotals
 
 #: turns back from the newest whose entries still take late text
 LATE_TURNS = 2
@@ -28,6 +28,7 @@ class Entry:
     end: float
     final: bool = False
     interrupted: bool = False
+    usage: UsageTotals | None = None
 
     def as_json(self) -> TranscriptEntry:
         return {
@@ -38,6 +39,7 @@ class Entry:
             "end": self.end,
             "final": self.final,
             "interrupted": self.interrupted,
+            "usage": self.usage,
         }
 
 
@@ -82,6 +84,11 @@ class Transcript:
         if entry is not None:
             entry.interrupted = True
         return entry
+
+    def last_of(self, turn: int) -> Entry | None:
+        """The entry that closes `turn` (the model's, else the user's): what a turn's
+        usage, sources and end reason are stored on."""
+        return self._recent.get((turn, "model")) or self._recent.get((turn, "user"))
 
     def entries(self) -> list[TranscriptEntry]:
         return [entry.as_json() for entry in self._entries]

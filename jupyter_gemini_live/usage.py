@@ -229,18 +229,34 @@ class Budget:
 
     max_tokens: int | None = None
     max_usd: float | None = None
+    #: the settings that set each limit (named in the message that ends a session)
+    tokens_setting: str = "c.GeminiLive.budget_tokens"
+    usd_setting: str = "c.GeminiLive.budget_usd"
+
+    def capped(self, max_tokens: int | None, max_usd: float | None) -> Budget:
+        """This budget, lowered by a session's own limits (never raised above it)."""
+        budget = self
+        if max_tokens is not None and (self.max_tokens is None or max_tokens < self.max_tokens):
+            budget = replace(
+                budget, max_tokens=max_tokens, tokens_setting="the session's budget_tokens option"
+            )
+        if max_usd is not None and (self.max_usd is None or max_usd < self.max_usd):
+            budget = replace(budget, max_usd=max_usd, usd_setting="the session's budget_usd option")
+        return budget
 
     def exceeded(self, tokens: Tokens, cost: float) -> str | None:
         """What was exceeded, said to the user; None while within the budget."""
         if self.max_tokens is not None and tokens.total > self.max_tokens:
             return (
                 f"This session used {tokens.total:,} tokens, more than its budget of "
-                f"{self.max_tokens:,} tokens (c.GeminiLive.budget_tokens): it was ended."
+                f"{self.max_tokens:,} tokens ({self.tokens_setting}): it was ended. "
+                f"Raise {self.tokens_setting} to allow more."
             )
         if self.max_usd is not None and cost > self.max_usd:
             return (
                 f"This session cost an estimated ${cost:.4f}, more than its budget of "
-                f"${self.max_usd:.4f} (c.GeminiLive.budget_usd): it was ended."
+                f"${self.max_usd:.4f} ({self.usd_setting}): it was ended. "
+                f"Raise {self.usd_setting} to allow more."
             )
         return None
 

@@ -171,9 +171,9 @@ async def test_tool_calls_and_usage_carry_their_turn(
     assert await device.until("tool_call_cancelled") == {
         "type": "tool_call_cancelled", "ids": ["c1"], "turn": 2,
     }  # fmt: skip
-    assert await device.until("usage") == {
-        "type": "usage", "usage": {"total_token_count": 7}, "turn": 2,
-    }  # fmt: skip
+    usage = await device.until("usage")
+    assert (usage["usage"], usage["turn"]) == ({"total_token_count": 7}, 2)
+    assert usage["delta"]["total"] == usage["session_usage"]["tokens"]["total"] == 7
     # The cancelled call is closed for answers.
     answer = {"type": "tool_response", "id": "c1", "name": "get_time", "response": {}}
     await device.send_json(answer)

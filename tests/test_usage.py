@@ -161,3 +161,17 @@ def test_a_money_budget():
     meter.observe(report({}, {"AUDIO": 900}))
     assert "budget of $0.0100" in (meter.over_budget() or "")
     assert meter.to_json()["budget"] == {"max_tokens": None, "max_usd": 0.01}
+
+
+def test_a_session_budget_is_capped_by_the_servers():
+    server = Budget(max_tokens=1000, max_usd=1.0)
+    assert server.capped(None, None) == server
+    assert server.capped(5000, 5.0) == server  # a session cannot raise the server's
+    lowered = server.capped(10, 0.5)
+    assert (lowered.max_tokens, lowered.max_usd) == (10, 0.5)
+    meter = UsageMeter("m", UsagePolicy(budget=lowered))
+    meter.observe({"total_token_count": 11})
+    assert "the session's budget_tokens option" in (meter.over_budget() or "")
+    assert "c.GeminiLive.budget_usd" in (
+        Budget(max_usd=0.0001).exceeded(Tokens(total=1), 1.0) or ""
+    )

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import pytest
@@ -21,6 +21,7 @@ from jupyter_gemini_live.protocol import (
     ToolResponse,
     parse_frame,
 )
+from jupyter_gemini_live.usage import Tokens, Usage
 
 SCHEMA_FILE = Path(__file__).parents[1] / "labextension/src/__tests__/protocol-schema.json"
 
@@ -51,10 +52,14 @@ def test_the_schema_is_draft_07_and_strict() -> None:
         assert definition["required"] == list(definition["properties"]), name
 
 
+USAGE = cast(protocol.UsageTotals, Usage(Tokens(prompt_audio=5, total=5), 0.0001).to_json())
+
+
 def sample_events() -> list[protocol.ServerEvent]:
     stats: protocol.SessionStats = {
         "audio_in_ms": 1.5, "audio_out_ms": 0.0, "played_ms": 0.0, "turns": 1,
         "interruptions": 0, "reconnects": 0, "dropped_in_ms": 0.0, "dropped_out_ms": 0.0,
+        "usage": USAGE,
     }  # fmt: skip
     session: protocol.Session = {
         "id": "x", "backend": "echo", "model": "m", "voice": "Puck",
@@ -72,7 +77,7 @@ def sample_events() -> list[protocol.ServerEvent]:
         protocol.TurnComplete(1),
         protocol.ToolCall("c1", "get_time", {"zone": "UTC"}, 1),
         protocol.ToolCallCancelled(("c1",), 1),
-        protocol.Usage({"total_token_count": 12}, 1),
+        protocol.Usage({"total_token_count": 12}, 1, USAGE["tokens"], USAGE, USAGE),
         protocol.Error("busy", "try again"),
         protocol.Pong(12.5),
         protocol.Pong(None),

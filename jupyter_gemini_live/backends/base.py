@@ -73,6 +73,9 @@ class SessionOptions:
     affective_dialog: bool | None = None
     google_search: bool = False
     media_resolution: MediaResolution | None = None
+    #: the session's own budget (capped by the server's): None, the server's applies
+    budget_tokens: int | None = None
+    budget_usd: float | None = None
 
 
 # ---- events an upstream yields -------------------------------------------------------
@@ -118,6 +121,12 @@ class UsageEvent:
 
 
 @dataclass(frozen=True)
+class NewConnectionEvent:
+    """The upstream opened a new connection to the service (a resumption or a new
+    session): the service's cumulative usage counts start from zero again."""
+
+
+@dataclass(frozen=True)
 class StateEvent:
     state: Literal["reconnecting", "live"]
 
@@ -137,6 +146,7 @@ Event = (
     | ToolCallEvent
     | ToolCallCancelledEvent
     | UsageEvent
+    | NewConnectionEvent
     | StateEvent
     | ErrorEvent
 )

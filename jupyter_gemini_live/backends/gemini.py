@@ -42,6 +42,7 @@ from .base import (
     ErrorEvent,
     Event,
     InterruptedEvent,
+    NewConnectionEvent,
     Role,
     SessionOptions,
     StateEvent,
@@ -1169,6 +1170,8 @@ class GeminiUpstream(Upstream):
                 await asyncio.wait_for(stack.aclose(), CLOSE_TIMEOUT_S)
             raise
         self.replay_lost_ms += lost_ms
+        # The service's cumulative usage counts start again on the new connection.
+        await self._emit(NewConnectionEvent())
         lost = lost_input(
             self.held.dropped_ms - dropped_ms + lost_ms,
             self.held.dropped_items - dropped_items + lost_items,

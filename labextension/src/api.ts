@@ -5,6 +5,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { IUsageTotals } from './stream';
+
 export const API_PATH = 'gemini-live/api';
 
 export interface IBackendStatus {
@@ -71,6 +73,8 @@ export interface ISessionStats {
   dropped_in_ms: number;
   /** Model audio a too-slow client could not take. */
   dropped_out_ms: number;
+  /** The session's token usage so far and its estimated cost. */
+  usage: IUsageTotals;
 }
 
 export type ActivityDetection = 'auto' | 'manual';
@@ -120,6 +124,8 @@ export interface ITranscriptEntry {
   end: number;
   final: boolean;
   interrupted: boolean;
+  /** The turn's usage (on its last entry, once the turn is complete). */
+  usage: IUsageTotals | null;
 }
 
 /** The text route's answer: the turn the text went into. */

@@ -68,10 +68,38 @@ export interface IToolCallCancelledEvent {
   turn: number;
 }
 
+export interface IModalityTokens {
+  text: number;
+  audio: number;
+  image: number;
+}
+
+/** Tokens by kind and modality. */
+export interface ITokenCounts {
+  prompt: IModalityTokens;
+  response: IModalityTokens;
+  thinking: number;
+  tool_use: number;
+  total: number;
+}
+
+/** Tokens and their estimated cost in USD (a turn's or a session's). */
+export interface IUsageTotals {
+  tokens: ITokenCounts;
+  cost_usd: number;
+}
+
+/**
+ * A usage report: `usage` as the service sent it (cumulative per connection), `delta`
+ * what it adds, `turn_usage` the turn so far, `session_usage` the session's so far.
+ */
 export interface IUsageEvent {
   type: 'usage';
   usage: Record<string, unknown>;
   turn: number;
+  delta: ITokenCounts;
+  turn_usage: IUsageTotals;
+  session_usage: IUsageTotals;
 }
 
 /** A fatal error is followed by `state: error` and the socket closing (4002). */

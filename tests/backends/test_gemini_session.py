@@ -131,3 +131,73 @@ async def test_bad_key_is_an_error_saying_so(
         code, error = await api("POST", "sessions")
     assert code in (502, 503)
     assert "key" in error["message"].lower()
+
+
+# ---- usage and cost ------------------------------------------------------------------------
+
+
+async def test_usage_per_turn_and_per_session_from_cumulative_reports(
+    api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    async with make_simulator(port=simulator_port, playback_speed=8.0):
+        _, session = await api("POST", "sessions")
+        stream = await open_stream(session["id"])
+        await stream.until("ready")
+        for turn, text in enumerate(["hello there", "and again"], 1):
+            await stream.send_json({"type": "text", "text": text})
+            await stream.until("turn_complete", turn=turn)
+        first, second = stream.of("usage")
+        assert (first["turn"], second["turn"]) == (1, 2)
+        # the service's reports are cumulative: the second one adds only its difference
+        cumulative = [r["usage"]["total_token_count"] for r in (first, second)]
+        assert second["delta"]["total"] == cumulative[1] - cumulative[0] > 0
+        assert second["turn_usage"]["tokens"]["total"] == cumulative[1] - cumulative[0]
+        assert second["session_usage"]["tokens"]["total"] == cumulative[1]
+        assert second["session_usage"]["tokens"]["response"]["audio"] > 0
+        assert second["session_usage"]["cost_usd"] > first["session_usage"]["cost_usd"] > 0
+        _, after = await api("GET", "sessions", session["id"])
+        assert after["stats"]["usage"] == second["session_usage"]
+        _, transcript = await api("GET", "sessions", session["id"], "transcript")
+        model = [e for e in transcript if e["role"] == "model"]
+        assert [e["usage"] for e in model] == [first["turn_usage"], second["turn_usage"]]
+
+
+async def test_usage_counts_afresh_on_a_new_connection(
+    api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    async with make_simulator(port=simulator_port, playback_speed=8.0) as sim:
+        _, session = await api("POST", "sessions")
+        stream = await open_stream(session["id"])
+        await stream.until("ready")
+        await stream.send_json({"type": "text", "text": "hello there"})
+        await stream.until("turn_complete", turn=1)
+        await sim.go_away(time_left_s=5.0)
+        conversation = sim.conversations[0]
+        while conversation.connections < 2:  # noqa: ASYNC110 (no change notification)
+            await asyncio.sleep(0.01)
+        await stream.send_json({"type": "text", "text": "and again on a new connection"})
+        await stream.until("turn_complete", turn=2)
+        first, second = stream.of("usage")
+        # the new connection's report counts from zero: all of it is the second turn's
+        assert second["delta"]["total"] == second["usage"]["total_token_count"]
+        total = first["usage"]["total_token_count"] + second["usage"]["total_token_count"]
+        assert second["session_usage"]["tokens"]["total"] == total
+
+
+async def test_a_session_over_its_budget_ends_saying_what_to_raise(
+    api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    async with make_simulator(port=simulator_port, playback_speed=8.0):
+        code, session = await api("POST", "sessions", body={"budget_tokens": 5})
+        assert code == 201, session
+        stream = await open_stream(session["id"])
+        await stream.until("ready")
+        await stream.send_json({"type": "text", "text": "hello there, a long enough question"})
+        error = await stream.until("error", code="budget_exceeded")
+        assert error["fatal"] is True
+        assert "budget of 5 tokens" in error["message"]
+        assert "budget_tokens" in error["message"]
+        await stream.until("state", state="error")
+        _, after = await api("GET", "sessions", session["id"])
+        assert after["state"] == "error"
+        assert after["stats"]["usage"]["tokens"]["total"] > 5

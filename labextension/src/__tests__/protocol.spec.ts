@@ -8,8 +8,19 @@
 import Ajv from 'ajv';
 
 import { ISession, ISessionStats, ITextTurn, ITranscriptEntry } from '../api';
-import { ServerEvent } from '../stream';
+import { IUsageTotals, ServerEvent } from '../stream';
 import schema from './protocol-schema.json';
+
+const usage = {
+  tokens: {
+    prompt: { text: 4, audio: 30, image: 0 },
+    response: { text: 0, audio: 50, image: 0 },
+    thinking: 24,
+    tool_use: 0,
+    total: 108
+  },
+  cost_usd: 0.00075
+} satisfies IUsageTotals;
 
 const stats = {
   audio_in_ms: 1200.5,
@@ -19,7 +30,8 @@ const stats = {
   interruptions: 0,
   reconnects: 0,
   dropped_in_ms: 0,
-  dropped_out_ms: 0
+  dropped_out_ms: 0,
+  usage
 } satisfies ISessionStats;
 
 const session = {
@@ -66,7 +78,14 @@ const events = {
     turn: 1
   },
   tool_call_cancelled: { type: 'tool_call_cancelled', ids: ['c1'], turn: 1 },
-  usage: { type: 'usage', usage: { total_token_count: 42 }, turn: 1 },
+  usage: {
+    type: 'usage',
+    usage: { total_token_count: 108 },
+    turn: 1,
+    delta: usage.tokens,
+    turn_usage: usage,
+    session_usage: usage
+  },
   error: { type: 'error', code: 'busy', message: 'try again', fatal: false },
   pong: { type: 'pong', t: 12.5 }
 } satisfies EventFixtures;
@@ -81,7 +100,8 @@ const shapes = {
     start: 0.5,
     end: 1.25,
     final: true,
-    interrupted: false
+    interrupted: false,
+    usage
   } satisfies ITranscriptEntry,
   TextTurn: { turn: 3 } satisfies ITextTurn
 };
