@@ -208,19 +208,18 @@ export class ConversationState {
   }
 
   /**
-   * `usage {usage, turn}`: the server's per-turn and per-session figures when it sends
-   * them (`usage.turn`/`usage.session`, or `turn_usage`/`session`/`totals` beside
-   * `usage`); else `usage` is the service's cumulative report of the connection, and a
+   * `usage {usage, turn, delta, turn_usage, session_usage}`: the server's per-turn and
+   * per-session figures (`{tokens: {total, ...}, cost_usd}`) when it sends them; else `usage` is the service's cumulative report of the connection, and a
    * turn is what it added since the last turn.
    */
   private addUsage(event: LooseEvent): boolean {
     const turn = num(event.turn);
     const usage = isRecord(event.usage) ? event.usage : {};
     const turnFigures =
-      readFigures(usage.turn) ?? readFigures(event.turn_usage);
+      readFigures(event.turn_usage) ?? readFigures(usage.turn);
     const sessionFigures =
+      readFigures(event.session_usage) ??
       readFigures(usage.session) ??
-      readFigures(event.session) ??
       readFigures(event.totals);
     if (turnFigures || sessionFigures) {
       if (turn !== null && turnFigures) {

@@ -97,6 +97,31 @@ describe('ConversationState', () => {
     expect(state.session).toEqual({ tokens: 300, costUsd: 0.003 });
   });
 
+  it('reads the typed usage event (turn_usage, session_usage)', () => {
+    const state = new ConversationState();
+    const totals = (total: number, cost: number) => ({
+      tokens: {
+        prompt: { text: 0, audio: total, image: 0 },
+        response: { text: 0, audio: 0, image: 0 },
+        thinking: 0,
+        tool_use: 0,
+        total
+      },
+      cost_usd: cost
+    });
+    state.handle(
+      ev('usage', {
+        turn: 4,
+        usage: { totalTokenCount: 999 },
+        delta: totals(10, 0).tokens,
+        turn_usage: totals(70, 0.0007),
+        session_usage: totals(900, 0.009)
+      })
+    );
+    expect(state.turnUsage(4)).toEqual({ tokens: 70, costUsd: 0.0007 });
+    expect(state.session).toEqual({ tokens: 900, costUsd: 0.009 });
+  });
+
   it('reads totals beside the usage', () => {
     const state = new ConversationState();
     state.handle(
