@@ -8,6 +8,7 @@ follows.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import time
 from collections.abc import Callable
@@ -26,7 +27,8 @@ WebSocket.prototype.send = function (data) {
   if (typeof data === 'string' && data.startsWith('{"type":"image"')) {
     const frame = JSON.parse(data);
     window.__imageFrames.push({t: performance.now(), mime: frame.mime_type,
-                               head: atob(frame.data.slice(0, 8))});
+                               head: atob(frame.data.slice(0, 8)),
+                               data: window.__imageFrames.length ? '' : frame.data});
   }
   return send.call(this, data);
 };
@@ -48,6 +50,19 @@ class FrameLog:
 
     def count(self) -> int:
         return len(self.frames())
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's start-of-frame segment."""
+    at = 2
+    while at < len(data):
+        marker, length = data[at + 1], int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            height = int.from_bytes(data[at + 5 : at + 7], "big")
+            width = int.from_bytes(data[at + 7 : at + 9], "big")
+            return width, height
+        at += 2 + length
+    raise AssertionError("no start of frame in the JPEG")
 
 
 def image_tokens(lab: Lab, session_id: str) -> int:
@@ -118,4 +133,45 @@ def test_camera_sharing_against_the_simulator(
         ended_at = frames.count()
         time.sleep(2.5)
         assert frames.count() == ended_at
+        page.context.close()
+
+
+def test_screen_sharing_stops_with_the_browsers_own_stop(
+    chromium: Any, start_lab: Callable[..., Lab], tmp_path: Path
+) -> None:
+    """getDisplayMedia (Chromium's fake screen, 1280x720): frames scaled to 768 px on
+    the long side; the track ending on its own (the browser's "Stop sharing") stops it."""
+    from .simulator_process import running_simulator
+
+    with running_simulator(tmp_path) as (url, ca_file, key):
+        lab = start_lab(
+            f"--GeminiLive.base_url={url}",
+            f"--GeminiLive.ca_file={ca_file}",
+            f"--GeminiLive.api_key={key}",
+        )
+        page = open_lab(chromium, lab)
+        frames = FrameLog(page)
+        run_command(page, "gemini-live:open")
+        run_command(page, "gemini-live:start")
+        page.locator('[data-testid="gemini-live-status"][data-state="live"]').wait_for()
+        page.locator('[data-testid="gemini-live-share-screen"]').click()
+        preview = page.locator('[data-testid="gemini-live-share-preview"]')
+        preview.wait_for(state="visible")
+        wait_for("two screen frames", lambda: frames.count() >= 2, timeout=30)
+        first = base64.b64decode(frames.frames()[0]["data"])
+        width, height = jpeg_size(first)
+        assert max(width, height) == 768
+        assert abs(width / height - 1280 / 720) < 0.01
+
+        # The browser ends the track (its own "Stop sharing" button does this).
+        page.evaluate(
+            "document.querySelector('[data-testid=\"gemini-live-share-preview\"]')"
+            ".srcObject.getVideoTracks()[0].dispatchEvent(new Event('ended'))"
+        )
+        preview.wait_for(state="detached")
+        page.locator('[data-testid="gemini-live-share-screen"][aria-pressed="false"]').wait_for()
+        stopped_at = frames.count()
+        time.sleep(2.5)
+        assert frames.count() == stopped_at
+        run_command(page, "gemini-live:stop")
         page.context.close()
