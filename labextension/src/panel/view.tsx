@@ -120,7 +120,7 @@ function Banner({ model }: IViewProps): JSX.Element | null {
     >
       <strong>{trans.__('Echo mode')}</strong>{' '}
       {trans.__(
-        'Gemini is unavailable (%1): you will hear your own speech back. To talk to Gemini, set GEMINI_API_KEY in the environment of JupyterLab (or c.GeminiLive.api_key) and restart it.',
+        'Gemini is unavailable (%1). Until then you hear your own speech back.',
         reason
       )}
     </div>
