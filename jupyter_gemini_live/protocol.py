@@ -350,6 +350,13 @@ class UsageTotals(TypedDict):
     cost_usd: float
 
 
+class GroundingSource(TypedDict):
+    """A web source of a grounded reply (an http(s) link)."""
+
+    title: str
+    uri: str
+
+
 class SessionStats(TypedDict):
     audio_in_ms: float
     audio_out_ms: float
@@ -391,6 +398,10 @@ class TranscriptEntry(TypedDict):
     interrupted: bool
     #: the usage of the turn (on the turn's last entry, once the turn is complete)
     usage: UsageTotals | None
+    #: why the turn ended abnormally (on the turn's last entry), e.g. GENERATED_CONTENT_SAFETY
+    reason: str | None
+    #: Google Search sources of the model's reply (on the turn's last entry)
+    sources: list[GroundingSource]
 
 
 class TextTurn(TypedDict):
@@ -468,8 +479,47 @@ class Interrupted(ServerEvent):
 
 @dataclass(frozen=True)
 class TurnComplete(ServerEvent):
+    """`reason`: why the turn ended abnormally (the service's `turn_complete_reason`,
+    e.g. GENERATED_CONTENT_SAFETY, MALFORMED_FUNCTION_CALL); null when it ended normally."""
+
     type: ClassVar[str] = "turn_complete"
     turn: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class GenerationComplete(ServerEvent):
+    """All of the model's audio of `turn` has arrived (playback may still go on)."""
+
+    type: ClassVar[str] = "generation_complete"
+    turn: int
+
+
+@dataclass(frozen=True)
+class Thinking(ServerEvent):
+    """The model works in the background (`active`) or is done (extended thinking)."""
+
+    type: ClassVar[str] = "thinking"
+    turn: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class VoiceActivity(ServerEvent):
+    """The service heard the user's voice start or end."""
+
+    type: ClassVar[str] = "voice_activity"
+    turn: int
+    activity: Literal["start", "end"]
+
+
+@dataclass(frozen=True)
+class Grounding(ServerEvent):
+    """Google Search sources of the model's reply in `turn` (http(s) links, bounded)."""
+
+    type: ClassVar[str] = "grounding"
+    turn: int
+    sources: tuple[GroundingSource, ...]
 
 
 @dataclass(frozen=True)
@@ -524,6 +574,10 @@ SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
     TextAccepted,
     Interrupted,
     TurnComplete,
+    GenerationComplete,
+    Thinking,
+    VoiceActivity,
+    Grounding,
     ToolCall,
     ToolCallCancelled,
     Usage,
@@ -535,6 +589,7 @@ REST_SHAPES: Mapping[str, type] = {
     "ModalityTokens": ModalityTokens,
     "TokenCounts": TokenCounts,
     "UsageTotals": UsageTotals,
+    "GroundingSource": GroundingSource,
     "Session": Session,
     "SessionStats": SessionStats,
     "TranscriptEntry": TranscriptEntry,

@@ -106,17 +106,23 @@ class TranscriptHandler(GeminiLiveHandler):
     @web.authenticated
     @authorized
     async def get(self, session_id: str) -> None:
-        entries = self.session(session_id).transcript.entries()
+        session = self.session(session_id)
         form = self.get_argument("format", "json")
         if form == "json":
-            self.reply(entries)
-        elif form == "md":
+            self.reply(session.transcript.entries())
+        elif form in ("md", "markdown"):
             self.set_header("Content-Type", "text/markdown; charset=UTF-8")
-            self.write(to_markdown(entries, f"Gemini Live conversation {session_id}"))
+            if form == "md":
+                text = to_markdown(
+                    session.transcript.entries(), f"Gemini Live conversation {session_id}"
+                )
+            else:
+                text = session.transcript.markdown(f"Gemini Live session {session.id}")
+            self.write(text)
             await self.flush()  # the headers go now: APIHandler.finish would say JSON
             self.finish()
         else:
-            raise web.HTTPError(400, "format: expected 'json' or 'md', got %r", form)
+            raise web.HTTPError(400, "format: expected 'json', 'md' or 'markdown', got %r", form)
 
 
 class RecordingHandler(GeminiLiveHandler):

@@ -30,6 +30,10 @@ from .backends.base import (
     BackendError,
     ErrorEvent,
     Event,
+    GenerationCompleteEvent,
+    GroundingEvent,
+    InteractionStatusEvent,
+    InterimTranscriptEvent,
     InterruptedEvent,
     NewConnectionEvent,
     SessionOptions,
@@ -41,6 +45,7 @@ from .backends.base import (
     Upstream,
     UpstreamClosed,
     UsageEvent,
+    VoiceActivityEvent,
 )
 from .protocol import (
     OUTPUT_RATE,
@@ -67,6 +72,8 @@ INBOX_ITEMS = 250
 CONNECT_TIMEOUT = 30.0
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
+#: grounding sources kept per turn
+MAX_SOURCES = 20
 _NOT_PENDING = "tool call %s is not pending: answered already, cancelled, or never made"
 _BUSY = "the upstream is not keeping up; try again"
 
@@ -162,6 +169,8 @@ class LiveSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._muted_turn: int | None = None  # interrupted: no more audio of this turn
         self._pending_calls: dict[str, str] = {}  # tool call id → name, until answered
+        self._interim = ""  # the user's words of this turn as recognised so far (unsettled)
+        self._sources: list[protocol.GroundingSource] = []  # grounding of this turn
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -387,7 +396,18 @@ class LiveSession:
             case InterruptedEvent():
                 self._on_interrupted()
             case TurnCompleteEvent():
-                self._on_turn_complete()
+                self._on_turn_complete(event.reason)
+            case InterimTranscriptEvent():
+                self._on_interim(event.text)
+            case GenerationCompleteEvent():
+                if not self._muted:
+                    self._broadcast(protocol.GenerationComplete(self.turn))
+            case InteractionStatusEvent():
+                self._broadcast(protocol.Thinking(self.turn, event.active))
+            case VoiceActivityEvent():
+                self._broadcast(protocol.VoiceActivity(self.turn, event.activity))
+            case GroundingEvent():
+                self._on_grounding(event)
             case ToolCallEvent():
                 self._on_tool_call(event)
             case ToolCallCancelledEvent():
@@ -426,7 +446,30 @@ class LiveSession:
             if client.wants_audio and not client.send_audio(event.pcm):
                 self.stats.dropped_out_ms += ms
 
+    def _on_interim(self, text: str) -> None:
+        """Words the user is saying, not settled yet: shown (not stored) after what was
+        settled of the turn, until the transcription proper replaces them."""
+        if self.transcript.has(self.turn, "model"):
+            return  # the model answers: the user's words of this turn are over
+        self._interim = text
+        entry = self.transcript.last_of(self.turn)
+        settled = entry.text if entry is not None and entry.role == "user" else ""
+        shown = f"{settled} {text}" if settled else text
+        self._broadcast(protocol.Transcript("user", shown, self.turn, False, False))
+
+    def _on_grounding(self, event: GroundingEvent) -> None:
+        known = {source["uri"] for source in self._sources}
+        new: list[protocol.GroundingSource] = [
+            {"title": s.title, "uri": s.uri} for s in event.sources if s.uri not in known
+        ]
+        new = new[: max(0, MAX_SOURCES - len(self._sources))]
+        if new:
+            self._sources.extend(new)
+            self._broadcast(protocol.Grounding(self.turn, tuple(new)))
+
     def _on_transcript(self, event: TranscriptEvent) -> None:
+        if event.role == "user":
+            self._interim = ""  # the transcription proper replaces the interim text
         if event.role == "model":
             if self._muted:
                 return
@@ -468,14 +511,25 @@ class LiveSession:
             self._log.info("gemini-live %s: budget exceeded", self.id)
             self._fail("budget_exceeded", over)
 
-    def _on_turn_complete(self) -> None:
+    def _on_turn_complete(self, reason: str | None = None) -> None:
+        if self._interim and not self.transcript.has(self.turn, "user"):
+            # No transcription proper came: the interim words are what was heard.
+            self.transcript.append("user", self._interim, self.turn, self.now(), False)
+        self._interim = ""
         for entry in self.transcript.settle(self.turn):
             self._broadcast_transcript(entry)
-        closing = self.transcript.last_of(self.turn)
         turn_usage = self.usage.end_turn()
+        closing = (
+            self.transcript.closing(self.turn, self.now())
+            if reason is not None
+            else self.transcript.last_of(self.turn)
+        )
         if closing is not None:
             closing.usage = _totals(turn_usage)
-        self._broadcast(protocol.TurnComplete(self.turn))
+            closing.reason = reason
+            closing.sources = list(self._sources)
+        self._sources = []
+        self._broadcast(protocol.TurnComplete(self.turn, reason))
         self.stats.turns += 1  # which starts the next turn
 
     def _on_tool_call(self, event: ToolCallEvent) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .protocol import Role, TranscriptEntry, UsageTotals
+from .protocol import GroundingSource, Role, TranscriptEntry, UsageTotals
 
 #: turns back from the newest whose entries still take late text
 LATE_TURNS = 2
@@ -29,6 +29,8 @@ class Entry:
     final: bool = False
     interrupted: bool = False
     usage: UsageTotals | None = None
+    reason: str | None = None
+    sources: list[GroundingSource] = field(default_factory=list)
 
     def as_json(self) -> TranscriptEntry:
         return {
@@ -40,6 +42,8 @@ class Entry:
             "final": self.final,
             "interrupted": self.interrupted,
             "usage": self.usage,
+            "reason": self.reason,
+            "sources": list(self.sources),
         }
 
 
@@ -90,6 +94,41 @@ class Transcript:
         usage, sources and end reason are stored on."""
         return self._recent.get((turn, "model")) or self._recent.get((turn, "user"))
 
+    def closing(self, turn: int, now: float) -> Entry:
+        """The entry that closes `turn`, made (an empty final model entry) when the
+        turn has none: a turn that ended without a word still says why."""
+        entry = self.last_of(turn)
+        if entry is None:
+            entry = Entry("model", "", turn, now, now, final=True)
+            self._entries.append(entry)
+            self._recent[(turn, "model")] = entry
+        return entry
+
+    def markdown(self, title: str = "Conversation") -> str:
+        """The transcript as Markdown: each turn's words, why it ended abnormally, its
+        sources as links under the model's turn, and its usage."""
+        names = {"user": "You", "model": "Gemini"}
+        lines = [f"# {title}", ""]
+        for entry in self._entries:
+            if entry.text:
+                mark = " *(interrupted)*" if entry.interrupted else ""
+                lines += [f"**{names[entry.role]}:** {entry.text}{mark}", ""]
+            if entry.reason:
+                lines += [f"*The turn ended early: {entry.reason}.*", ""]
+            if entry.sources:
+                lines += ["Sources:", ""]
+                lines += [
+                    f"- [{_md_text(s['title'] or s['uri'])}](<{s['uri']}>)" for s in entry.sources
+                ]
+                lines.append("")
+            if entry.usage is not None:
+                tokens, cost = entry.usage["tokens"]["total"], entry.usage["cost_usd"]
+                lines += [
+                    f"*Turn {entry.turn}: {tokens:,} tokens, about ${cost:.4f}.*",
+                    "",
+                ]
+        return "\n".join(lines)
+
     def entries(self) -> list[TranscriptEntry]:
         return [entry.as_json() for entry in self._entries]
 
@@ -115,3 +154,8 @@ def to_markdown(entries: Iterable[TranscriptEntry], title: str) -> str:
         note = " _(interrupted)_" if entry["interrupted"] else ""
         lines += [f"**{SPEAKERS[entry['role']]}:** {text}{note}", ""]
     return "\n".join(lines)
+
+
+def _md_text(text: str) -> str:
+    """Link text that cannot break out of its brackets."""
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")

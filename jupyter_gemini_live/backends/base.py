@@ -94,13 +94,55 @@ class TranscriptEvent:
 
 
 @dataclass(frozen=True)
+class InterimTranscriptEvent:
+    """The user's words of this turn so far as recognised while they speak: the whole
+    interim text (it replaces the previous one), until a `TranscriptEvent` settles it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class InterruptedEvent:
     pass
 
 
 @dataclass(frozen=True)
 class TurnCompleteEvent:
-    pass
+    #: why the turn ended abnormally (the service's `turn_complete_reason`, e.g.
+    #: GENERATED_CONTENT_SAFETY, MALFORMED_FUNCTION_CALL); None: it ended normally
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class GenerationCompleteEvent:
+    """The model has sent all of the reply under way (only its playback is left)."""
+
+
+@dataclass(frozen=True)
+class InteractionStatusEvent:
+    """The model works in the background (`active`: thinking, e.g. extended thinking)."""
+
+    active: bool
+
+
+@dataclass(frozen=True)
+class VoiceActivityEvent:
+    """The service heard the user's voice start or end."""
+
+    activity: Literal["start", "end"]
+
+
+@dataclass(frozen=True)
+class GroundingSource:
+    title: str
+    uri: str
+
+
+@dataclass(frozen=True)
+class GroundingEvent:
+    """Google Search grounding: the web sources of the reply under way."""
+
+    sources: tuple[GroundingSource, ...]
 
 
 @dataclass(frozen=True)
@@ -143,6 +185,11 @@ Event = (
     | TranscriptEvent
     | InterruptedEvent
     | TurnCompleteEvent
+    | InterimTranscriptEvent
+    | GenerationCompleteEvent
+    | InteractionStatusEvent
+    | VoiceActivityEvent
+    | GroundingEvent
     | ToolCallEvent
     | ToolCallCancelledEvent
     | UsageEvent

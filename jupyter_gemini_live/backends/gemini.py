@@ -41,6 +41,11 @@ from .base import (
     BackendUnavailable,
     ErrorEvent,
     Event,
+    GenerationCompleteEvent,
+    GroundingEvent,
+    GroundingSource,
+    InteractionStatusEvent,
+    InterimTranscriptEvent,
     InterruptedEvent,
     NewConnectionEvent,
     Role,
@@ -53,6 +58,7 @@ from .base import (
     Upstream,
     UpstreamClosed,
     UsageEvent,
+    VoiceActivityEvent,
     pcm_ms,
 )
 
@@ -487,16 +493,31 @@ def map_message(message: types.LiveServerMessage) -> Mapped:
     """
     events: list[Event] = []
     content = message.server_content
+    activity = message.voice_activity
+    kind = activity.voice_activity_type if activity is not None else None
+    if kind is not None and kind.name in ("ACTIVITY_START", "ACTIVITY_END"):
+        events.append(VoiceActivityEvent("start" if kind.name == "ACTIVITY_START" else "end"))
     if content is not None:
+        interim = content.interim_input_transcription
+        if interim is not None and interim.text:
+            events.append(InterimTranscriptEvent(interim.text))
         events.extend(transcript_of("user", content.input_transcription))
+        status = content.interaction_status
+        if status is not None and status.name in ("IN_PROGRESS", "IDLE"):
+            events.append(InteractionStatusEvent(status.name == "IN_PROGRESS"))
         parts = (content.model_turn.parts if content.model_turn else None) or []
         for part in parts:
             data = part.inline_data.data if part.inline_data else None
             if data:
                 events.append(AudioEvent(data))
         events.extend(transcript_of("model", content.output_transcription))
+        sources = grounding_sources(content.grounding_metadata)
+        if sources:
+            events.append(GroundingEvent(sources))
         if content.interrupted:
             events.append(InterruptedEvent())
+        if content.generation_complete:
+            events.append(GenerationCompleteEvent())
     calls = message.tool_call.function_calls if message.tool_call else None
     for call in calls or []:
         events.append(ToolCallEvent(call.id or "", call.name or "", dict(call.args or {})))
@@ -506,7 +527,9 @@ def map_message(message: types.LiveServerMessage) -> Mapped:
     if message.usage_metadata is not None:
         events.append(UsageEvent(message.usage_metadata.model_dump(mode="json", exclude_none=True)))
     if content is not None and content.turn_complete:
-        events.append(TurnCompleteEvent())
+        reason = content.turn_complete_reason
+        unusual = reason is not None and reason.name != "TURN_COMPLETE_REASON_UNSPECIFIED"
+        events.append(TurnCompleteEvent(reason.name if unusual and reason else None))
     update = message.session_resumption_update
     handle = (update.new_handle if update is not None and update.resumable else None) or None
     consumed = update.last_consumed_client_message_index if update is not None else None
@@ -519,6 +542,36 @@ def map_message(message: types.LiveServerMessage) -> Mapped:
         generation_complete=bool(content is not None and content.generation_complete),
         progress=content is not None or message.tool_call is not None,
     )
+
+
+#: grounding sources passed on per message, and the longest title and URI kept
+MAX_SOURCES = 10
+MAX_TITLE_CHARS = 300
+MAX_URI_CHARS = 2048
+
+
+def grounding_sources(metadata: types.GroundingMetadata | None) -> tuple[GroundingSource, ...]:
+    """The web sources of grounding metadata: http(s) links only, bounded in count and
+    size, each URI once."""
+    if metadata is None:
+        return ()
+    sources: list[GroundingSource] = []
+    seen: set[str] = set()
+    for chunk in metadata.grounding_chunks or []:
+        web = chunk.web
+        uri = (web.uri or "").strip() if web is not None else ""
+        if not uri or len(uri) > MAX_URI_CHARS or uri in seen:
+            continue
+        if not uri.lower().startswith(("https://", "http://")) or any(
+            c.isspace() or c in '<>"' for c in uri
+        ):
+            continue
+        seen.add(uri)
+        title = " ".join(((web.title if web else None) or "").split())[:MAX_TITLE_CHARS]
+        sources.append(GroundingSource(title, uri))
+        if len(sources) == MAX_SOURCES:
+            break
+    return tuple(sources)
 
 
 def transcript_of(role: Role, part: types.Transcription | None) -> list[Event]:

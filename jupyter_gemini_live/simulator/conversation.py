@@ -86,6 +86,10 @@ class Reply(offline.Reply):
     prompt_tokens: int = 0
     #: the modality of those prompt tokens (the service's name: AUDIO, TEXT)
     prompt_modality: str = "TEXT"
+    #: Google Search sources (title, uri) sent as grounding metadata with the reply
+    sources: tuple[tuple[str, str], ...] = ()
+    #: the search queries of that grounding
+    queries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,25 @@ class Conversation:
             self.pending_tool = call
             return call
         return spoken(f"Turn {self.turns}: you said: {text}", len(text) // 4 + 1)
+
+    def search_reply(self, query: str) -> Reply:
+        """A reply grounded in (made-up) Google Search results for `query`."""
+        self.turns += 1
+        self.texts.append(f"search {query}")
+        slug = "-".join(query.lower().split())[:60] or "nothing"
+        sources = (
+            (f"Result 1 for {query}", f"https://example.com/search/{slug}/1"),
+            (f"Result 2 for {query}", f"https://example.org/{slug}"),
+        )
+        reply = spoken(f"Turn {self.turns}: I searched for {query}.", len(query) // 4 + 1)
+        return Reply(
+            reply.pcm, reply.transcript, reply.prompt_tokens, sources=sources, queries=(query,)
+        )
+
+    def refused_turn(self, text: str) -> None:
+        """A turn the model refuses to answer (the simulator's safety block)."""
+        self.turns += 1
+        self.texts.append(text)
 
     def tool_reply(self, response: Mapping[str, Any]) -> Reply | None:
         """Record a toolResponse entry; answer it when it is the awaited one."""

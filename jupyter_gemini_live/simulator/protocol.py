@@ -121,6 +121,23 @@ def input_transcription(text: str, *, finished: bool = False) -> Message:
     return {"serverContent": {"inputTranscription": body}}
 
 
+def interim_input_transcription(text: str) -> Message:
+    """The user's words so far, while they speak (models with interim transcription)."""
+    return {"serverContent": {"interimInputTranscription": {"text": text}}}
+
+
+def interaction_status(status: str) -> Message:
+    """IN_PROGRESS while the model works in the background, IDLE when it is done."""
+    return {"serverContent": {"interactionStatus": status}}
+
+
+def grounding(sources: Sequence[tuple[str, str]], queries: Sequence[str]) -> Message:
+    """Google Search grounding metadata: (title, uri) web sources and the queries."""
+    chunks = [{"web": {"title": title, "uri": uri}} for title, uri in sources]
+    body = {"groundingChunks": chunks, "webSearchQueries": list(queries)}
+    return {"serverContent": {"groundingMetadata": body}}
+
+
 def output_transcription(text: str) -> Message:
     return {"serverContent": {"outputTranscription": {"text": text}}}
 
@@ -129,8 +146,12 @@ def generation_complete() -> Message:
     return {"serverContent": {"generationComplete": True}}
 
 
-def turn_complete() -> Message:
-    return {"serverContent": {"turnComplete": True}}
+def turn_complete(reason: str | None = None) -> Message:
+    """The turn's end; `reason` (a TurnCompleteReason) when it ended abnormally."""
+    body: dict[str, Any] = {"turnComplete": True}
+    if reason is not None:
+        body["turnCompleteReason"] = reason
+    return {"serverContent": body}
 
 
 def interrupted() -> Message:

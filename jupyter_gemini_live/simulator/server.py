@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .. import offline
-from ..protocol import OUTPUT_RATE
+from ..protocol import INPUT_RATE, OUTPUT_RATE
 from . import profiles
 from . import protocol as wire
 from .conversation import BURST_S, IMAGE_TOKENS, TOKENS_PER_S, Conversation, Reply, SetupSettings
@@ -44,6 +44,13 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 #: a resumable handle (when the conversation can be resumed) every this many client
 #: messages, so a client never has to keep much unconfirmed input (about 1 s of 20 ms audio)
 UPDATE_EVERY = 50
+#: typed text the simulated model refuses (the turn ends with this reason, no reply)
+UNSAFE_TEXT = "please be unsafe"
+UNSAFE_REASON = "GENERATED_CONTENT_SAFETY"
+#: typed text that asks for a grounded reply (when the setup has google_search)
+SEARCH_PREFIX = "search "
+#: interim input transcription every this much speech (models that send it)
+INTERIM_EVERY_S = 0.5
 
 
 class Simulator:
@@ -229,6 +236,7 @@ class Link:
         self.consumed = 0
         #: a later connection resumed the conversation: this one takes nothing more in
         self.superseded = False
+        self._heard_bytes = 0  # speech of the utterance under way (interim transcription)
         self._in_message = False  # a client message is being taken in
         self._update_due = False  # a resumable update waits for that to end
 
@@ -427,6 +435,7 @@ class Link:
                 conversation.audio_in_bytes += len(data)
                 conversation.audio_received_bytes += len(data)
                 await self._engine_().audio(data)
+                await self._interim(len(data))
             else:
                 self._image_in()
         if wire.field(body, "video") is not None:
@@ -457,6 +466,30 @@ class Link:
             if reply is not None:
                 self._player.play(reply)
 
+    async def _interim(self, nbytes: int) -> None:
+        """While the user speaks, the words so far (models with interim transcription)."""
+        listener = self._conversation().listener
+        settings = self._settings()
+        if (
+            listener is None
+            or listener.manual
+            or not listener.speech.speaking
+            or not settings.input_transcription
+            or not self.model.interim_input_transcription
+        ):
+            self._heard_bytes = 0
+            return
+        step = round(INTERIM_EVERY_S * INPUT_RATE) * 2
+        before, self._heard_bytes = self._heard_bytes, self._heard_bytes + nbytes
+        if self._heard_bytes // step > before // step:
+            seconds = self._heard_bytes / 2 / INPUT_RATE
+            await self.send(wire.interim_input_transcription(f"({seconds:.1f} s of speech…"))
+
+    def google_search(self) -> bool:
+        """The setup asked for Google Search grounding."""
+        tools = wire.field(self._settings().raw, "tools", []) or []
+        return any(wire.field(tool, "google_search") is not None for tool in tools)
+
     def _image_in(self) -> None:
         self._conversation().images += 1
         self.prompt_tokens["IMAGE"] += IMAGE_TOKENS
@@ -473,6 +506,7 @@ class Link:
     async def _on_utterance(self, pcm: bytes) -> None:
         await self._engine_().barge_in()
         await self._cancel_tool_call()
+        self._heard_bytes = 0
         heard, reply = self._conversation().speech_reply(pcm)
         if self._settings().input_transcription:
             await self.send(wire.input_transcription(heard, finished=True))
@@ -480,7 +514,15 @@ class Link:
 
     async def _on_text(self, text: str) -> None:
         await self._cancel_tool_call()
-        answer = self._conversation().text_reply(text)
+        conversation = self._conversation()
+        if text.strip().lower() == UNSAFE_TEXT:
+            conversation.refused_turn(text)
+            await self.send_all([self.usage(), wire.turn_complete(UNSAFE_REASON)])
+            return
+        if text.lower().startswith(SEARCH_PREFIX) and self.google_search():
+            self._player.play(conversation.search_reply(text[len(SEARCH_PREFIX) :].strip()))
+            return
+        answer = conversation.text_reply(text)
         if isinstance(answer, Reply):
             self._player.play(answer)
             return
@@ -520,6 +562,8 @@ class _Voice:
         if link.model.thinking_levels:
             link.thoughts += THOUGHTS_PER_TURN
         await link.send_handle(resumable=False)
+        if link.model.interaction_status:  # extended thinking: it works in the background
+            await link.send(wire.interaction_status("IN_PROGRESS"))
 
     async def chunk(self, reply: Reply, pcm: bytes, words: str) -> None:
         self.link.response_seconds += len(pcm) / 2 / OUTPUT_RATE
@@ -529,9 +573,13 @@ class _Voice:
             await self.link.send(wire.output_transcription(words))
 
     async def sent(self, reply: Reply) -> None:
+        if reply.sources:
+            await self.link.send(wire.grounding(reply.sources, reply.queries))
         await self.link.send(wire.generation_complete())
 
     async def finished(self, reply: Reply) -> None:
+        if self.link.model.interaction_status:
+            await self.link.send(wire.interaction_status("IDLE"))
         await self.link.send(self.link.usage())
         await self.link.send(wire.turn_complete())
         await self.link.send_handle(resumable=self.link.resumable())
@@ -540,6 +588,8 @@ class _Voice:
         """The user spoke while a reply was still playing: say so."""
         if self.link.conversation is not None:
             self.link.conversation.interruptions += 1
+        if self.link.model.interaction_status:
+            await self.link.send(wire.interaction_status("IDLE"))
         await self.link.send_all([wire.interrupted(), self.link.usage(), wire.turn_complete()])
         await self.link.send_handle(resumable=self.link.resumable())
 

@@ -5,7 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { IUsageTotals } from './stream';
+import type { IGroundingSource, IUsageTotals } from './stream';
 
 export const API_PATH = 'gemini-live/api';
 
@@ -126,6 +126,10 @@ export interface ITranscriptEntry {
   interrupted: boolean;
   /** The turn's usage (on its last entry, once the turn is complete). */
   usage: IUsageTotals | null;
+  /** Why the turn ended abnormally (on its last entry), e.g. GENERATED_CONTENT_SAFETY. */
+  reason: string | null;
+  /** Google Search sources of the model's reply (on the turn's last entry). */
+  sources: IGroundingSource[];
 }
 
 /** The text route's answer: the turn the text went into. */

@@ -49,9 +49,44 @@ export interface IInterruptedEvent {
   turn: number;
 }
 
+/** `reason`: why the turn ended abnormally (e.g. GENERATED_CONTENT_SAFETY), else null. */
 export interface ITurnCompleteEvent {
   type: 'turn_complete';
   turn: number;
+  reason: string | null;
+}
+
+/** All of the model's audio of `turn` has arrived (playback may still go on). */
+export interface IGenerationCompleteEvent {
+  type: 'generation_complete';
+  turn: number;
+}
+
+/** The model works in the background (`active`) or is done (extended thinking). */
+export interface IThinkingEvent {
+  type: 'thinking';
+  turn: number;
+  active: boolean;
+}
+
+/** The service heard the user's voice start or end. */
+export interface IVoiceActivityEvent {
+  type: 'voice_activity';
+  turn: number;
+  activity: 'start' | 'end';
+}
+
+/** A web source of a grounded reply (an http(s) link). */
+export interface IGroundingSource {
+  title: string;
+  uri: string;
+}
+
+/** Google Search sources of the model's reply in `turn`. */
+export interface IGroundingEvent {
+  type: 'grounding';
+  turn: number;
+  sources: IGroundingSource[];
 }
 
 export interface IToolCallEvent {
@@ -122,6 +157,10 @@ export type ServerEvent =
   | ITextAcceptedEvent
   | IInterruptedEvent
   | ITurnCompleteEvent
+  | IGenerationCompleteEvent
+  | IThinkingEvent
+  | IVoiceActivityEvent
+  | IGroundingEvent
   | IToolCallEvent
   | IToolCallCancelledEvent
   | IUsageEvent

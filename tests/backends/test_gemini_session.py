@@ -201,3 +201,83 @@ async def test_a_session_over_its_budget_ends_saying_what_to_raise(
         _, after = await api("GET", "sessions", session["id"])
         assert after["state"] == "error"
         assert after["stats"]["usage"]["tokens"]["total"] > 5
+
+
+# ---- conversation state the user can see ----------------------------------------------------
+
+
+async def test_interim_words_appear_while_speaking_then_settle(
+    api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    async with make_simulator(port=simulator_port, playback_speed=8.0):
+        _, session = await api("POST", "sessions", body={"model": "gemini-3.8-live"})
+        stream = await open_stream(session["id"])
+        await stream.until("ready")
+        await stream.talk(speech(1.6) + silence(0.8))
+        await stream.until("turn_complete", turn=1)
+        user = [e for e in stream.of("transcript") if e["role"] == "user"]
+        interim = [e for e in user if not e["final"]]
+        assert interim
+        assert all("s of speech…" in e["text"] for e in interim)
+        assert user[-1]["final"]
+        assert user[-1]["text"] == "(1.6 s of speech)"
+        _, transcript = await api("GET", "sessions", session["id"], "transcript")
+        assert [e["text"] for e in transcript if e["role"] == "user"] == ["(1.6 s of speech)"]
+
+
+async def test_extended_thinking_says_when_it_thinks(
+    api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    async with make_simulator(port=simulator_port, playback_speed=8.0):
+        body = {"model": "gemini-3.8-live-extended-thinking"}
+        _, session = await api("POST", "sessions", body=body)
+        stream = await open_stream(session["id"])
+        await stream.until("ready")
+        await stream.send_json({"type": "text", "text": "think about it"})
+        await stream.until("turn_complete", turn=1)
+        thinking = stream.of("thinking")
+        assert [(e["turn"], e["active"]) for e in thinking] == [(1, True), (1, False)]
+        kinds = [e["type"] for e in stream.events]
+        assert kinds.index("generation_complete") < kinds.index("turn_complete")
+        assert stream.of("generation_complete")[0]["turn"] == 1
+
+
+async def test_a_refused_turn_says_why(
+    api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    async with make_simulator(port=simulator_port, playback_speed=8.0):
+        _, session = await api("POST", "sessions")
+        stream = await open_stream(session["id"])
+        await stream.until("ready")
+        await stream.send_json({"type": "text", "text": "please be unsafe"})
+        done = await stream.until("turn_complete", turn=1)
+        assert done["reason"] == "GENERATED_CONTENT_SAFETY"
+        _, transcript = await api("GET", "sessions", session["id"], "transcript")
+        assert transcript[-1]["reason"] == "GENERATED_CONTENT_SAFETY"
+        _, markdown = await api(
+            "GET", "sessions", session["id"], "transcript", params={"format": "markdown"}
+        )
+        assert "GENERATED_CONTENT_SAFETY" in markdown.decode()
+
+
+async def test_search_grounding_sources_reach_clients_and_the_transcript(
+    api: Any, open_stream: Any, make_simulator: Any, simulator_port: int
+) -> None:
+    async with make_simulator(port=simulator_port, playback_speed=8.0):
+        _, session = await api("POST", "sessions", body={"google_search": True})
+        stream = await open_stream(session["id"])
+        await stream.until("ready")
+        await stream.send_json({"type": "text", "text": "search jupyter live"})
+        grounding = await stream.until("grounding")
+        await stream.until("turn_complete", turn=1)
+        assert grounding["turn"] == 1
+        uris = [s["uri"] for s in grounding["sources"]]
+        assert uris
+        assert all(u.startswith("https://") for u in uris)
+        _, transcript = await api("GET", "sessions", session["id"], "transcript")
+        model = next(e for e in transcript if e["role"] == "model")
+        assert model["sources"] == grounding["sources"]
+        _, markdown = await api(
+            "GET", "sessions", session["id"], "transcript", params={"format": "markdown"}
+        )
+        assert f"(<{uris[0]}>)" in markdown.decode()

@@ -69,7 +69,15 @@ const events = {
   },
   text_accepted: { type: 'text_accepted', id: 'a1', turn: 2 },
   interrupted: { type: 'interrupted', turn: 1 },
-  turn_complete: { type: 'turn_complete', turn: 1 },
+  turn_complete: { type: 'turn_complete', turn: 1, reason: null },
+  generation_complete: { type: 'generation_complete', turn: 1 },
+  thinking: { type: 'thinking', turn: 1, active: true },
+  voice_activity: { type: 'voice_activity', turn: 1, activity: 'start' },
+  grounding: {
+    type: 'grounding',
+    turn: 1,
+    sources: [{ title: 'Jupyter', uri: 'https://jupyter.org/' }]
+  },
   tool_call: {
     type: 'tool_call',
     id: 'c1',
@@ -101,7 +109,9 @@ const shapes = {
     end: 1.25,
     final: true,
     interrupted: false,
-    usage
+    usage,
+    reason: null,
+    sources: [{ title: 'Jupyter', uri: 'https://jupyter.org/' }]
   } satisfies ITranscriptEntry,
   TextTurn: { turn: 3 } satisfies ITextTurn
 };
