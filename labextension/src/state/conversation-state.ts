@@ -156,7 +156,11 @@ export class ConversationState {
     }
   }
 
-  /** Markdown paragraphs to add under a turn: its sources and its usage. */
+  /**
+   * Markdown paragraphs to add under a turn: its sources and its usage, as the server's
+   * `transcript?format=markdown` writes them (`Sources:` and a list of links, then
+   * `*Turn N: 1,234 tokens, about $0.0012.*`).
+   */
   markdown(turn: number | null): string[] {
     const lines: string[] = [];
     const sources = this.sources(turn);
@@ -164,18 +168,18 @@ export class ConversationState {
       const links = sources.map(
         source => `- [${escapeMarkdown(source.title)}](<${source.uri}>)`
       );
-      lines.push(['**Sources:**', ...links].join('\n'));
+      lines.push('Sources:', links.join('\n'));
     }
     const usage = this.turnUsage(turn);
-    if (usage) {
-      lines.push(`_${usageText(usage)}_`);
+    if (usage && turn !== null) {
+      lines.push(`*Turn ${turn}: ${usageText(usage)}.*`);
     }
     return lines;
   }
 
   /** A line for the end of the saved Markdown: the session's usage. */
   sessionMarkdown(): string[] {
-    return this._session ? [`_Session: ${usageText(this._session)}_`] : [];
+    return this._session ? [`*Session: ${usageText(this._session)}.*`] : [];
   }
 
   dispose(): void {
@@ -266,12 +270,12 @@ function isThinking(event: LooseEvent): boolean {
   return true;
 }
 
-/** `1,234 tokens · ~$0.0123` (English: the saved file's language). */
+/** `1,234 tokens, about $0.0123` (English: the saved file's language). */
 export function usageText(usage: IUsageFigures): string {
   const tokens = `${usage.tokens.toLocaleString('en-US')} tokens`;
   return usage.costUsd === null
     ? tokens
-    : `${tokens} · ~$${formatCost(usage.costUsd)}`;
+    : `${tokens}, about $${usage.costUsd.toFixed(4)}`;
 }
 
 export function formatCost(usd: number): string {
@@ -285,5 +289,5 @@ export function formatCost(usd: number): string {
 }
 
 function escapeMarkdown(text: string): string {
-  return text.replace(/([\\[\]*_`<>])/g, '\\$1');
+  return text.replace(/([\\[\]])/g, '\\$1');
 }

@@ -135,7 +135,10 @@ describe('after a page reload', () => {
         start: 0,
         end: 1,
         final: true,
-        interrupted: false
+        interrupted: false,
+        usage: null,
+        reason: null,
+        sources: []
       }
     ]);
     const second = newModel();

@@ -168,12 +168,13 @@ describe('ConversationState', () => {
       })
     );
     expect(state.markdown(1)).toEqual([
-      '**Sources:**\n- [Rain \\[today\\]](<https://w.example/a>)',
-      '_1,234 tokens · ~$0.012_'
+      'Sources:',
+      '- [Rain \\[today\\]](<https://w.example/a>)',
+      '*Turn 1: 1,234 tokens, about $0.0123.*'
     ]);
     expect(state.markdown(2)).toEqual([]);
     expect(state.sessionMarkdown()).toEqual([
-      '_Session: 1,234 tokens · ~$0.012_'
+      '*Session: 1,234 tokens, about $0.0123.*'
     ]);
     state.clear();
     expect(state.markdown(1)).toEqual([]);

@@ -120,7 +120,7 @@ describe('the panel with sharing, model options and conversation state', () => {
       final: true,
       interrupted: false
     });
-    emit({ type: 'thinking', turn: 1, thinking: true });
+    emit({ type: 'thinking', turn: 1, active: true });
     expect(model.liveState.thinking).toBe(true);
     emit({
       type: 'transcript',
@@ -147,8 +147,8 @@ describe('the panel with sharing, model options and conversation state', () => {
     emit({ type: 'turn_complete', turn: 1 });
     await model.saveTranscript();
     expect(saved[0]).toContain('**Gemini:** It rains.');
-    expect(saved[0]).toContain('- [Weather](<https://w.example/>)');
-    expect(saved[0]).toContain('_42 tokens · ~$0.001_');
-    expect(saved[0]).toContain('_Session: 42 tokens');
+    expect(saved[0]).toContain('Sources:\n\n- [Weather](<https://w.example/>)');
+    expect(saved[0]).toContain('*Turn 1: 42 tokens, about $0.0010.*');
+    expect(saved[0]).toContain('*Session: 42 tokens');
   });
 });
