@@ -58,6 +58,12 @@ def start(page: Any, lab: Lab) -> dict[str, Any]:
     return session
 
 
+def mute(page: Any) -> None:
+    """Silence the fake microphone: its speech would barge in on the typed turn's reply."""
+    page.locator('[data-testid="gemini-live-mute"]').click()
+    page.locator('[data-testid="gemini-live-mute"][aria-pressed="true"]').wait_for()
+
+
 def send(page: Any, text: str) -> None:
     page.locator('[data-testid="gemini-live-text-input"]').fill(text)
     page.locator('[data-testid="gemini-live-send"]').click()
@@ -125,6 +131,7 @@ def test_thinking_shows_while_the_model_thinks(chromium: Any, simulated_lab: Lab
     open_options(page)
     choose_model(page, EXTENDED)
     start(page, simulated_lab)
+    mute(page)
     send(page, "Think about the weather in Paris")
     page.locator('[data-testid="gemini-live-thinking"][data-thinking="true"]').wait_for(
         timeout=60_000
@@ -145,6 +152,7 @@ def test_grounding_sources_are_links_under_the_reply(chromium: Any, simulated_la
     choose_model(page, STABLE)
     page.locator('[data-testid="gemini-live-google-search"]').check()
     start(page, simulated_lab)
+    mute(page)
     send(page, "search the weather in Paris")
     link = page.locator('[data-testid="gemini-live-source"]').first
     link.wait_for(timeout=60_000)

@@ -400,7 +400,6 @@ export class LivePanelModel {
     conversation.event.connect((_, event) =>
       this.liveState.handle(event as unknown as LooseEvent)
     );
-    conversation.voiceStarted.connect(() => this.liveState.modelSpoke());
     conversation.voiceLevel.connect((_, db) => this.onVoiceLevel(db));
   }
 

@@ -101,7 +101,7 @@ export class ConversationState {
     return this._changed;
   }
 
-  /** The model is thinking (before it speaks). */
+  /** The model is thinking, as the server says (`thinking {active}`), until the turn ends. */
   get thinking(): boolean {
     return this._thinking;
   }
@@ -128,11 +128,6 @@ export class ConversationState {
     this.emit();
   }
 
-  /** The model's voice started: it is no longer only thinking. */
-  modelSpoke(): void {
-    this.setThinking(false);
-  }
-
   /** Take one server event; true when it changed what is shown. */
   handle(event: LooseEvent): boolean {
     switch (event.type) {
@@ -143,14 +138,9 @@ export class ConversationState {
         return this.addSources(event);
       case 'usage':
         return this.addUsage(event);
-      case 'generation_complete':
       case 'turn_complete':
       case 'interrupted':
         return this.setThinking(false);
-      case 'transcript':
-        return event.role === 'model' && typeof event.text === 'string'
-          ? this.setThinking(false)
-          : false;
       default:
         return false;
     }

@@ -49,26 +49,24 @@ describe('readSources', () => {
 });
 
 describe('ConversationState', () => {
-  it('thinks from the thinking event until the model speaks', () => {
+  it('thinks while the server says so, at most until the turn ends', () => {
     const state = new ConversationState();
-    expect(state.handle(ev('thinking', { turn: 1, thinking: true }))).toBe(
-      true
-    );
+    expect(state.handle(ev('thinking', { turn: 1, active: true }))).toBe(true);
     expect(state.thinking).toBe(true);
-    state.handle(ev('transcript', { role: 'user', text: 'hi', turn: 1 }));
-    expect(state.thinking).toBe(true);
+    // the model may speak while it thinks in the background
     state.handle(ev('transcript', { role: 'model', text: 'Hel', turn: 1 }));
-    expect(state.thinking).toBe(false);
-    state.handle(ev('thinking', { turn: 2 }));
     expect(state.thinking).toBe(true);
-    state.modelSpoke();
+    state.handle(ev('thinking', { turn: 1, active: false }));
+    expect(state.thinking).toBe(false);
+    state.handle(ev('thinking', { turn: 2, active: true }));
+    state.handle(ev('turn_complete', { turn: 2, reason: null }));
+    expect(state.thinking).toBe(false);
+    state.handle(ev('thinking', { turn: 3, active: true }));
+    state.handle(ev('interrupted', { turn: 3 }));
     expect(state.thinking).toBe(false);
     state.handle(ev('interaction_status', { status: 'IN_PROGRESS' }));
     expect(state.thinking).toBe(true);
     state.handle(ev('interaction_status', { status: 'IDLE' }));
-    expect(state.thinking).toBe(false);
-    state.handle(ev('thinking', { thinking: true }));
-    state.handle(ev('turn_complete', { turn: 2 }));
     expect(state.thinking).toBe(false);
   });
 

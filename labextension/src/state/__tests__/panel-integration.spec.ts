@@ -130,6 +130,8 @@ describe('the panel with sharing, model options and conversation state', () => {
       final: true,
       interrupted: false
     });
+    expect(model.liveState.thinking).toBe(true);
+    emit({ type: 'thinking', turn: 1, active: false });
     expect(model.liveState.thinking).toBe(false);
     emit({
       type: 'grounding',
