@@ -136,8 +136,9 @@ def test_thinking_shows_while_the_model_thinks(chromium: Any, simulated_lab: Lab
     page.locator('[data-testid="gemini-live-thinking"][data-thinking="true"]').wait_for(
         timeout=60_000
     )
+    # Done thinking: the indicator empties (still in the page, for the live region).
     page.locator('[data-testid="gemini-live-thinking"][data-thinking="false"]').wait_for(
-        timeout=60_000
+        state="attached", timeout=60_000
     )
     run_command(page, "gemini-live:stop")
     page.context.close()
