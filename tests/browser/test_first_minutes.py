@@ -54,8 +54,10 @@ def talk_until_answered(page: Any, lab: Lab) -> dict[str, Any]:
     rows = page.locator(ROWS)
     wait_for(
         "a spoken turn and its answer",
-        lambda: rows.count() >= 2
-        and page.locator(f'{ROWS}[data-role="model"][data-final="true"]').count() >= 1,
+        lambda: (
+            rows.count() >= 2
+            and page.locator(f'{ROWS}[data-role="model"][data-final="true"]').count() >= 1
+        ),
         timeout=60,
     )
     session = live_session(lab)
@@ -181,16 +183,16 @@ def test_a_reload_rejoins_its_own_session_with_its_transcript(
     panel = open_panel(page)
     wait_for(
         "the same session, live again",
-        lambda: panel.get_attribute("data-session-id") == session["id"]
-        and panel.get_attribute("data-state") == "live",
+        lambda: (
+            panel.get_attribute("data-session-id") == session["id"]
+            and panel.get_attribute("data-state") == "live"
+        ),
     )
     rows = page.locator(ROWS)
     wait_for("the transcript back", lambda: rows.count() >= 2)
     assert rows.first.locator(".jp-GeminiLive-text").inner_text() == first_text
     assert page.locator('[data-testid="gemini-live-join-hint"]').count() == 0
-    assert [s["id"] for s in lab.api("GET", "sessions") if s["state"] == "live"] == [
-        session["id"]
-    ]
+    assert [s["id"] for s in lab.api("GET", "sessions") if s["state"] == "live"] == [session["id"]]
     page.locator('[data-testid="gemini-live-stop"]').click()
     wait_for("the session to end", lambda: not live_session(lab))
 

@@ -423,7 +423,8 @@ function Announcer({ model }: IViewProps): JSX.Element {
     row => row.final && row.role !== 'tool' && row.text.trim()
   );
   const last = final[final.length - 1];
-  const who = last?.role === 'user' ? model.trans.__('You') : 'Gemini';
+  const who =
+    last?.role === 'user' ? model.trans.__('You') : model.trans.__('Gemini');
   return (
     <div
       className="jp-GeminiLive-srOnly"
