@@ -25,7 +25,7 @@ function usageLabel(usage: IUsageFigures, trans: TranslationBundle): string {
     : trans.__('%1 · ~$%2', tokens, formatCost(usage.costUsd));
 }
 
-/** "Gemini is thinking…" while the server says so (a polite live region). */
+/** "Gemini is thinking…" while the server says so (role status: a polite live region). */
 export function ThinkingIndicator({ state, trans }: IStateProps): JSX.Element {
   return (
     <UseSignal signal={state.changed}>
@@ -35,7 +35,6 @@ export function ThinkingIndicator({ state, trans }: IStateProps): JSX.Element {
           data-testid="gemini-live-thinking"
           data-thinking={String(state.thinking)}
           role="status"
-          aria-live="polite"
         >
           {state.thinking && (
             <>
