@@ -175,6 +175,12 @@ export type ClientControl =
   | { type: 'audio_stream_end' }
   | { type: 'playback'; played_ms: number }
   | { type: 'ping'; t: number }
+  /** A camera or screen frame (base64). */
+  | {
+      type: 'image';
+      mime_type: 'image/jpeg' | 'image/png' | 'image/webp';
+      data: string;
+    }
   | {
       type: 'tool_response';
       id: string;

@@ -56,6 +56,9 @@ export function turnMarkdown(group: ITurnGroup): string {
   return [...heading, ...rows.map(rowMarkdown)].join('\n\n');
 }
 
+/** More Markdown paragraphs for the end of a turn (its sources, its usage). */
+export type TurnExtras = (turn: number | null) => string[];
+
 export class TranscriptModel {
   private readonly rows: ITranscriptRow[] = [];
   private readonly index = new Map<string, ITranscriptRow>();
@@ -193,15 +196,23 @@ export class TranscriptModel {
    * The conversation as Markdown, for "Save transcript": the structure of the server's
    * `GET transcript?format=md` (a title, `## Turn N`, `**You:**` / `**Gemini:**`).
    */
-  toMarkdown(title: string): string {
-    return [`# ${title}`, ...this.toCells()].join('\n\n') + '\n';
+  toMarkdown(
+    title: string,
+    extras?: TurnExtras,
+    trailer: string[] = []
+  ): string {
+    return (
+      [`# ${title}`, ...this.toCells(extras), ...trailer].join('\n\n') + '\n'
+    );
   }
 
   /** One Markdown cell per turn, for "Insert into notebook" (empty turns left out). */
-  toCells(): string[] {
+  toCells(extras?: TurnExtras): string[] {
     return this.turns()
       .filter(group => group.rows.some(row => row.text.trim()))
-      .map(turnMarkdown);
+      .map(group =>
+        [turnMarkdown(group), ...(extras?.(group.turn) ?? [])].join('\n\n')
+      );
   }
 
   private refuse(row: ITranscriptRow | undefined): void {

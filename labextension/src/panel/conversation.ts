@@ -17,6 +17,7 @@ import {
 } from '../audio/engine';
 import { meanSquareToDb, pcm16Rms, rmsToDb } from '../audio/level-meter';
 import {
+  ClientControl,
   IConnectionChange,
   IErrorEvent,
   IEventStream,
@@ -109,6 +110,7 @@ export class Conversation implements IDisposable {
   private readonly _speechEnded = new Signal<this, void>(this);
   private readonly _voiceStarted = new Signal<this, void>(this);
   private readonly _voiceLevel = new Signal<this, number>(this);
+  private readonly _event = new Signal<this, ServerEvent>(this);
 
   constructor(options: IConversationOptions = {}) {
     this.api = options.api ?? api.restApi;
@@ -133,6 +135,11 @@ export class Conversation implements IDisposable {
 
   get micFrame(): ISignal<this, IMicFrame> {
     return this._micFrame;
+  }
+
+  /** Every server event of the stream, for what shows the conversation's state. */
+  get event(): ISignal<this, ServerEvent> {
+    return this._event;
   }
 
   /** The user's turn ended: push-to-talk released, or text sent. */
@@ -278,6 +285,11 @@ export class Conversation implements IDisposable {
     }
   }
 
+  /** Send a control frame on the device stream; false when there is none open. */
+  send(control: ClientControl): boolean {
+    return this.stream?.send(control) ?? false;
+  }
+
   dispose(): void {
     if (this.disposed) {
       return;
@@ -407,6 +419,7 @@ export class Conversation implements IDisposable {
   }
 
   private onEvent(event: ServerEvent): void {
+    this._event.emit(event);
     switch (event.type) {
       case 'state':
         return this.onSessionState(event.state);

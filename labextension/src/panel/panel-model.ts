@@ -11,6 +11,8 @@ import * as api from '../api';
 import { LevelMeter } from '../audio/level-meter';
 import { LatencyTracker } from '../latency';
 import { DEFAULT_PREFERENCES, IPreferences } from '../preferences';
+import { IMediaShareOptions, MediaShare } from '../share/media-share';
+import { ConversationState, LooseEvent } from '../state/conversation-state';
 import { IStartOptions } from '../tokens';
 import { TranscriptModel } from '../transcript';
 import {
@@ -20,6 +22,7 @@ import {
   IMicFrame,
   Phase
 } from './conversation';
+import { modelRequest } from '../options/model-options';
 import { JoinableSessions } from './joinable';
 import {
   IPreflightEnvironment,
@@ -53,6 +56,8 @@ export interface IPanelModelOptions extends IConversationOptions {
   storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
   /** The browser, for the pre-flight check; none: no check. */
   preflight?: IPreflightEnvironment | null;
+  /** Camera and screen sharing's devices, capture and clock (tests). */
+  share?: Omit<IMediaShareOptions, 'send'>;
 }
 
 /** The sessionStorage key of the session this tab runs. */
@@ -75,6 +80,10 @@ export class LivePanelModel {
   readonly micMeter = new LevelMeter();
   readonly modelMeter = new LevelMeter();
   readonly latency = new LatencyTracker();
+  /** Thinking, grounding sources and usage, from the server's events. */
+  readonly liveState = new ConversationState();
+  /** Camera and screen sharing; stops whenever the conversation does. */
+  readonly share: MediaShare;
   status: api.IStatus | null = null;
   state: PanelState = 'idle';
   message: string;
@@ -100,6 +109,10 @@ export class LivePanelModel {
     this.storage =
       options.storage === undefined ? defaultStorage() : options.storage;
     this.conversation = new Conversation(options);
+    this.share = new MediaShare({
+      ...options.share,
+      send: frame => this.conversation.send(frame)
+    });
     this.joinable = new JoinableSessions(this.api);
     const remembered = this.rememberedSession;
     if (remembered) {
@@ -274,9 +287,10 @@ export class LivePanelModel {
       return;
     }
     const join = options.sessionId ?? this.sessionChoice ?? '';
+    this.liveState.clear();
     const started = this.conversation.start({
       join: join || undefined,
-      create: sessionRequest(this.prefs),
+      create: sessionRequest(this.prefs, this.status),
       audioFormat: () => this.audioFormat()
     });
     const doing = join
@@ -323,7 +337,11 @@ export class LivePanelModel {
 
   async saveTranscript(): Promise<string | null> {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-    const content = this.transcript.toMarkdown(this.title(stamp));
+    const content = this.transcript.toMarkdown(
+      this.title(stamp),
+      turn => this.liveState.markdown(turn),
+      this.liveState.sessionMarkdown()
+    );
     try {
       const name = `gemini-live-${stamp}.md`;
       const path = await this.options.saveFile(name, content);
@@ -339,7 +357,9 @@ export class LivePanelModel {
   /** The conversation as Markdown cells (a title, then one per turn) in the notebook. */
   async insertIntoNotebook(): Promise<string | null> {
     const insert = this.options.insertCells;
-    const cells = this.transcript.toCells();
+    const cells = this.transcript.toCells(turn =>
+      this.liveState.markdown(turn)
+    );
     if (!insert || cells.length === 0) {
       return null;
     }
@@ -360,6 +380,8 @@ export class LivePanelModel {
   }
 
   dispose(): void {
+    this.share.dispose();
+    this.liveState.dispose();
     this.conversation.dispose();
     this.joinable.dispose();
     Signal.clearData(this);
@@ -375,6 +397,9 @@ export class LivePanelModel {
     // Typed text and push-to-talk turns are not voice-to-voice: not measured.
     conversation.speechEnded.connect(() => this.latency.skipTurn());
     conversation.voiceStarted.connect(() => this.onVoiceStarted());
+    conversation.event.connect((_, event) =>
+      this.liveState.handle(event as unknown as LooseEvent)
+    );
     conversation.voiceLevel.connect((_, db) => this.onVoiceLevel(db));
   }
 
@@ -484,6 +509,7 @@ export class LivePanelModel {
 
   /** The conversation is over (left, failed, ended): its measurements go too. */
   private finish(state: PanelState, message: string): void {
+    this.share.stop();
     this.latency.clear();
     this.micMeter.reset();
     this.modelMeter.reset();
@@ -508,10 +534,15 @@ export class LivePanelModel {
 }
 
 /** The POST body of a new session, from the panel's options. */
-export function sessionRequest(prefs: IPreferences): api.ICreateSession {
+export function sessionRequest(
+  prefs: IPreferences,
+  status: api.IStatus | null = null
+): api.ICreateSession {
   const request: api.ICreateSession = {
     transcription: true,
-    activity_detection: prefs.pushToTalk ? 'manual' : 'auto'
+    activity_detection: prefs.pushToTalk ? 'manual' : 'auto',
+    // Only what the chosen model supports (the server's capability table).
+    ...modelRequest(prefs, status)
   };
   if (prefs.backend) {
     request.backend = prefs.backend;

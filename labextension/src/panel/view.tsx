@@ -10,6 +10,14 @@ import { caretRightIcon, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { LevelMeter } from '../audio/level-meter';
+import { ModelOptions } from '../options/model-options-view';
+import { ShareControls } from '../share/share-view';
+import { ConversationState } from '../state/conversation-state';
+import {
+  SessionUsage,
+  ThinkingIndicator,
+  TurnFooter
+} from '../state/state-view';
 import { ITranscriptRow, ITurnGroup } from '../transcript';
 import { describeSession } from './joinable';
 import { LivePanelModel } from './panel-model';
@@ -33,6 +41,11 @@ export function PanelView({ model }: IViewProps): JSX.Element {
             <JoinHint model={model} />
           </div>
           <Controls model={model} />
+          <ShareControls
+            share={model.share}
+            trans={model.trans}
+            live={model.state === 'live'}
+          />
           <StatusLine model={model} />
           <Transcript model={model} />
           <Composer model={model} />
@@ -341,6 +354,7 @@ function StatusLine({ model }: IViewProps): JSX.Element {
       >
         {model.message}
       </div>
+      <SessionUsage state={model.liveState} trans={trans} />
       <div
         className="jp-GeminiLive-latency"
         data-testid="gemini-live-latency"
@@ -386,8 +400,14 @@ function Transcript({ model }: IViewProps): JSX.Element {
               </div>
             )}
             {groups.map(group => (
-              <TurnGroup key={group.rows[0].key} group={group} trans={trans} />
+              <TurnGroup
+                key={group.rows[0].key}
+                group={group}
+                trans={trans}
+                state={model.liveState}
+              />
             ))}
+            <ThinkingIndicator state={model.liveState} trans={trans} />
             <div ref={end} />
             <Announcer model={model} />
           </div>
@@ -419,8 +439,9 @@ function Announcer({ model }: IViewProps): JSX.Element {
 function TurnGroup(props: {
   group: ITurnGroup;
   trans: TranslationBundle;
+  state?: ConversationState;
 }): JSX.Element {
-  const { group, trans } = props;
+  const { group, trans, state } = props;
   const label =
     group.turn === null
       ? trans.__('Typed, not sent yet')
@@ -439,6 +460,7 @@ function TurnGroup(props: {
           <TranscriptRow key={row.key} row={row} trans={trans} />
         )
       )}
+      {state && <TurnFooter state={state} trans={trans} turn={group.turn} />}
     </section>
   );
 }
@@ -718,6 +740,13 @@ function Options({ model }: IViewProps): JSX.Element {
             ))}
           </select>
         </label>
+        <ModelOptions
+          prefs={prefs}
+          status={status}
+          trans={trans}
+          disabled={locked}
+          setPreferences={changed => model.setPreferences(changed)}
+        />
         <label className="jp-GeminiLive-wide">
           <span>{trans.__('System instruction')}</span>
           <textarea
