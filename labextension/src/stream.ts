@@ -18,7 +18,7 @@ import { API_PATH, ISession, SessionState } from './api';
 export interface IReadyEvent {
   type: 'ready';
   session: ISession;
-  mode: 'device' | 'observe';
+  mode: 'device' | 'observe' | 'source';
 }
 
 export interface IStateEvent {
@@ -150,6 +150,25 @@ export interface IPongEvent {
   t: unknown;
 }
 
+/** What a device says of its microphone (`device_status`). */
+export type DeviceStatus = 'started' | 'failed' | 'stopped';
+
+/**
+ * To a relay session's source (the kernel): the device's `device_status`, relayed, or a
+ * device socket that came or went (`connected`, `disconnected`).
+ */
+export interface IDeviceEvent {
+  type: 'device';
+  status: DeviceStatus | 'connected' | 'disconnected';
+  reason: string | null;
+}
+
+/** To a relay session's source: what the device's speaker really played so far. */
+export interface IPlaybackEvent {
+  type: 'playback';
+  played_ms: number;
+}
+
 export type ServerEvent =
   | IReadyEvent
   | IStateEvent
@@ -165,9 +184,13 @@ export type ServerEvent =
   | IToolCallCancelledEvent
   | IUsageEvent
   | IErrorEvent
-  | IPongEvent;
+  | IPongEvent
+  | IDeviceEvent
+  | IPlaybackEvent;
 
 export type ClientControl =
+  /** The device's microphone runs, could not start (`reason` says what to do) or stopped. */
+  | { type: 'device_status'; status: DeviceStatus; reason: string | null }
   /** `id` (1..64 characters) comes back in `text_accepted`. */
   | { type: 'text'; text: string; id?: string }
   | { type: 'activity_start' }

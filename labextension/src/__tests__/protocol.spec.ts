@@ -95,7 +95,13 @@ const events = {
     session_usage: usage
   },
   error: { type: 'error', code: 'busy', message: 'try again', fatal: false },
-  pong: { type: 'pong', t: 12.5 }
+  pong: { type: 'pong', t: 12.5 },
+  device: {
+    type: 'device',
+    status: 'failed',
+    reason: 'Microphone access was denied.'
+  },
+  playback: { type: 'playback', played_ms: 1020 }
 } satisfies EventFixtures;
 
 const shapes = {
