@@ -8,6 +8,7 @@ of the README (docs/images/panel-*.png) are taken here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -89,13 +90,7 @@ def test_an_insecure_page_says_so_and_leaves_nothing_on_the_server(
         ],
     )  # fmt: skip
     try:
-        remote = Lab(
-            lab.url.replace("127.0.0.1", "gemini.test"),
-            lab.token,
-            lab.process,
-            lab.root,
-            lab.runtime,
-        )
+        remote = dataclasses.replace(lab, url=lab.url.replace("127.0.0.1", "gemini.test"))
         page = open_lab(browser, remote)
         assert page.evaluate("window.isSecureContext") is False
         open_panel(page)
