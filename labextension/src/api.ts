@@ -36,6 +36,8 @@ export interface IModelCapabilities {
   google_search: boolean;
   /** Camera and screen frames, and so `media_resolution`. */
   image_input: boolean;
+  /** Function declarations may be NON_BLOCKING (the model talks on meanwhile). */
+  async_function_calling?: boolean;
   interaction_status?: boolean;
   interim_input_transcription?: boolean;
   /** False for the conservative profile of a name the table does not know. */
@@ -95,6 +97,8 @@ export interface ISession {
   device_connected: boolean;
   /** The turn under way (what user input goes into). */
   turn: number;
+  /** The notebook tools are among the session's tools (the panel runs them). */
+  notebook: boolean;
   error: string | null;
   stats: ISessionStats;
 }
@@ -114,6 +118,8 @@ export interface ICreateSession {
   affective_dialog?: boolean;
   google_search?: boolean;
   media_resolution?: MediaResolution;
+  /** The notebook tools (run by the panel) join the session's tools. */
+  notebook?: boolean;
 }
 
 export interface ITranscriptEntry {

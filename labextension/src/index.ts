@@ -2,6 +2,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { commandsPlugin } from './commands-plugin';
 import { inlinePlugin } from './inline-plugin';
+import { notebookPlugin } from './notebook-plugin';
 import { panelPlugin } from './panel-plugin';
 
 export { CommandIDs } from './commands-plugin';
@@ -11,7 +12,8 @@ export { SESSION_MIME_TYPE } from './inline/data';
 const plugins: JupyterFrontEndPlugin<any>[] = [
   panelPlugin,
   commandsPlugin,
-  inlinePlugin
+  inlinePlugin,
+  notebookPlugin
 ];
 
 export default plugins;

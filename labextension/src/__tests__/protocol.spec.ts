@@ -47,6 +47,7 @@ const session = {
   clients: 1,
   device_connected: true,
   turn: 2,
+  notebook: false,
   error: null,
   stats
 } satisfies ISession;

@@ -94,6 +94,7 @@ export class Conversation implements IDisposable {
   private stream: IEventStream | null = null;
   private audio: IAudioDevices | null = null;
   private _sessionId: string | null = null;
+  private _session: api.ISession | null = null;
   private _joined = false;
   private _manual: boolean | null = null;
   private _talking = false;
@@ -165,6 +166,11 @@ export class Conversation implements IDisposable {
     return this._sessionId;
   }
 
+  /** The session's REST shape as created or joined; null when none. */
+  get session(): api.ISession | null {
+    return this._session;
+  }
+
   /** The session is someone else's (a notebook's): leaving does not delete it. */
   get joined(): boolean {
     return this._joined;
@@ -215,6 +221,7 @@ export class Conversation implements IDisposable {
           : await this.createSession(target.create ?? {});
       created = target.join || target.resume ? null : session.id;
       this._sessionId = session.id;
+      this._session = session;
       this.transcript.clear();
       if (target.join || target.resume) {
         await this.loadHistory(session.id);
@@ -439,7 +446,8 @@ export class Conversation implements IDisposable {
         this.player?.endTurn();
         return this.transcript.settle(event.turn);
       case 'tool_call':
-        // The kernel observer answers tool calls; the panel only shows them.
+        // Kernel tools are the kernel observer's, notebook tools the notebook plugin's
+        // (it follows `event`); the transcript shows them all.
         return this.transcript.addToolCall(
           event.turn,
           event.id,
@@ -539,6 +547,7 @@ export class Conversation implements IDisposable {
     const audio = this.audio;
     this.audio = null;
     this._sessionId = null;
+    this._session = null;
     this._joined = false;
     this._manual = null;
     this._talking = false;
