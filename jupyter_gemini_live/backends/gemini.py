@@ -28,7 +28,7 @@ import json
 import logging
 import ssl
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,7 @@ from .base import (
     StateEvent,
     ToolCallCancelledEvent,
     ToolCallEvent,
+    ToolImage,
     TranscriptEvent,
     TurnCompleteEvent,
     Upstream,
@@ -1012,6 +1013,7 @@ class GeminiUpstream(Upstream):
         name: str,
         response: Mapping[str, Any],
         scheduling: Scheduling | None = None,
+        images: Sequence[ToolImage] = (),
     ) -> None:
         from google.genai import types
 

@@ -89,6 +89,8 @@ export interface ISession {
   activity_detection: ActivityDetection;
   transcription: boolean;
   record: boolean;
+  /** The notebook tools are among the session's tools (the panel answers them). */
+  notebook: boolean;
   state: SessionState;
   /** ISO 8601. */
   created: string;
@@ -97,8 +99,6 @@ export interface ISession {
   device_connected: boolean;
   /** The turn under way (what user input goes into). */
   turn: number;
-  /** The notebook tools are among the session's tools (the panel runs them). */
-  notebook: boolean;
   error: string | null;
   stats: ISessionStats;
 }

@@ -42,12 +42,12 @@ const session = {
   activity_detection: 'auto',
   transcription: true,
   record: false,
+  notebook: false,
   state: 'live',
   created: '2024-05-01T14:02:00+00:00',
   clients: 1,
   device_connected: true,
   turn: 2,
-  notebook: false,
   error: null,
   stats
 } satisfies ISession;

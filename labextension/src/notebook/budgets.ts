@@ -20,18 +20,18 @@ export function isNotebookTool(name: string): name is NotebookToolName {
 
 export interface IBudgets {
   /** The whole read_notebook response, in characters of its JSON. */
-  notebook_chars: number;
+  read_notebook_chars: number;
   /** A cell's source in read_notebook. */
-  notebook_source_chars: number;
+  read_notebook_source_chars: number;
   /** A cell's source in read_cell. */
-  cell_source_chars: number;
+  read_cell_source_chars: number;
   /** The text of a cell's outputs, all together. */
-  output_chars: number;
+  output_text_chars: number;
   traceback_lines: number;
-  repr_chars: number;
+  variable_repr_chars: number;
   images_per_response: number;
   image_bytes: number;
-  image_side_px: number;
+  image_long_side_px: number;
   /** run_cell's wait before `still_running`. */
   run_wait_s: number;
   /** run_cell's wait where the model takes async calls (answered WHEN_IDLE). */
@@ -39,15 +39,15 @@ export interface IBudgets {
 }
 
 export const BUDGETS: IBudgets = {
-  notebook_chars: 16000,
-  notebook_source_chars: 2000,
-  cell_source_chars: 8000,
-  output_chars: 2000,
+  read_notebook_chars: 16000,
+  read_notebook_source_chars: 2000,
+  read_cell_source_chars: 8000,
+  output_text_chars: 2000,
   traceback_lines: 8,
-  repr_chars: 2000,
+  variable_repr_chars: 2000,
   images_per_response: 2,
   image_bytes: 1024 * 1024,
-  image_side_px: 1024,
+  image_long_side_px: 1024,
   run_wait_s: 30,
   run_wait_async_s: 600
 };

@@ -71,7 +71,10 @@ export const canvasScaler: IImageScaler = {
     // An SVG without a size decodes as 0×0 in some browsers.
     const width = element.naturalWidth || 800;
     const height = element.naturalHeight || 600;
-    const scale = Math.min(1, budgets.image_side_px / Math.max(width, height));
+    const scale = Math.min(
+      1,
+      budgets.image_long_side_px / Math.max(width, height)
+    );
     const raster =
       source.mime_type === 'image/png' || source.mime_type === 'image/jpeg';
     if (

@@ -91,7 +91,7 @@ export function summarizeOutputs(
   outputs: IOutputJson[],
   budgets: IBudgets = BUDGETS
 ): IOutputSummary[] {
-  let left = budgets.output_chars;
+  let left = budgets.output_text_chars;
   const spend = (text: string): string => {
     const cut = cutText(stripAnsi(text), left);
     left = Math.max(0, left - text.length);
@@ -105,7 +105,10 @@ export function summarizeOutputs(
         return {
           type: 'error',
           ename: output.ename ?? '',
-          evalue: cutText(stripAnsi(output.evalue ?? ''), budgets.repr_chars),
+          evalue: cutText(
+            stripAnsi(output.evalue ?? ''),
+            budgets.variable_repr_chars
+          ),
           traceback: lastTracebackLines(
             output.traceback,
             budgets.traceback_lines
@@ -168,7 +171,7 @@ export interface INotebookSummary {
 }
 
 /**
- * The whole notebook within `notebook_chars` of JSON: cells in order, in full while
+ * The whole notebook within `read_notebook_chars` of JSON: cells in order, in full while
  * they fit, then without outputs and with a short source, then none (`truncated`).
  */
 export function summarizeNotebook(
@@ -182,7 +185,7 @@ export function summarizeNotebook(
     const full = summarizeCell(
       cell,
       index,
-      budgets.notebook_source_chars,
+      budgets.read_notebook_source_chars,
       budgets
     );
     const brief: ICellSummary = {
@@ -192,7 +195,7 @@ export function summarizeNotebook(
     };
     const fitting = [full, brief].find(
       summary =>
-        size + JSON.stringify(summary).length + 1 <= budgets.notebook_chars
+        size + JSON.stringify(summary).length + 1 <= budgets.read_notebook_chars
     );
     if (!fitting) {
       result.truncated = true;

@@ -165,7 +165,7 @@ export class NotebookTools {
     const summary = summarizeCell(
       cell,
       index,
-      this.budgets.cell_source_chars,
+      this.budgets.read_cell_source_chars,
       this.budgets
     );
     const images = await toolImages(cell.outputs, this.scaler, this.budgets);
@@ -286,7 +286,7 @@ export class NotebookTools {
       );
     }
     const result = await notebook.evaluate(
-      inspectExpression(name, this.budgets.repr_chars)
+      inspectExpression(name, this.budgets.variable_repr_chars)
     );
     if (result.status === 'error') {
       throw new ToolError(`${result.ename}: ${result.evalue}`);

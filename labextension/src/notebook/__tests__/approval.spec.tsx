@@ -1,7 +1,7 @@
 import { nullTranslator } from '@jupyterlab/translation';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
 import * as React from 'react';
-import { createRoot, Root } from 'react-dom/client';
-import { act } from 'react-dom/test-utils';
 
 import { ApprovalQueue, Decision, MAX_PENDING_APPROVALS } from '../approval';
 import { ApprovalView } from '../approval-view';
@@ -12,9 +12,24 @@ const trans = nullTranslator.load('jupyter_gemini_live');
 describe('ApprovalQueue', () => {
   it('answers requests in order: approve, decline, withdraw', async () => {
     const queue = new ApprovalQueue();
-    const first = queue.request({ callId: 'a', kind: 'run_cell', index: 0, source: '' });
-    const second = queue.request({ callId: 'b', kind: 'run_cell', index: 1, source: '' });
-    const third = queue.request({ callId: 'c', kind: 'run_cell', index: 2, source: '' });
+    const first = queue.request({
+      callId: 'a',
+      kind: 'run_cell',
+      index: 0,
+      source: ''
+    });
+    const second = queue.request({
+      callId: 'b',
+      kind: 'run_cell',
+      index: 1,
+      source: ''
+    });
+    const third = queue.request({
+      callId: 'c',
+      kind: 'run_cell',
+      index: 2,
+      source: ''
+    });
     expect(queue.current?.callId).toBe('a');
     queue.approve();
     expect(queue.current?.callId).toBe('b');
@@ -29,10 +44,20 @@ describe('ApprovalQueue', () => {
   it('declines at once beyond its bound', async () => {
     const queue = new ApprovalQueue();
     for (let i = 0; i < MAX_PENDING_APPROVALS; i++) {
-      void queue.request({ callId: `${i}`, kind: 'run_cell', index: 0, source: '' });
+      void queue.request({
+        callId: `${i}`,
+        kind: 'run_cell',
+        index: 0,
+        source: ''
+      });
     }
     expect(
-      await queue.request({ callId: 'x', kind: 'run_cell', index: 0, source: '' })
+      await queue.request({
+        callId: 'x',
+        kind: 'run_cell',
+        index: 0,
+        source: ''
+      })
     ).toBe('declined');
     queue.withdrawAll();
     expect(queue.size).toBe(0);
@@ -41,40 +66,46 @@ describe('ApprovalQueue', () => {
 
 describe('ApprovalView', () => {
   let host: HTMLElement;
-  let root: Root;
+  let widget: Widget;
   let queue: ApprovalQueue;
+  /** React commits on its own schedule. */
+  const settle = () => new Promise(resolve => setTimeout(resolve, 20));
 
-  beforeEach(() => {
+  beforeEach(async () => {
     host = document.createElement('div');
     host.className = 'jp-GeminiLive';
-    host.innerHTML = '<input data-testid="composer"/><div id="mount"></div>';
+    host.innerHTML = '<input data-testid="composer"/>';
     document.body.appendChild(host);
     queue = new ApprovalQueue();
-    root = createRoot(host.querySelector('#mount')!);
-    act(() => root.render(<ApprovalView queue={queue} trans={trans} />));
+    widget = ReactWidget.create(<ApprovalView queue={queue} trans={trans} />);
+    Widget.attach(widget, host);
+    widget.update();
+    await settle();
   });
 
   afterEach(() => {
-    act(() => root.unmount());
+    widget.dispose();
     host.remove();
   });
 
-  const prompt = () => host.querySelector('[data-testid="gemini-live-approval"]');
-  const ask = (request: Parameters<ApprovalQueue['request']>[0]) => {
-    let decision!: Promise<Decision>;
-    act(() => {
-      decision = queue.request(request);
-    });
+  const prompt = () =>
+    host.querySelector('[data-testid="gemini-live-approval"]');
+  const ask = async (request: Parameters<ApprovalQueue['request']>[0]) => {
+    // Wrapped: an async function returning the promise would wait for the decision.
+    const decision = { promise: queue.request(request) };
+    await settle();
     return decision;
   };
-  const key = (target: Element, name: string) =>
-    act(() => {
-      target.dispatchEvent(new KeyboardEvent('keydown', { key: name, bubbles: true }));
-    });
+  const key = async (target: Element, name: string) => {
+    target.dispatchEvent(
+      new KeyboardEvent('keydown', { key: name, bubbles: true })
+    );
+    await settle();
+  };
 
   it('shows nothing until asked, then the proposed cell and two buttons', async () => {
     expect(prompt()).toBeNull();
-    const decision = ask({
+    const decision = await ask({
       callId: 'a',
       kind: 'insert_cell',
       index: 1,
@@ -83,18 +114,26 @@ describe('ApprovalView', () => {
     });
     expect(prompt()!.textContent).toContain('Insert a code cell as cell 2');
     expect(prompt()!.querySelector('pre')!.textContent).toBe('df.describe()');
-    const buttons = Array.from(prompt()!.querySelectorAll('button')).map(b => b.textContent);
+    const buttons = Array.from(prompt()!.querySelectorAll('button')).map(
+      b => b.textContent
+    );
     expect(buttons).toEqual(['Approve', 'Decline']);
-    act(() => (prompt()!.querySelector('button') as HTMLButtonElement).click());
-    expect(await decision).toBe('approved');
+    (prompt()!.querySelector('button') as HTMLButtonElement).click();
+    expect(await decision.promise).toBe('approved');
+    await settle();
     expect(prompt()).toBeNull();
   });
 
-  it('says "Run cell N" for a run and shows a diff for a replacement', () => {
-    void ask({ callId: 'a', kind: 'run_cell', index: 2, source: 'plot()' });
+  it('says "Run cell N" for a run and shows a diff for a replacement', async () => {
+    await ask({
+      callId: 'a',
+      kind: 'run_cell',
+      index: 2,
+      source: 'plot()'
+    });
     expect(prompt()!.textContent).toContain('Run cell 3');
-    act(() => queue.approve());
-    void ask({
+    queue.approve();
+    await ask({
       callId: 'b',
       kind: 'replace_cell',
       index: 0,
@@ -108,24 +147,39 @@ describe('ApprovalView', () => {
   });
 
   it('approves on Enter and declines on Escape within the panel, not while typing', async () => {
-    const first = ask({ callId: 'a', kind: 'run_cell', index: 0, source: '' });
-    const inside = prompt()!;
-    key(host.querySelector('[data-testid="composer"]')!, 'Enter');
+    const first = await ask({
+      callId: 'a',
+      kind: 'run_cell',
+      index: 0,
+      source: ''
+    });
+    await key(host.querySelector('[data-testid="composer"]')!, 'Enter');
     expect(queue.current?.callId).toBe('a');
-    key(inside, 'Enter');
-    expect(await first).toBe('approved');
-    const second = ask({ callId: 'b', kind: 'run_cell', index: 0, source: '' });
-    key(document.body, 'Escape');
+    await key(prompt()!, 'Enter');
+    expect(await first.promise).toBe('approved');
+    const second = await ask({
+      callId: 'b',
+      kind: 'run_cell',
+      index: 0,
+      source: ''
+    });
+    await key(document.body, 'Escape');
     expect(queue.current?.callId).toBe('b');
-    key(prompt()!, 'Escape');
-    expect(await second).toBe('declined');
+    await key(prompt()!, 'Escape');
+    expect(await second.promise).toBe('declined');
   });
 
   it('goes away when the call is withdrawn', async () => {
-    const decision = ask({ callId: 'a', kind: 'run_cell', index: 0, source: '' });
-    act(() => void queue.withdraw('a'));
+    const decision = await ask({
+      callId: 'a',
+      kind: 'run_cell',
+      index: 0,
+      source: ''
+    });
+    queue.withdraw('a');
+    await settle();
     expect(prompt()).toBeNull();
-    expect(await decision).toBe('withdrawn');
+    expect(await decision.promise).toBe('withdrawn');
   });
 });
 

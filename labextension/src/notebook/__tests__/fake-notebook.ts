@@ -1,10 +1,5 @@
 /** A notebook in memory, for the tools' tests: cells, runs the test finishes, a kernel. */
-import {
-  Evaluation,
-  IModelMark,
-  INewCell,
-  INotebookAccess
-} from '../access';
+import { Evaluation, IModelMark, INewCell, INotebookAccess } from '../access';
 import { ICellJson, IOutputJson } from '../summary';
 
 export interface IFakeRun {

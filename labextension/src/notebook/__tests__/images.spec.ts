@@ -1,10 +1,5 @@
 import { BUDGETS } from '../budgets';
-import {
-  base64Bytes,
-  IImageScaler,
-  outputImages,
-  toolImages
-} from '../images';
+import { base64Bytes, IImageScaler, outputImages, toolImages } from '../images';
 
 const png = (n: number) => ({
   output_type: 'display_data',
@@ -16,7 +11,10 @@ describe('images of outputs', () => {
     const found = outputImages([
       { output_type: 'stream', text: 'no' },
       png(3),
-      { output_type: 'display_data', data: { 'image/svg+xml': ['<svg>', '</svg>'] } }
+      {
+        output_type: 'display_data',
+        data: { 'image/svg+xml': ['<svg>', '</svg>'] }
+      }
     ]);
     expect(found).toEqual([
       { mime_type: 'image/png', data: 'iVBORAAA' },

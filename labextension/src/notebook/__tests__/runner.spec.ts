@@ -2,7 +2,7 @@ import { Signal } from '@lumino/signaling';
 
 import { IToolResponse, ServerEvent } from '../../stream';
 import { ApprovalQueue } from '../approval';
-import { NOTEBOOK_TOOL_NAMES } from '../budgets';
+import { BUDGETS, NOTEBOOK_TOOL_NAMES } from '../budgets';
 import { MODEL_CELL_CLASS, syncMarks } from '../marks';
 import { INotebookSessionInfo, NotebookToolRunner } from '../runner';
 import { NotebookTools } from '../tools';
@@ -26,7 +26,9 @@ function setup(session: INotebookSessionInfo | null) {
     confirm: () => true,
     scaler: { fit: async s => ({ mime_type: 'image/png', data: s.data }) }
   });
-  const runner = new NotebookToolRunner(host, tools, () => approvals.withdrawAll());
+  const runner = new NotebookToolRunner(host, tools, () =>
+    approvals.withdrawAll()
+  );
   return { notebook, approvals, sent, host, runner };
 }
 
@@ -46,7 +48,11 @@ describe('NotebookToolRunner', () => {
     runner.handle(call('read_notebook'));
     await flush(10);
     expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ type: 'tool_response', id: 'call-1', name: 'read_notebook' });
+    expect(sent[0]).toMatchObject({
+      type: 'tool_response',
+      id: 'call-1',
+      name: 'read_notebook'
+    });
     expect((sent[0].response.cells as unknown[]).length).toBe(1);
   });
 
@@ -141,6 +147,15 @@ describe('syncMarks', () => {
     };
     const cells = [cell({ by: 'model' }), cell(undefined)];
     syncMarks(cells);
-    expect(cells.map(c => c.classes.has(MODEL_CELL_CLASS))).toEqual([true, false]);
+    expect(cells.map(c => c.classes.has(MODEL_CELL_CLASS))).toEqual([
+      true,
+      false
+    ]);
+  });
+});
+
+describe('the budgets', () => {
+  it('are those the server exports', () => {
+    expect(BUDGETS).toEqual((declarations as { budgets: unknown }).budgets);
   });
 });

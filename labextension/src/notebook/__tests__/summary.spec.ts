@@ -20,7 +20,7 @@ describe('cutText', () => {
 
 describe('summarizeOutputs', () => {
   it('gives stream and result text, cut to one budget per cell', () => {
-    const long = 'a'.repeat(BUDGETS.output_chars + 500);
+    const long = 'a'.repeat(BUDGETS.output_text_chars + 500);
     const outputs: IOutputJson[] = [
       { output_type: 'stream', name: 'stdout', text: ['row 1\n', 'row 2\n'] },
       { output_type: 'execute_result', data: { 'text/plain': long } },
@@ -29,7 +29,7 @@ describe('summarizeOutputs', () => {
     const [first, second, third] = summarizeOutputs(outputs);
     expect(first).toEqual({ type: 'text', text: 'row 1\nrow 2\n' });
     expect(second.text).toMatch(/… \[cut \d+ chars\]$/);
-    expect(second.text!.length).toBeLessThan(BUDGETS.output_chars + 40);
+    expect(second.text!.length).toBeLessThan(BUDGETS.output_text_chars + 40);
     expect(third.text).toBe('… [cut 16 chars]');
   });
 
@@ -112,7 +112,7 @@ describe('summarizeNotebook', () => {
     );
     const summary = summarizeNotebook(head, cells);
     expect(JSON.stringify(summary).length).toBeLessThanOrEqual(
-      BUDGETS.notebook_chars
+      BUDGETS.read_notebook_chars
     );
     expect(summary.truncated).toBe(true);
     expect(summary.cells[0].outputs).toHaveLength(1);

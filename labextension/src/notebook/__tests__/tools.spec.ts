@@ -1,7 +1,12 @@
 import { ApprovalQueue } from '../approval';
 import { IBudgets, BUDGETS, NotebookToolName } from '../budgets';
 import { IImageScaler } from '../images';
-import { ICallContext, inspectExpression, NotebookTools, validName } from '../tools';
+import {
+  ICallContext,
+  inspectExpression,
+  NotebookTools,
+  validName
+} from '../tools';
 import { codeCell, FakeNotebook, flush } from './fake-notebook';
 
 const context: ICallContext = { sessionId: 's-1', asyncRun: false };
@@ -57,14 +62,21 @@ describe('read_notebook and read_cell', () => {
       { output_type: 'display_data', data: { 'image/png': 'iVBORw0' } }
     ];
     const answer = await call('read_cell');
-    expect(answer!.response.cell).toMatchObject({ index: 1, source: 'df.head()' });
-    expect(answer!.images).toEqual([{ mime_type: 'image/png', data: 'iVBORw0' }]);
+    expect(answer!.response.cell).toMatchObject({
+      index: 1,
+      source: 'df.head()'
+    });
+    expect(answer!.images).toEqual([
+      { mime_type: 'image/png', data: 'iVBORw0' }
+    ]);
   });
 
   it('answers an error naming the field for an index out of range', async () => {
     const { call } = setup();
     const answer = await call('read_cell', { index: 9 });
-    expect(answer!.response.error).toBe('index: expected an integer from 0 to 1');
+    expect(answer!.response.error).toBe(
+      'index: expected an integer from 0 to 1'
+    );
   });
 
   it('says when no notebook is open', async () => {
@@ -103,7 +115,10 @@ describe('insert_cell', () => {
     expect(notebook.list[0].source).toBe('first');
     notebook.activeIndex = 2;
     await call('insert_cell', { source: '# Notes', cell_type: 'markdown' });
-    expect(notebook.list[3]).toMatchObject({ source: '# Notes', cell_type: 'markdown' });
+    expect(notebook.list[3]).toMatchObject({
+      source: '# Notes',
+      cell_type: 'markdown'
+    });
   });
 
   it('answers a decline with an error that says so, and changes nothing', async () => {
@@ -136,7 +151,9 @@ describe('replace_cell', () => {
     approvals.approve();
     expect((await pending)!.response).toEqual({ index: 1 });
     expect(notebook.list[1].source).toBe('df.tail()');
-    expect(notebook.list[1].metadata.gemini_live).toMatchObject({ tool: 'replace_cell' });
+    expect(notebook.list[1].metadata.gemini_live).toMatchObject({
+      tool: 'replace_cell'
+    });
   });
 });
 
@@ -166,7 +183,9 @@ describe('run_cell', () => {
         { type: 'image', mime_type: 'image/png' }
       ]
     });
-    expect(answer!.images).toEqual([{ mime_type: 'image/png', data: 'iVBORplot' }]);
+    expect(answer!.images).toEqual([
+      { mime_type: 'image/png', data: 'iVBORplot' }
+    ]);
     expect(answer!.scheduling).toBeUndefined();
   });
 
@@ -175,24 +194,44 @@ describe('run_cell', () => {
     const pending = call('run_cell', { index: 0 });
     await flush();
     notebook.runs[0].finish([
-      { output_type: 'error', ename: 'NameError', evalue: "name 'pd' is not defined", traceback: [] }
+      {
+        output_type: 'error',
+        ename: 'NameError',
+        evalue: "name 'pd' is not defined",
+        traceback: []
+      }
     ]);
     const answer = await pending;
     expect(answer!.response.status).toBe('error');
     expect(answer!.response.outputs).toEqual([
-      { type: 'error', ename: 'NameError', evalue: "name 'pd' is not defined", traceback: [] }
+      {
+        type: 'error',
+        ename: 'NameError',
+        evalue: "name 'pd' is not defined",
+        traceback: []
+      }
     ]);
   });
 
   it('answers still_running when the run outlasts the wait', async () => {
-    const { call } = setup({ confirm: false, budgets: { ...BUDGETS, run_wait_s: 0.01 } });
+    const { call } = setup({
+      confirm: false,
+      budgets: { ...BUDGETS, run_wait_s: 0.01 }
+    });
     const answer = await call('run_cell', { index: 0 });
-    expect(answer!.response).toMatchObject({ status: 'still_running', execution_count: null });
+    expect(answer!.response).toMatchObject({
+      status: 'still_running',
+      execution_count: null
+    });
   });
 
   it('answers WHEN_IDLE after the run where the model takes async calls', async () => {
     const { call, notebook } = setup({ confirm: false });
-    const pending = call('run_cell', { index: 0 }, { ...context, asyncRun: true });
+    const pending = call(
+      'run_cell',
+      { index: 0 },
+      { ...context, asyncRun: true }
+    );
     await flush();
     notebook.runs[0].finish([]);
     expect((await pending)!.scheduling).toBe('WHEN_IDLE');
@@ -230,7 +269,13 @@ describe('cancellation', () => {
 describe('inspect_variable', () => {
   it('validates the name before anything reaches the kernel', async () => {
     const { call, notebook } = setup();
-    for (const name of ['__import__("os").system("x")', 'a; b', 'df.__class__', '1x', 7]) {
+    for (const name of [
+      '__import__("os").system("x")',
+      'a; b',
+      'df.__class__',
+      '1x',
+      7
+    ]) {
       const answer = await call('inspect_variable', { name });
       expect(answer!.response.error).toMatch(/^name:/);
     }
@@ -255,7 +300,9 @@ describe('inspect_variable', () => {
       text: `'${JSON.stringify(facts).replace(/\\/g, '\\\\')}'`
     };
     const answer = await call('inspect_variable', { name: 'df' });
-    expect(notebook.expressions[0]).toBe(inspectExpression('df', BUDGETS.repr_chars));
+    expect(notebook.expressions[0]).toBe(
+      inspectExpression('df', BUDGETS.variable_repr_chars)
+    );
     expect(answer!.response).toEqual({
       name: 'df',
       type: 'pandas.core.frame.DataFrame',
@@ -268,8 +315,14 @@ describe('inspect_variable', () => {
 
   it('answers the kernel error', async () => {
     const { call, notebook } = setup();
-    notebook.evaluation = { status: 'error', ename: 'NameError', evalue: "name 'nope' is not defined" };
+    notebook.evaluation = {
+      status: 'error',
+      ename: 'NameError',
+      evalue: "name 'nope' is not defined"
+    };
     const answer = await call('inspect_variable', { name: 'nope' });
-    expect(answer!.response.error).toBe("NameError: name 'nope' is not defined");
+    expect(answer!.response.error).toBe(
+      "NameError: name 'nope' is not defined"
+    );
   });
 });
