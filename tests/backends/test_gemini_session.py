@@ -322,10 +322,16 @@ PLOT = b"\x89PNG\r\n\x1a\n a plot"
 
 
 @pytest.mark.parametrize(
-    ("model", "via", "noted"),
+    ("model", "via", "noted", "run_cell_behavior"),
     [
-        ("gemini-3.8-live", "parts", None),
-        ("gemini-2.5-flash-native-audio-preview-12-2025", "video", "sent as video input"),
+        ("gemini-3.8-live", "parts", None, "NON_BLOCKING"),
+        ("gemini-3.1-flash-live-preview", "parts", None, None),  # no async tools
+        (
+            "gemini-2.5-flash-native-audio-preview-12-2025",
+            "video",
+            "sent as video input",
+            "NON_BLOCKING",
+        ),
     ],
 )
 async def test_a_tool_response_image_reaches_the_model_as_it_can_take_it(
@@ -336,6 +342,7 @@ async def test_a_tool_response_image_reaches_the_model_as_it_can_take_it(
     model: str,
     via: str,
     noted: str | None,
+    run_cell_behavior: str | None,
 ) -> None:
     plot = base64.b64encode(PLOT).decode()
     async with make_simulator(port=simulator_port, playback_speed=8.0) as sim:
@@ -363,4 +370,4 @@ async def test_a_tool_response_image_reaches_the_model_as_it_can_take_it(
         "inspect_variable",
     }  # fmt: skip
     run_cell = next(d for d in declared if d["name"] == "run_cell")
-    assert run_cell["behavior"] == "NON_BLOCKING"
+    assert run_cell.get("behavior") == run_cell_behavior
