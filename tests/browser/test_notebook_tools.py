@@ -57,8 +57,10 @@ def scripted_lab(start_lab: Callable[..., Lab], tmp_path: Path) -> Iterator[Scri
 
 
 def write_notebook(lab: Lab, name: str = "data.ipynb") -> str:
-    cell = {"cell_type": "code", "execution_count": None, "id": "frame", "metadata": {},
-            "source": DATAFRAME, "outputs": []}  # fmt: skip
+    cell: dict[str, Any] = {
+        "cell_type": "code", "execution_count": None, "id": "frame", "metadata": {},
+        "source": DATAFRAME, "outputs": [],
+    }  # fmt: skip
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook = {
         "cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5
