@@ -56,14 +56,23 @@ def scripted_lab(start_lab: Callable[..., Lab], tmp_path: Path) -> Iterator[Scri
         yield start
 
 
-def write_notebook(lab: Lab, name: str = "data.ipynb") -> str:
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="3000" height="600">'
+    '<rect width="3000" height="600" fill="teal"/></svg>'
+)
+
+
+def write_notebook(
+    lab: Lab, name: str = "data.ipynb", more: tuple[dict[str, Any], ...] = ()
+) -> str:
     cell: dict[str, Any] = {
         "cell_type": "code", "execution_count": None, "id": "frame", "metadata": {},
         "source": DATAFRAME, "outputs": [],
     }  # fmt: skip
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook = {
-        "cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5
+        "cells": [cell, *more], "metadata": {"kernelspec": kernel},
+        "nbformat": 4, "nbformat_minor": 5,
     }  # fmt: skip
     (lab.root / name).write_text(json.dumps(notebook))
     return name
@@ -293,17 +302,68 @@ def test_barge_in_interrupts_the_cell_the_model_runs(
 def test_typed_calls_reach_the_notebook_tools_with_no_key(
     chromium: Any, start_lab: Callable[..., Lab]
 ) -> None:
+    """The echo's `call NAME {json}`: the notebook tools answer, an SVG output goes along
+    rasterised (a 3000 px drawing, scaled down to fit)."""
     lab = start_lab()
-    page = open_notebook(chromium, lab, write_notebook(lab), run=False)
+    drawing = {
+        "output_type": "display_data", "metadata": {},
+        "data": {"image/svg+xml": SVG, "text/plain": "<drawing>"},
+    }  # fmt: skip
+    svg_cell = {"cell_type": "code", "execution_count": 2, "id": "drawing", "metadata": {},
+                "source": "show()", "outputs": [drawing]}  # fmt: skip
+    page = open_notebook(chromium, lab, write_notebook(lab, more=(svg_cell,)), run=False)
     start_notebook_session(page, lab, backend="echo")
-    page.locator('[data-testid="gemini-live-text-input"]').fill("call read_notebook {}")
-    page.locator('[data-testid="gemini-live-send"]').click()
+    rows = page.locator('[data-testid="gemini-live-row"][data-role="model"]')
+
+    def said(text: str) -> Callable[[], list[str]]:
+        return lambda: [row for row in rows.all_inner_texts() if text in row]
+
+    send(page, "call read_notebook {}")
+    answered = wait_for("the notebook tools' answer", said("read_notebook returned"))
+    assert "data.ipynb" in answered[0]
+    assert "pandas" in answered[0]
+    send(page, 'call read_cell {"index": 1}')
+    seen = wait_for("the drawing read", said("read_cell returned"))
+    assert "image/svg+xml" in seen[0]
+    assert "(+1 image)" in seen[0]
+    run_command(page, "gemini-live:stop")
+    page.context.close()
+
+
+def test_the_cards_notebook_session_brings_the_tools(
+    chromium: Any, start_lab: Callable[..., Lab]
+) -> None:
+    """A session a notebook made with the notebook tools (`%gemini_live start --notebook`
+    makes one like it): Talk on its card, and the panel answers the notebook tools."""
+    from jupyter_gemini_live.client.magics import SESSION_MIME_TYPE
+
+    lab = start_lab()
+    session = lab.api("POST", "sessions", {"backend": "echo", "notebook": True})
+    card = {"session_id": session["id"], "backend": "echo", "model": "m", "voice": "Puck"}
+    output = {
+        "output_type": "display_data", "metadata": {},
+        "data": {SESSION_MIME_TYPE: card, "text/plain": "Gemini Live session"},
+    }  # fmt: skip
+    card_cell = {"cell_type": "code", "execution_count": 1, "id": "card", "metadata": {},
+                 "source": "%gemini_live start --notebook", "outputs": [output]}  # fmt: skip
+    page = open_notebook(chromium, lab, write_notebook(lab, more=(card_cell,)), run=False)
+    page.locator('[data-testid="gemini-live-inline-talk"]').click()
+    panel = page.locator('[data-testid="gemini-live-panel"]')
+    wait_for(
+        "the panel in the card's session", lambda: panel.get_attribute("data-joined") == "true"
+    )
+    assert panel.get_attribute("data-session-id") == session["id"]
+    send(page, "call read_notebook {}")
     rows = page.locator('[data-testid="gemini-live-row"][data-role="model"]')
     answered = wait_for(
         "the notebook tools' answer",
-        lambda: [text for text in rows.all_inner_texts() if "read_notebook returned" in text],
+        lambda: [row for row in rows.all_inner_texts() if "read_notebook returned" in row],
     )
-    assert "data.ipynb" in answered[0]
-    assert "pandas" in answered[0]
+    assert "%gemini_live start --notebook" in answered[0]
     run_command(page, "gemini-live:stop")
     page.context.close()
+
+
+def send(page: Any, text: str) -> None:
+    page.locator('[data-testid="gemini-live-text-input"]').fill(text)
+    page.locator('[data-testid="gemini-live-send"]').click()
