@@ -5,7 +5,7 @@
  * kernel). `tool_call_cancelled` withdraws what is pending.
  */
 import type { IToolResponse, ServerEvent } from '../stream';
-import { isNotebookTool } from './budgets';
+import { isNotebookTool, NotebookToolName } from './budgets';
 import { NotebookTools } from './tools';
 
 /** The running session, as the runner needs it. */
@@ -62,7 +62,7 @@ export class NotebookToolRunner {
 
   private async answer(
     id: string,
-    name: Parameters<NotebookTools['call']>[0]['name'],
+    name: NotebookToolName,
     args: Record<string, unknown>,
     session: INotebookSessionInfo
   ): Promise<void> {

@@ -6,7 +6,7 @@
  * nothing (null): the server would refuse the answer.
  */
 import { IModelMark, INotebookAccess } from './access';
-import { ApprovalKind, ApprovalQueue } from './approval';
+import { ApprovalQueue, IApprovalRequest } from './approval';
 import { BUDGETS, IBudgets, NotebookToolName } from './budgets';
 import { canvasScaler, IImageScaler, IToolImage, toolImages } from './images';
 import {
@@ -313,14 +313,7 @@ export class NotebookTools {
   }
 
   private async approve(
-    request: {
-      callId: string;
-      kind: ApprovalKind;
-      index: number;
-      source: string;
-      previous?: string;
-      cellType?: string;
-    },
+    request: IApprovalRequest,
     what: string
   ): Promise<void> {
     if (!this.options.confirm()) {
