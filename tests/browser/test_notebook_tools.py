@@ -222,13 +222,18 @@ def test_the_model_writes_runs_and_sees_approved_cells(
     assert "image/png" in notebook["cells"][2]["outputs"][-1]["data"]
     marked = page.locator(".jp-Notebook .jp-Cell.jp-GeminiLive-modelCell")
     assert marked.count() == 2
-    assert (
-        page.locator(".jp-Notebook .jp-Cell")
-        .first.get_attribute("class")
-        .count("jp-GeminiLive-modelCell")
-        == 0
+    assert "jp-GeminiLive-modelCell" not in (
+        page.locator(".jp-Notebook .jp-Cell").first.get_attribute("class") or ""
     )
     run_command(page, "gemini-live:stop")
+
+    # The marks follow the saved metadata: they are there again after a reload.
+    run_command(page, "docmanager:save")
+    saved = lab.root / "data.ipynb"
+    wait_for("the notebook saved", lambda: "gemini_live" in saved.read_text())
+    page.reload()
+    page.locator(".jp-Notebook .jp-Cell").nth(2).wait_for(timeout=60_000)
+    wait_for("the marks after a reload", lambda: marked.count() == 2)
     page.context.close()
 
 

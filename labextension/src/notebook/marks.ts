@@ -42,9 +42,11 @@ function watchNotebook(panel: NotebookPanel): void {
     }
     syncMarks(notebook.widgets);
   };
-  void panel.context.ready.then(() => {
+  // Lumino connects a slot once however often it is connected.
+  const follow = () => {
     notebook.model?.cells.changed.connect(update);
     update();
-  });
-  notebook.modelChanged.connect(update);
+  };
+  void panel.context.ready.then(follow);
+  notebook.modelChanged.connect(follow);
 }
