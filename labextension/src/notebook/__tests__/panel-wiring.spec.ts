@@ -1,9 +1,11 @@
 /** The panel's side of the notebook tools: the toggle, the session's flags, the prompt's place. */
+import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import * as api from '../../api';
 import { FakeDevices, STATUS } from '../../panel/__tests__/fakes';
 import { LivePanelModel, sessionRequest } from '../../panel/panel-model';
+import { LivePanel } from '../../panel/widget';
 import { DEFAULT_PREFERENCES } from '../../preferences';
 
 const session = (overrides: Partial<api.ISession> = {}) =>
@@ -71,6 +73,34 @@ describe('the notebook tools in the panel', () => {
       notebook: false,
       asyncTools: false
     });
+  });
+
+  it('has the toggle in the session options, remembered as a preference', async () => {
+    const persist = jest.fn();
+    const devices = new FakeDevices();
+    const panel = new LivePanelModel({
+      saveFile: jest.fn(),
+      storage: null,
+      persist,
+      ...devices.options
+    });
+    const widget = new LivePanel(panel);
+    Widget.attach(widget, document.body);
+    widget.update();
+    await new Promise(resolve => setTimeout(resolve, 50));
+    const toggle = widget.node.querySelector(
+      '[data-testid="gemini-live-notebook-tools"]'
+    ) as HTMLInputElement;
+    expect(toggle.parentElement!.textContent).toBe(
+      'Let Gemini see and edit this notebook'
+    );
+    expect(toggle.checked).toBe(false);
+    toggle.click();
+    expect(panel.prefs.notebookTools).toBe(true);
+    expect(persist).toHaveBeenCalledWith(
+      expect.objectContaining({ notebookTools: true })
+    );
+    widget.dispose();
   });
 
   it('shows sections until they are disposed', () => {
