@@ -30,6 +30,8 @@ DESCRIBE = "df.describe()"
 PLOT = "import matplotlib.pyplot as plt\ndf.plot(x='x', y='y')\nplt.show()"
 SLEEP = "import time\ntime.sleep(60)"
 BLOCKING_MODEL = "gemini-3.1-flash-live-preview"
+#: takes async calls: run_cell is NON_BLOCKING, answered when the cell ends (WHEN_IDLE)
+ASYNC_MODEL = "gemini-3.8-live"
 
 ScriptedLab = Callable[[dict[str, Any]], tuple[Lab, Path]]
 
@@ -183,7 +185,7 @@ def test_the_model_writes_runs_and_sees_approved_cells(
         }
     )
     page = open_notebook(chromium, lab, write_notebook(lab))
-    start_notebook_session(page, lab)
+    start_notebook_session(page, lab, model=ASYNC_MODEL)
     speak_once(page)
 
     assert DESCRIBE in answer_prompt(page, "insert_cell")
@@ -209,6 +211,7 @@ def test_the_model_writes_runs_and_sees_approved_cells(
     assert "count" in described
     assert "mean" in described
     assert plot_run["response"]["status"] == "ok"
+    assert [describe_run["scheduling"], plot_run["scheduling"]] == ["WHEN_IDLE"] * 2
     assert [image["mime_type"] for image in plot_run["images"]] == ["image/png"]
     assert 0 < plot_run["images"][0]["size"] <= 1024 * 1024
 

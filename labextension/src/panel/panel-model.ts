@@ -164,7 +164,10 @@ export class LivePanelModel {
     return {
       id: session.id,
       notebook: session.notebook === true,
-      asyncTools: capabilities?.async_function_calling === true
+      // As the server declares run_cell (notebook_tools.declarations).
+      asyncTools:
+        capabilities?.async_function_calling === true &&
+        !!capabilities.behaviors?.includes('NON_BLOCKING')
     };
   }
 

@@ -23,7 +23,10 @@ function model(devices: FakeDevices): LivePanelModel {
   devices.server.getStatus.mockResolvedValue({
     ...STATUS,
     capabilities: {
-      'async-model': { async_function_calling: true } as api.IModelCapabilities,
+      'async-model': {
+        async_function_calling: true,
+        behaviors: ['BLOCKING', 'NON_BLOCKING']
+      } as api.IModelCapabilities,
       'blocking-model': {
         async_function_calling: false
       } as api.IModelCapabilities
