@@ -66,6 +66,9 @@ class ModelCapabilities:
     google_search: bool
     #: camera and screen frames (realtime video input), and so `media_resolution`
     image_input: bool
+    #: images may go inside a function response (`FunctionResponse.parts[].inline_data`);
+    #: otherwise a tool's images follow its response as realtime video input
+    function_response_images: bool
     #: what `realtime_input_config.turn_coverage` is when not sent (None: not documented)
     turn_coverage_default: str | None
     #: the model reports `interaction_status` (IN_PROGRESS while it thinks, IDLE)
@@ -102,6 +105,7 @@ _NATIVE_AUDIO_25: dict[str, Any] = {
     "affective_dialog": "supported",
     "google_search": True,
     "image_input": True,
+    "function_response_images": False,
     "turn_coverage_default": "TURN_INCLUDES_ONLY_ACTIVITY",
     "interaction_status": False,
     "interim_input_transcription": False,
@@ -125,6 +129,7 @@ MODELS: tuple[ModelCapabilities, ...] = (
         affective_dialog="service_decides",
         google_search=True,
         image_input=True,
+        function_response_images=True,
         turn_coverage_default="TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
         interaction_status=False,
         interim_input_transcription=True,
@@ -145,6 +150,7 @@ MODELS: tuple[ModelCapabilities, ...] = (
         affective_dialog="unsupported",
         google_search=True,
         image_input=True,
+        function_response_images=True,
         turn_coverage_default=None,
         interaction_status=True,
         interim_input_transcription=True,
@@ -165,6 +171,7 @@ MODELS: tuple[ModelCapabilities, ...] = (
         affective_dialog="unsupported",
         google_search=True,
         image_input=True,
+        function_response_images=True,
         turn_coverage_default=None,
         interaction_status=False,
         interim_input_transcription=False,
@@ -213,6 +220,7 @@ def conservative(model: str, api: Api = "developer") -> ModelCapabilities:
         affective_dialog="unsupported",
         google_search=True,
         image_input=True,
+        function_response_images=False,
         turn_coverage_default=None,
         interaction_status=False,
         interim_input_transcription=False,
@@ -256,6 +264,7 @@ DOC_COLUMNS = (
     ("affective dialog", lambda m: m.affective_dialog.replace("_", " ")),
     ("Google Search", lambda m: _yes(m.google_search)),
     ("image input", lambda m: _yes(m.image_input)),
+    ("images in tool responses", lambda m: _fn_images(m)),
     ("turn coverage default", lambda m: _or_undocumented(m.turn_coverage_default)),
     ("interaction status", lambda m: _yes(m.interaction_status)),
     ("interim input transcription", lambda m: _yes(m.interim_input_transcription)),
@@ -265,6 +274,10 @@ DOC_COLUMNS = (
 
 def _yes(value: bool) -> str:
     return "yes" if value else "no"
+
+
+def _fn_images(model: ModelCapabilities) -> str:
+    return "yes" if model.function_response_images else "as video input"
 
 
 def _client_content(model: ModelCapabilities) -> str:

@@ -70,10 +70,12 @@ def parse_call(text: str) -> CallRequest | None:
     return CallRequest(match["name"], args) if isinstance(args, dict) else None
 
 
-def returned(name: str, response: Any) -> str:
-    """What the model says about a function's answer (JSON, keys sorted)."""
+def returned(name: str, response: Any, images: int = 0) -> str:
+    """What the model says about a function's answer (JSON, keys sorted, and how many
+    images came with it)."""
     value = dict(response) if isinstance(response, Mapping) else response
-    return f"{name} returned {json.dumps(value, sort_keys=True)}"
+    seen = f" (+{images} image)" if images else ""  # the contract's words, any count
+    return f"{name} returned {json.dumps(value, sort_keys=True)}{seen}"
 
 
 # ---- voices ------------------------------------------------------------------------------

@@ -51,6 +51,9 @@ MAX_JSON_DEPTH = 32
 MAX_REASON_CHARS = 1000
 MAX_IMAGE_BYTES = 4 * 1024 * 1024
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+#: images one `tool_response` may carry (what a cell drew), and each one's decoded size
+MAX_TOOL_IMAGES = 2
+MAX_TOOL_IMAGE_BYTES = 1024 * 1024
 #: close code for clients of a session that ended on an error: final, do not reconnect
 SESSION_ENDED = 4002
 #: close code for a device connection replaced by a newer one
@@ -204,6 +207,49 @@ class AudioStreamEnd(UpstreamCommand):
 
 
 @dataclass(frozen=True)
+class ToolImage:
+    """An image returned with a tool's answer (a plot a cell drew)."""
+
+    mime_type: str
+    data: bytes
+
+
+def _tool_images(value: object) -> tuple[ToolImage, ...]:
+    where = "tool_response.images"
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise FrameError("bad_field", f"{where}: expected a list")
+    if len(value) > MAX_TOOL_IMAGES:
+        raise FrameError("bad_field", f"{where}: at most {MAX_TOOL_IMAGES} images")
+    images = []
+    for index, item in enumerate(value):
+        here = f"{where}[{index}]"
+        if not isinstance(item, Mapping) or set(item) != {"mime_type", "data"}:
+            raise FrameError("bad_field", f"{here}: expected {{mime_type, data}}")
+        mime, encoded = item["mime_type"], item["data"]
+        if mime not in IMAGE_TYPES:
+            raise FrameError(
+                "bad_field", f"{here}.mime_type: expected one of {sorted(IMAGE_TYPES)}"
+            )
+        # base64 grows 4/3: anything longer cannot decode within the limit
+        if not isinstance(encoded, str) or len(encoded) > (MAX_TOOL_IMAGE_BYTES + 2) // 3 * 4:
+            raise FrameError(
+                "bad_field", f"{here}.data: expected base64 of at most {MAX_TOOL_IMAGE_BYTES} bytes"
+            )
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise FrameError("bad_field", f"{here}.data: not valid base64") from None
+        if not data or len(data) > MAX_TOOL_IMAGE_BYTES:
+            raise FrameError(
+                "bad_field", f"{here}.data: expected 1 to {MAX_TOOL_IMAGE_BYTES} bytes"
+            )
+        images.append(ToolImage(mime, data))
+    return tuple(images)
+
+
+@dataclass(frozen=True)
 class ToolResponse(UpstreamCommand):
     """The answer to a `tool_call`; the session passes on only the first one per call."""
 
@@ -214,6 +260,8 @@ class ToolResponse(UpstreamCommand):
     response: Mapping[str, Any]
     #: how the model takes the answer (INTERRUPT / WHEN_IDLE / SILENT); None: its default
     scheduling: Scheduling | None = None
+    #: images that go with the answer (at most MAX_TOOL_IMAGES)
+    images: tuple[ToolImage, ...] = ()
 
     @classmethod
     def parse(cls, message: Mapping[str, Any]) -> ToolResponse:
@@ -227,10 +275,13 @@ class ToolResponse(UpstreamCommand):
             _field(message, "name", str),
             _field(message, "response", dict),
             scheduling,
+            _tool_images(message.get("images")),
         )
 
     async def deliver(self, upstream: Upstream) -> None:
-        await upstream.send_tool_response(self.id, self.name, self.response, self.scheduling)
+        await upstream.send_tool_response(
+            self.id, self.name, self.response, self.scheduling, self.images
+        )
 
 
 @dataclass(frozen=True)
@@ -544,6 +595,8 @@ class Session(TypedDict):
     activity_detection: ActivityDetection
     transcription: bool
     record: bool
+    #: the notebook tools are among the session's tools (the panel runs them)
+    notebook: bool
     state: SessionState
     created: str
     clients: int

@@ -774,6 +774,7 @@ class LiveSession:
             "activity_detection": self.options.activity_detection,
             "transcription": self.options.transcription,
             "record": self.options.record,
+            "notebook": self.options.notebook,
             "state": self.state,
             "created": self.created.isoformat(),
             "clients": len(self.clients()),

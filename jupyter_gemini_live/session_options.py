@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import models
+from . import models, notebook_tools
 from .backends.base import MediaResolution, SessionOptions, VadOptions
 from .models import ModelCapabilities
 
@@ -33,6 +33,7 @@ FIELDS = {
     "vad",
     "tools",
     "record",
+    "notebook",
     "thinking_level",
     "proactive_audio",
     "affective_dialog",
@@ -126,6 +127,7 @@ def parse_session_options(body: object, defaults: Defaults) -> SessionOptions:
     backend = _choice(body, "backend", defaults.backends, defaults.backend)
     model = _name(body, "model", defaults.model)
     capable = models.capabilities(model)
+    notebook = _flag(body, "notebook", False)
     return SessionOptions(
         backend=backend,
         model=model,
@@ -137,8 +139,9 @@ def parse_session_options(body: object, defaults: Defaults) -> SessionOptions:
         if _choice(body, "activity_detection", frozenset({"auto", "manual"}), "auto") == "manual"
         else "auto",
         vad=_vad(body.get("vad")),
-        tools=_tools(body.get("tools"), capable),
+        tools=_with_notebook(_tools(body.get("tools"), capable), notebook, capable),
         record=_flag(body, "record", False),
+        notebook=notebook,
         thinking_level=_thinking_level(body, capable),
         proactive_audio=_proactive_audio(body, capable),
         affective_dialog=_affective_dialog(body, capable),
@@ -405,6 +408,25 @@ def _tools(value: object, capable: ModelCapabilities) -> tuple[Mapping[str, Any]
             declaration.pop("behavior", None)
         declarations.append(declaration)
     return tuple(declarations)
+
+
+def _with_notebook(
+    tools: tuple[Mapping[str, Any], ...], notebook: bool, capable: ModelCapabilities
+) -> tuple[Mapping[str, Any], ...]:
+    """The session's tools with the notebook tools added (when asked for)."""
+    if not notebook:
+        return tools
+    for index, tool in enumerate(tools):
+        if tool["name"] in notebook_tools.NAMES:
+            raise OptionError(
+                "tools",
+                f"tools[{index}] is named {tool['name']!r}, a notebook tool's name "
+                "(notebook: true adds it); rename the function",
+            )
+    extra = notebook_tools.declarations(capable)
+    if len(tools) + len(extra) > MAX_TOOLS:
+        raise OptionError("tools", f"at most {MAX_TOOLS - len(extra)} with notebook: true")
+    return tools + extra
 
 
 # ---- the schema of a function's parameters -----------------------------------------------

@@ -5,13 +5,14 @@ and reads what the session forwarded to it. (Registered as the backend "scripted
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from jupyter_gemini_live.backends.base import (
     Backend,
     Event,
     SessionOptions,
+    ToolImage,
     Upstream,
     UpstreamClosed,
 )
@@ -83,8 +84,11 @@ class ScriptedUpstream(Upstream):
         name: str,
         response: Mapping[str, Any],
         scheduling: str | None = None,
+        images: Sequence[ToolImage] = (),
     ) -> None:
         answer = (call_id, name, dict(response))
+        if images:
+            self._record("tool_images", tuple(images))
         self._record("tool_response", (*answer, scheduling) if scheduling else answer)
 
     async def events(self) -> AsyncIterator[Event]:

@@ -89,6 +89,7 @@ async def test_start_say_transcript_stop(
         "backend": "echo",
         "model": status["default_model"],
         "voice": "Kore",
+        "notebook": False,
     }
     assert displayed[0]["text/plain"].startswith(f"Gemini Live session {session_id} is live")
 
@@ -165,6 +166,41 @@ async def test_tools_come_from_the_notebook(
     await line(shell, "stop")
 
 
+async def test_start_notebook_brings_the_notebook_tools_that_the_kernel_leaves_alone(
+    shell: InteractiveShell,
+    api: Any,
+    open_stream: Any,
+    capsys: pytest.CaptureFixture[str],
+    displayed: list[dict[str, Any]],
+) -> None:
+    shell.user_ns["get_weather"] = get_weather
+    await line(shell, "start --backend echo --tools get_weather --notebook")
+    kernel = magics(shell)._current()
+    assert "with the notebook tools" in capsys.readouterr().out
+    [card] = cards(displayed)
+    assert card["notebook"] is True  # the card's Talk brings the panel's notebook tools
+    _, session = await api("GET", "sessions", kernel.id)
+    assert session["notebook"] is True
+    device = await open_stream(kernel.id)  # the panel, which answers the notebook tools
+    await device.until("ready")
+    await device.send_json({"type": "text", "text": "call read_notebook {}"})
+    call = await device.until("tool_call")
+
+    def kernel_saw_it() -> None:
+        while (event := kernel.events.get(timeout=10)) is not None:
+            if event["type"] == "tool_call" and event["name"] == "read_notebook":
+                return
+
+    await asyncio.to_thread(kernel_saw_it)
+    answer = {"type": "tool_response", "id": call["id"], "name": "read_notebook"}
+    await device.send_json({**answer, "response": {"cells": []}})
+    await device.until("turn_complete", turn=call["turn"])
+    said = [e["text"] for e in device.of("transcript") if e["role"] == "model" and e["final"]]
+    assert said == ['read_notebook returned {"cells": []}']  # the panel's answer, not an error
+    assert device.of("error") == []
+    await line(shell, "stop")
+
+
 async def test_status_and_sessions(
     shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -214,7 +250,8 @@ async def test_attach_joins_the_panels_session_and_stop_leaves_it(
     await line(shell, "attach")
     assert f"Attached to session {created['id']}" in capsys.readouterr().out
     assert cards(displayed) == [
-        {k: created[k] for k in ("backend", "model", "voice")} | {"session_id": created["id"]}
+        {k: created[k] for k in ("backend", "model", "voice", "notebook")}
+        | {"session_id": created["id"]}
     ]
     await line(shell, "say typed in the notebook")
     assert capsys.readouterr().out == "You said: typed in the notebook\n"

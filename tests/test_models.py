@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from jupyter_gemini_live import models
-from jupyter_gemini_live.models import MODELS, bare_name, capabilities, conservative, offered
+from jupyter_gemini_live.models import (
+    MODELS,
+    bare_name,
+    capabilities,
+    conservative,
+    offered,
+    supporting,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "jupyter_gemini_live"
@@ -50,6 +57,12 @@ def test_the_table_says_what_the_sources_say():
     assert vertex.api == "vertex"
     assert vertex.status == "stable"
     assert all(model.google_search and model.image_input for model in MODELS)
+    assert supporting("function_response_images") == [
+        "gemini-3.8-live",
+        "gemini-3.8-live-extended-thinking",
+        "gemini-3.1-flash-live-preview",
+    ]
+    assert not capabilities("gemini-9-live-someday").function_response_images
 
 
 def test_every_profile_is_consistent():

@@ -269,3 +269,41 @@ def test_model_options_a_model_lacks_are_a_400_naming_the_field_and_who_has_them
     error = refused(**body)
     assert error.field == field
     assert says in str(error)
+
+
+# ---- notebook: the notebook tools (notebook_tools.py) --------------------------------------
+
+
+def test_notebook_adds_the_notebook_tools_after_the_kernels() -> None:
+    assert parse().notebook is False
+    assert parse().tools == ()
+    options = parse(notebook=True, tools=[WEATHER])
+    assert options.notebook is True
+    names = [tool["name"] for tool in options.tools]
+    assert names[0] == "get_weather"
+    assert set(names[1:]) == {
+        "read_notebook", "read_cell", "insert_cell", "replace_cell", "run_cell",
+        "inspect_variable",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("given", ["yes", 1, None, [True]], ids=repr)
+def test_a_notebook_that_is_not_a_bool_is_a_400_naming_it(given: object) -> None:
+    assert refused(notebook=given).field == "notebook"
+
+
+def test_a_kernel_tool_named_like_a_notebook_tool_is_a_400_naming_tools() -> None:
+    error = refused(notebook=True, tools=[WEATHER, {"name": "read_notebook"}])
+    assert error.field == "tools"
+    assert "read_notebook" in str(error)
+    assert parse(tools=[{"name": "read_notebook"}]).notebook is False  # no clash without it
+
+
+async def test_the_session_shape_says_whether_the_notebook_tools_are_on(api: Any) -> None:
+    code, body = await api("POST", "sessions", body={"notebook": "on"})
+    assert (code, "notebook" in body["message"]) == (400, True)
+    code, created = await api("POST", "sessions", body={"notebook": True})
+    assert code in (200, 201), created
+    assert created["notebook"] is True
+    code, plain = await api("POST", "sessions", body={})
+    assert plain["notebook"] is False

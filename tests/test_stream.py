@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -308,6 +309,25 @@ async def test_the_first_answer_to_a_tool_call_wins(api: Any, open_stream: Any) 
     assert model[-1] == 'get_time returned {"time": "noon"}'
     _, session = await api("GET", "sessions", session_id)
     assert session["turn"] == 2
+
+
+async def test_a_tool_response_with_images_reaches_the_echo_and_bad_ones_are_refused(
+    api: Any, open_stream: Any
+) -> None:
+    session_id = await new_session(api)
+    device = await open_stream(session_id)
+    await device.until("ready")
+    await device.send_json({"type": "text", "text": 'call run_cell {"index": 0}'})
+    call = await device.until("tool_call")
+    answer = {"type": "tool_response", "id": call["id"], "name": "run_cell", "response": {}}
+    png = {"mime_type": "image/png", "data": base64.b64encode(b"plot").decode()}
+    await device.send_json({**answer, "images": [png, png, png]})  # one too many
+    error = await device.until("error")
+    assert (error["code"], "tool_response.images" in error["message"]) == ("bad_field", True)
+    await device.send_json({**answer, "images": [png]})  # the call is still open
+    await device.until("turn_complete")
+    model = [e["text"] for e in device.of("transcript") if e["role"] == "model"]
+    assert model[-1] == "run_cell returned {} (+1 image)"
 
 
 async def test_typing_during_a_reply_starts_the_next_turn(api: Any, open_stream: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import pytest
 from jupyter_gemini_live import protocol
 from jupyter_gemini_live.protocol import (
     MAX_TEXT_ID_CHARS,
+    MAX_TOOL_IMAGE_BYTES,
+    MAX_TOOL_IMAGES,
     AudioFrame,
     Clear,
     DeviceStatus,
@@ -21,6 +24,7 @@ from jupyter_gemini_live.protocol import (
     Ping,
     SourceAudio,
     Text,
+    ToolImage,
     ToolResponse,
     parse_frame,
 )
@@ -66,7 +70,7 @@ def sample_events() -> list[protocol.ServerEvent]:
     }  # fmt: skip
     session: protocol.Session = {
         "id": "x", "backend": "echo", "model": "m", "voice": "Puck",
-        "activity_detection": "auto", "transcription": True, "record": False,
+        "activity_detection": "auto", "transcription": True, "record": False, "notebook": False,
         "state": "live", "created": "2025-01-01T00:00:00+00:00", "clients": 1,
         "device_connected": True, "turn": 2, "error": None, "stats": stats,
     }  # fmt: skip
@@ -118,6 +122,54 @@ def test_frames_become_typed_commands() -> None:
         '{"type": "tool_response", "id": "c", "name": "f", "response": {}, "scheduling": "SILENT"}'
     )
     assert silent == ToolResponse("c", "f", {}, "SILENT")
+
+
+def test_a_tool_response_carries_its_images() -> None:
+    png = base64.b64encode(b"\x89PNG data").decode()
+    frame = {"type": "tool_response", "id": "c", "name": "run_cell", "response": {}}
+    parsed = parse_frame(json.dumps({**frame, "images": [{"mime_type": "image/png", "data": png}]}))
+    assert isinstance(parsed, ToolResponse)
+    assert parsed.images == (ToolImage("image/png", b"\x89PNG data"),)
+    assert parse_frame(json.dumps(frame)).images == ()  # type: ignore[attr-defined]
+
+
+PNG = {"mime_type": "image/png", "data": base64.b64encode(b"x").decode()}
+BAD_IMAGES: list[Any] = [
+    {"mime_type": "image/png"},
+    [PNG, PNG, PNG],
+    [{"mime_type": "image/gif", "data": PNG["data"]}],
+    [{"mime_type": "image/png", "data": "not base64!"}],
+    [{"mime_type": "image/png", "data": ""}],
+    [{"mime_type": "image/png", "data": 7}],
+    [{**PNG, "extra": 1}],
+    ["x"],
+    [
+        {
+            "mime_type": "image/png",
+            "data": base64.b64encode(b"x" * (MAX_TOOL_IMAGE_BYTES + 1)).decode(),
+        }
+    ],
+]
+
+
+@pytest.mark.parametrize("images", BAD_IMAGES, ids=lambda v: repr(v)[:40])
+def test_bad_tool_response_images_are_a_bad_field_naming_them(images: Any) -> None:
+    frame = {"type": "tool_response", "id": "c", "name": "f", "response": {}, "images": images}
+    with pytest.raises(FrameError) as err:
+        parse_frame(json.dumps(frame))
+    assert err.value.code == "bad_field"
+    assert "tool_response.images" in err.value.message
+
+
+def test_a_tool_image_of_exactly_the_limit_is_taken() -> None:
+    data = base64.b64encode(b"x" * MAX_TOOL_IMAGE_BYTES).decode()
+    frame = {"type": "tool_response", "id": "c", "name": "f", "response": {}}
+    parsed = parse_frame(
+        json.dumps(
+            {**frame, "images": [{"mime_type": "image/webp", "data": data}] * MAX_TOOL_IMAGES}
+        )
+    )
+    assert len(parsed.images) == MAX_TOOL_IMAGES  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("scheduling", ["silent", "LATER", 1, ["SILENT"]], ids=repr)

@@ -26,7 +26,7 @@ what happened, in order; it keeps no turn counter, mutes nothing and synthesizes
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,6 +37,7 @@ from ..protocol import SAMPLE_WIDTH as SAMPLE_WIDTH
 from ..protocol import ActivityDetection as ActivityDetection
 from ..protocol import Role as Role
 from ..protocol import Scheduling as Scheduling
+from ..protocol import ToolImage as ToolImage
 from ..protocol import pcm_ms as pcm_ms
 
 Sensitivity = Literal["high", "low"]
@@ -67,6 +68,8 @@ class SessionOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     tools: tuple[Mapping[str, Any], ...] = ()
     record: bool = False
+    #: the notebook tools (notebook_tools.py) are among `tools`; the browser answers them
+    notebook: bool = False
     #: model-dependent settings (checked against `models.capabilities(model)`); None:
     #: not sent, the model's own default applies
     thinking_level: str | None = None
@@ -261,9 +264,11 @@ class Upstream(abc.ABC):
         name: str,
         response: Mapping[str, Any],
         scheduling: Scheduling | None = None,
+        images: Sequence[ToolImage] = (),
     ) -> None:
         """The result of a `ToolCallEvent`; `scheduling` (INTERRUPT / WHEN_IDLE / SILENT)
-        says how the model takes it, where the model supports it (else it is dropped)."""
+        says how the model takes it, where the model supports it (else it is dropped);
+        `images` (at most `MAX_TOOL_IMAGES`) go with it, as the model can take them."""
 
     @abc.abstractmethod
     def events(self) -> AsyncIterator[Event]:

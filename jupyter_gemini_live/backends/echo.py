@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from .. import offline
@@ -25,6 +25,7 @@ from .base import (
     Scheduling,
     SessionOptions,
     ToolCallEvent,
+    ToolImage,
     TranscriptEvent,
     TurnCompleteEvent,
     Upstream,
@@ -98,6 +99,7 @@ class EchoUpstream(Upstream):
         name: str,
         response: Mapping[str, Any],
         scheduling: Scheduling | None = None,
+        images: Sequence[ToolImage] = (),
     ) -> None:
         self._check_open()
         if self._tool_calls.pop(call_id, None) is None:
@@ -110,7 +112,9 @@ class EchoUpstream(Upstream):
         if scheduling == "INTERRUPT":
             await self._player.interrupt()
         # Otherwise (WHEN_IDLE, or no scheduling) a reply still playing finishes first.
-        self._player.play(offline.Reply(self._tone(), offline.returned(name, response)))
+        self._player.play(
+            offline.Reply(self._tone(), offline.returned(name, response, len(images)))
+        )
 
     # ---- output -------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import json
 import logging
 import ssl
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +55,7 @@ from .base import (
     StateEvent,
     ToolCallCancelledEvent,
     ToolCallEvent,
+    ToolImage,
     TranscriptEvent,
     TurnCompleteEvent,
     Upstream,
@@ -1012,6 +1013,7 @@ class GeminiUpstream(Upstream):
         name: str,
         response: Mapping[str, Any],
         scheduling: Scheduling | None = None,
+        images: Sequence[ToolImage] = (),
     ) -> None:
         from google.genai import types
 
@@ -1022,11 +1024,25 @@ class GeminiUpstream(Upstream):
                 fields["scheduling"] = types.FunctionResponseScheduling(scheduling)
             else:
                 await self._scheduling_unsupported()
+        inline = capabilities(self.options.model).function_response_images
+        if images and inline:
+            fields["parts"] = [
+                types.FunctionResponsePart(
+                    inline_data=types.FunctionResponseBlob(mime_type=i.mime_type, data=i.data)
+                )
+                for i in images
+            ]
+        elif images:
+            fields["response"]["images"] = "sent as video input"
         answer = types.FunctionResponse(**fields)
-        size = len(json.dumps(answer.response, default=str))
+        size = len(json.dumps(answer.response, default=str)) + sum(len(i.data) for i in images)
         await self._send(
             HeldInput(lambda s: s.send_tool_response(function_responses=[answer]), size)
         )
+        if not inline:
+            # The model sees them as what the camera shows right after the answer.
+            for image in images:
+                await self.send_image(image.mime_type, image.data)
 
     async def _scheduling_unsupported(self) -> None:
         """Tell the sender once that this model takes no `scheduling` (it was dropped)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from ..protocol import INPUT_RATE, OUTPUT_RATE, SAMPLE_WIDTH, pcm_ms
@@ -36,6 +36,7 @@ from .base import (
     InterruptedEvent,
     Scheduling,
     SessionOptions,
+    ToolImage,
     TurnCompleteEvent,
     Upstream,
     UpstreamClosed,
@@ -191,6 +192,7 @@ class RelayUpstream(Upstream):
         name: str,
         response: Mapping[str, Any],
         scheduling: Scheduling | None = None,
+        images: Sequence[ToolImage] = (),
     ) -> None:
         self._check_open()
         raise ValueError("a relay session makes no tool calls")

@@ -1,6 +1,7 @@
 """`%gemini_live` and `%%gemini_live`: the client as magics (`%load_ext jupyter_gemini_live`).
 
     %gemini_live start [--backend B] [--model M] [--voice V] [--tools f,g] [--system TEXT]
+                       [--notebook]          # the model may read, edit and run cells
     %gemini_live attach [ID] [--tools f,g]   # the session the browser panel talks in
     %gemini_live say TEXT                    # or a %%gemini_live cell: the cell is the text
     %gemini_live transcript | status | sessions | stop
@@ -45,6 +46,9 @@ def _parser(name: str) -> _Parser:
             parser.add_argument(f"--{option}")
         parser.add_argument("--system", dest="system_instruction")
         parser.add_argument("--record", action="store_true")
+        parser.add_argument(
+            "--notebook", action="store_true", help="the model may read, edit and run cells"
+        )
         parser.add_argument("--manual", action="store_true", help="push-to-talk")
     elif name == "attach":
         parser.add_argument("session_id", nargs="?")
@@ -246,10 +250,12 @@ def session_bundle(info: dict[str, Any]) -> dict[str, Any]:
         "backend": info["backend"],
         "model": info["model"],
         "voice": info["voice"],
+        "notebook": bool(info.get("notebook", False)),
     }
+    tools = ", with the notebook tools" if card["notebook"] else ""
     text = (
         f"Gemini Live session {info['id']} is {info['state']} "
-        f"({info['backend']}, {info['model']}, voice {info['voice']}): "
+        f"({info['backend']}, {info['model']}, voice {info['voice']}{tools}): "
         "open JupyterLab to talk to it"
     )
     return {SESSION_MIME_TYPE: card, "text/plain": text}

@@ -279,12 +279,15 @@ class Observer:
 
     def _start_tool(self, event: dict[str, Any]) -> None:
         call = ToolCall(str(event["id"]), str(event["name"]), dict(event.get("args") or {}))
+        ours = call.name in self.toolbox.tools
         with self._cond:
             self._turn(int(event["turn"])).tool_calls.append(call)
+            if not ours:
+                # Another client answers it (the browser's notebook tools, another
+                # kernel): an error from here would beat its answer, the first one wins.
+                return
             self._pending[call.id] = call
             busy = len(self._pending) > MAX_TOOL_CALLS
-        if not self.toolbox:
-            return  # someone else (another kernel) may answer it
         if busy:
             self._answer(call, Answer({"error": f"too many tool calls running ({MAX_TOOL_CALLS})"}))
             return

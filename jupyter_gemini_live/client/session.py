@@ -271,9 +271,12 @@ class LiveServer:
         transcription: bool = True,
         activity_detection: Literal["auto", "manual"] = "auto",
         record: bool = False,
+        notebook: bool = False,
         tool_timeout: float = TOOL_TIMEOUT,
     ) -> KernelSession:
-        """Create a session; this kernel observes it and answers calls of `tools`."""
+        """Create a session; this kernel observes it and answers calls of `tools`.
+        `notebook=True` adds the notebook tools (read, edit and run the open notebook),
+        which the browser panel answers once it talks in the session (the card's Talk)."""
         toolbox = Toolbox(tools)
         body: dict[str, Any] = {
             "transcription": transcription,
@@ -290,6 +293,8 @@ class LiveServer:
         body.update({k: v for k, v in optional.items() if v is not None})
         if toolbox:
             body["tools"] = toolbox.declarations
+        if notebook:
+            body["notebook"] = True
         created = self._rest.json("POST", "sessions", body=body)
         session = KernelSession(self._rest, str(created["id"]), toolbox, tool_timeout)
         try:

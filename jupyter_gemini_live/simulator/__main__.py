@@ -10,8 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from .faults import Faults
+from .script import Script, ScriptError
 from .server import Simulator
 from .tls import server_context, write_self_signed
+from .tool_log import ToolLog
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -31,6 +33,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--reply-lead", type=float, default=1.0, help="seconds of reply sent ahead")
     parser.add_argument("--playback-speed", type=float, default=1.0)
+    parser.add_argument(
+        "--script",
+        metavar="FILE",
+        help='JSON {"turns": [{"calls": [{"name", "args"}], "say"}]}: the tool calls the '
+        "model makes in reply to each user turn (docs/simulator.md)",
+    )
+    parser.add_argument(
+        "--tool-log",
+        metavar="FILE",
+        help="append one JSON line per tool response received (with its images)",
+    )
     faults = parser.add_argument_group("faults")
     faults.add_argument("--go-away-after", type=float, metavar="S")
     faults.add_argument("--go-away-time-left", type=float, default=5.0, metavar="S")
@@ -57,6 +70,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.self_signed and not (args.certfile and args.keyfile):
         parser.error("give --self-signed DIR, or both --certfile and --keyfile")
+    if args.script is not None:
+        try:
+            args.script = Script.load(args.script)
+        except (OSError, ScriptError) as error:
+            parser.error(f"--script: {error}")
     return args
 
 
@@ -93,6 +111,8 @@ async def serve(args: argparse.Namespace) -> None:
         faults=faults_from(args),
         reply_lead_s=args.reply_lead,
         playback_speed=args.playback_speed,
+        script=args.script,
+        tool_log=ToolLog(args.tool_log) if args.tool_log else None,
     )
     async with simulator:
         announce(simulator, ca_path, args.api_key)

@@ -17,6 +17,7 @@ from typing import Any
 from .. import offline
 from ..protocol import INPUT_RATE
 from .protocol import field as get
+from .script import Script, ScriptedCall, ScriptedRun
 
 #: the real service talks in bursts of about this much audio per message
 BURST_S = 0.24
@@ -139,6 +140,9 @@ class Conversation:
         self.resumptions = 0
         self.refused_handles = 0
         self.pending_tool: dict[str, Any] | None = None
+        #: the scripted turn under way (`--script`), and how many scripted turns were taken
+        self.scripted: ScriptedRun | None = None
+        self.scripted_turns = 0
         #: what the user is saying (a half-said utterance survives a resumption)
         self.listener: offline.Listener | None = None
         self._handles = 0
@@ -222,6 +226,50 @@ class Conversation:
             return call
         return spoken(f"Turn {self.turns}: you said: {text}", len(text) // 4 + 1)
 
+    def start_script(self, script: Script | None, text: str | None = None) -> ScriptedRun | None:
+        """The next scripted turn for a user turn, when the script has one left and no
+        scripted turn is under way."""
+        if script is None or self.scripted is not None:
+            return None
+        if self.scripted_turns >= len(script.turns):
+            return None
+        self.turns += 1
+        if text is not None:
+            self.texts.append(text)
+        self.scripted = ScriptedRun(script.turns[self.scripted_turns])
+        self.scripted_turns += 1
+        return self.scripted
+
+    def scripted_call(self, call: ScriptedCall, behavior: str) -> dict[str, Any]:
+        """A scripted call, pending like a typed one."""
+        made = {
+            "id": f"call-{self.number}-{len(self.tool_calls) + 1}",
+            "name": call.name,
+            "args": dict(call.args),
+        }
+        self.tool_calls.append(made)
+        self.pending_tool = {**made, "behavior": behavior, "scripted": True}
+        return made
+
+    def scripted_end(self, failure: str | None = None) -> Reply:
+        """What the model says when a scripted turn ends (all calls answered, or one
+        answered with an error)."""
+        run, self.scripted = self.scripted, None
+        if failure is not None:
+            return spoken(f"Turn {self.turns}: stopped, {failure}", 8)
+        say = run.turn.say if run is not None and run.turn.say else "done"
+        return spoken(f"Turn {self.turns}: {say}", 8)
+
+    def drop_pending(self) -> str | None:
+        """The model no longer wants the pending call's answer (nor the rest of a scripted
+        turn it belongs to); its id, if there was one."""
+        call, self.pending_tool = self.pending_tool, None
+        if call is None:
+            return None
+        if call.get("scripted"):
+            self.scripted = None
+        return str(call["id"])
+
     def search_reply(self, query: str) -> Reply:
         """A reply grounded in (made-up) Google Search results for `query`."""
         self.turns += 1
@@ -246,16 +294,21 @@ class Conversation:
         """A call is pending that the model waits for (not a NON_BLOCKING one)."""
         return self.pending_tool is not None and self.pending_tool["behavior"] != "NON_BLOCKING"
 
-    def tool_reply(self, response: Mapping[str, Any]) -> Reply | None:
-        """Record a toolResponse entry (with its `scheduling`, when it has one); the
-        reply to it when it is the awaited one."""
+    def tool_reply(self, response: Mapping[str, Any]) -> Reply | ScriptedCall | None:
+        """Record a toolResponse entry (with its `scheduling`, when it has one); when it
+        is the awaited one, the reply to it, or the scripted turn's next call."""
         self.tool_responses.append(dict(response))
         call = self.pending_tool
         if call is None or get(response, "id") != call["id"]:
             return None
         self.pending_tool = None
-        result = offline.returned(call["name"], get(response, "response", {}))
-        return spoken(f"Turn {self.turns}: {result}", 8)
+        answer = get(response, "response", {})
+        if not call.get("scripted") or self.scripted is None:
+            result = offline.returned(call["name"], answer)
+            return spoken(f"Turn {self.turns}: {result}", 8)
+        if isinstance(answer, Mapping) and "error" in answer:
+            return self.scripted_end(f"{call['name']} failed: {answer['error']}")
+        return self.scripted.take_call() or self.scripted_end()
 
 
 def spoken(transcript: str, prompt_tokens: int) -> Reply:

@@ -34,6 +34,8 @@ from .faults import (
     Faults,
     refused_model_reason,
 )
+from .script import Script, ScriptedCall
+from .tool_log import ResponseRecorder, ToolLog
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,8 @@ class Simulator:
     ahead of real-time playback reply audio is sent; `playback_speed` > 1 makes the
     playback clock (and so each reply) run faster, for quick tests. `update_every`: a
     resumable `sessionResumptionUpdate` every this many client messages, when resumable.
+    `script`: tool calls the model makes in reply to user turns; `tool_log`: where tool
+    responses (and their images) are recorded.
     """
 
     def __init__(
@@ -77,6 +81,8 @@ class Simulator:
         playback_speed: float = 1.0,
         record_limit: int = 100_000,
         update_every: int = UPDATE_EVERY,
+        script: Script | None = None,
+        tool_log: ToolLog | None = None,
     ) -> None:
         self.ssl_context = ssl_context
         self.host = host
@@ -87,6 +93,10 @@ class Simulator:
         self.reply_lead_s = reply_lead_s
         self.playback_speed = playback_speed
         self.update_every = update_every
+        #: the calls the model makes in reply to user turns (`--script`)
+        self.script = script
+        #: every tool response received, with its images (`--tool-log`)
+        self.tool_log = tool_log or ToolLog(limit=record_limit)
         self.conversations: list[Conversation] = []
         #: every message sent, as JSON text, for tests that validate the wire format
         self.sent: deque[str] = deque(maxlen=record_limit)
@@ -240,6 +250,7 @@ class Link:
         self._in_message = False  # a client message is being taken in
         self._update_due = False  # a resumable update waits for that to end
         self.turn_open = False  # a turn is under way that no reply will end (a call's)
+        self._responses = ResponseRecorder(simulator.tool_log)
 
     def close_code(self) -> int | None:
         return self.ws.close_code
@@ -260,6 +271,7 @@ class Link:
         except wire.ProtocolError as error:
             await self.close(1007, str(error))
         finally:
+            self._responses.flush()
             await self._stop_tasks()
 
     async def _stop_tasks(self) -> None:
@@ -438,9 +450,11 @@ class Link:
                 await self._engine_().audio(data)
                 await self._interim(len(data))
             else:
-                self._image_in()
-        if wire.field(body, "video") is not None:
-            self._image_in()
+                self._image_in(mime, len(data))
+        video = wire.field(body, "video")
+        if video is not None:
+            data = wire.decode_bytes(wire.field(video, "data", ""))
+            self._image_in(str(wire.field(video, "mime_type", "")), len(data))
         if wire.field(body, "activity_start") is not None:
             await self._engine_().activity_start()
         if wire.field(body, "activity_end") is not None:
@@ -473,8 +487,12 @@ class Link:
                     "Invalid argument: function response scheduling is not supported "
                     f"(model {self.model.name})."
                 )
+            self._responses.response(response)
             reply = self._conversation().tool_reply(response)
             if reply is None:
+                continue
+            if isinstance(reply, ScriptedCall):
+                await self._make_call(reply)
                 continue
             if scheduling == "SILENT":
                 await self._end_quiet_turn()
@@ -514,7 +532,8 @@ class Link:
         tools = wire.field(self._settings().raw, "tools", []) or []
         return any(wire.field(tool, "google_search") is not None for tool in tools)
 
-    def _image_in(self) -> None:
+    def _image_in(self, mime_type: str, size: int) -> None:
+        self._responses.video(mime_type, size)
         self._conversation().images += 1
         self.prompt_tokens["IMAGE"] += IMAGE_TOKENS
 
@@ -541,10 +560,19 @@ class Link:
         await self._engine_().barge_in()
         await self._cancel_tool_call(blocking_only=True)
         self._heard_bytes = 0
-        heard, reply = self._conversation().speech_reply(pcm)
+        conversation = self._conversation()
+        run = conversation.start_script(self.sim.script)
+        if run is not None:
+            heard = f"({offline.speech_seconds(pcm):.1f} s of speech)"
+            reply: Reply | None = None
+        else:
+            heard, reply = conversation.speech_reply(pcm)
         if self._settings().input_transcription:
             await self.send(wire.input_transcription(heard, finished=True))
-        self._player.play(reply)
+        if reply is not None:
+            self._player.play(reply)
+        else:
+            await self._scripted_next()
 
     async def _on_text(self, text: str) -> None:
         request = offline.parse_call(text)
@@ -558,6 +586,9 @@ class Link:
             return
         if text.lower().startswith(SEARCH_PREFIX) and self.google_search():
             self._player.play(conversation.search_reply(text[len(SEARCH_PREFIX) :].strip()))
+            return
+        if request is None and conversation.start_script(self.sim.script, text) is not None:
+            await self._scripted_next()
             return
         behavior = self.behavior_of(request.name) if request is not None else "BLOCKING"
         answer = conversation.text_reply(text, behavior)
@@ -575,9 +606,24 @@ class Link:
         if conversation.pending_tool is not None and (
             conversation.pending_blocks or not blocking_only
         ):
-            call_id = conversation.pending_tool["id"]
-            conversation.pending_tool = None
+            call_id = conversation.drop_pending()
+            assert call_id is not None
             await self.send(wire.tool_call_cancellation([call_id]))
+
+    async def _scripted_next(self) -> None:
+        """The scripted turn's next call, or its reply when no call is left."""
+        conversation = self._conversation()
+        call = conversation.scripted.take_call() if conversation.scripted else None
+        if call is None:
+            self._player.play(conversation.scripted_end())
+            return
+        await self._make_call(call)
+
+    async def _make_call(self, call: ScriptedCall) -> None:
+        made = self._conversation().scripted_call(call, self.behavior_of(call.name))
+        self.turn_open = True
+        await self.send_handle(resumable=False)
+        await self.send(wire.tool_call(made["id"], made["name"], made["args"]))
 
     def _engine_(self) -> offline.Engine:
         assert self._engine is not None

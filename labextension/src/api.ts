@@ -87,6 +87,8 @@ export interface ISession {
   activity_detection: ActivityDetection;
   transcription: boolean;
   record: boolean;
+  /** The notebook tools are among the session's tools (the panel answers them). */
+  notebook: boolean;
   state: SessionState;
   /** ISO 8601. */
   created: string;

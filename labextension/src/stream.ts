@@ -211,6 +211,11 @@ export type ClientControl =
       response: Record<string, unknown>;
       /** How the model takes the answer, where the model supports it. */
       scheduling?: 'INTERRUPT' | 'WHEN_IDLE' | 'SILENT';
+      /** What the call drew (at most 2, each at most 1 MiB decoded), base64. */
+      images?: {
+        mime_type: 'image/png' | 'image/jpeg' | 'image/webp';
+        data: string;
+      }[];
     };
 
 /** `open` once `ready` arrived; `closed` is final (stopped, fatal error, retries spent). */

@@ -12,6 +12,7 @@ from jupyter_gemini_live.backends.base import (
     InterruptedEvent,
     SessionOptions,
     ToolCallEvent,
+    ToolImage,
     TranscriptEvent,
     TurnCompleteEvent,
 )
@@ -48,6 +49,20 @@ async def test_tool_call_then_response_is_spoken_about() -> None:
     await asyncio.wait_for(until_turn_complete(seen, events), 5)
     text = "".join(e.text for e in seen if isinstance(e, TranscriptEvent))
     assert text == 'get_weather returned {"temp_c": 21}'
+    await upstream.close()
+
+
+async def test_a_tool_response_with_images_says_how_many_came() -> None:
+    upstream = await EchoBackend().connect(SessionOptions("echo", "m", "Puck"))
+    await upstream.send_text('call run_cell {"index": 2}')
+    events = upstream.events()
+    call = await asyncio.wait_for(events.__anext__(), 5)
+    plot = ToolImage("image/png", b"\x89PNG")
+    await upstream.send_tool_response(call.id, "run_cell", {"status": "ok"}, None, [plot])
+    seen: list[Event] = []
+    await asyncio.wait_for(until_turn_complete(seen, events), 5)
+    text = "".join(e.text for e in seen if isinstance(e, TranscriptEvent))
+    assert text == 'run_cell returned {"status": "ok"} (+1 image)'
     await upstream.close()
 
 

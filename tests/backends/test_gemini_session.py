@@ -4,6 +4,7 @@ configured only by `c.GeminiLive.*`, with the simulator standing in for Google."
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 import trustme
 from simulated_service import API_KEY
 from speech import frames, seconds_of, silence, speech
+from waiting import until_true
 
 from jupyter_gemini_live.simulator import Faults
 
@@ -314,3 +316,58 @@ async def test_search_grounding_sources_reach_clients_and_the_transcript(
             "GET", "sessions", session["id"], "transcript", params={"format": "md"}
         )
         assert f"(<{uris[0]}>)" in markdown.decode()
+
+
+PLOT = b"\x89PNG\r\n\x1a\n a plot"
+
+
+@pytest.mark.parametrize(
+    ("model", "via", "noted", "run_cell_behavior"),
+    [
+        ("gemini-3.8-live", "parts", None, "NON_BLOCKING"),
+        ("gemini-3.1-flash-live-preview", "parts", None, None),  # no async tools
+        (
+            "gemini-2.5-flash-native-audio-preview-12-2025",
+            "video",
+            "sent as video input",
+            "NON_BLOCKING",
+        ),
+    ],
+)
+async def test_a_tool_response_image_reaches_the_model_as_it_can_take_it(
+    api: Any,
+    open_stream: Any,
+    make_simulator: Any,
+    simulator_port: int,
+    model: str,
+    via: str,
+    noted: str | None,
+    run_cell_behavior: str | None,
+) -> None:
+    plot = base64.b64encode(PLOT).decode()
+    async with make_simulator(port=simulator_port, playback_speed=8.0) as sim:
+        _, session = await api("POST", "sessions", body={"notebook": True, "model": model})
+        assert session["notebook"] is True
+        device = await open_stream(session["id"])
+        await device.until("ready")
+        await device.send_json({"type": "text", "text": 'call run_cell {"index": 0}'})
+        call = await device.until("tool_call")
+        answer = {"type": "tool_response", "id": call["id"], "name": "run_cell"}
+        await device.send_json({**answer, "response": {"status": "ok"}, "images": ["x"]})
+        refused = await device.until("error")
+        assert "tool_response.images" in refused["message"]
+        images = [{"mime_type": "image/png", "data": plot}]
+        await device.send_json({**answer, "response": {"status": "ok"}, "images": images})
+        await device.until("turn_complete")  # the socket stayed up after the bad one
+        await until_true(lambda: len(sim.tool_log.entries) == 1, "the response is logged")
+        await api("DELETE", "sessions", session["id"])
+    entry = sim.tool_log.entries[0]
+    assert entry["images"] == [{"mime_type": "image/png", "size": len(PLOT), "via": via}]
+    assert entry["response"].get("images") == noted
+    declared = sim.conversations[0].setups[0]["tools"][0]["functionDeclarations"]
+    assert {d["name"] for d in declared} == {
+        "read_notebook", "read_cell", "insert_cell", "replace_cell", "run_cell",
+        "inspect_variable",
+    }  # fmt: skip
+    run_cell = next(d for d in declared if d["name"] == "run_cell")
+    assert run_cell.get("behavior") == run_cell_behavior

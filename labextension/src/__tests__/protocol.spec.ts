@@ -42,6 +42,7 @@ const session = {
   activity_detection: 'auto',
   transcription: true,
   record: false,
+  notebook: false,
   state: 'live',
   created: '2024-05-01T14:02:00+00:00',
   clients: 1,

@@ -162,6 +162,7 @@ function notebookSession(overrides: Partial<api.ISession> = {}): api.ISession {
     activity_detection: 'auto',
     transcription: true,
     record: false,
+    notebook: false,
     state: 'live',
     created: '2024-05-01T14:02:00',
     clients: 1,
