@@ -356,7 +356,9 @@ function StatusLine({ model }: IViewProps): JSX.Element {
       >
         {model.message}
       </div>
-      <HearingIndicator state={model.liveState} trans={trans} />
+      {model.state === 'live' && (
+        <HearingIndicator state={model.liveState} trans={trans} />
+      )}
       <SessionUsage state={model.liveState} trans={trans} />
       <div
         className="jp-GeminiLive-latency"

@@ -230,6 +230,11 @@ describe('the panel', () => {
     emit({ type: 'voice_activity', turn: 1, activity: 'end' });
     await settle();
     expect(hearing()?.textContent).toBe('');
+    // A session that ends while the user speaks leaves no "Hearing you" behind.
+    emit({ type: 'voice_activity', turn: 2, activity: 'start' });
+    devices.stream.connectionChanged.emit({ state: 'closed', reason: 'gone' });
+    await settle();
+    expect(hearing()).toBeNull();
     panel.dispose();
   });
 
