@@ -172,14 +172,18 @@ def test_a_long_session_through_go_aways_cuts_and_loses_nothing(
         entries = lab.api("GET", f"{path}/transcript")
         rows, states = recorded(page)
         moves = go_aways_seen(lab)
+        moved = [line for line in lab.log.read_text().splitlines() if "goAway" in line]
         stop(page, lab)
     print(f"goAways {moves}, stats {stats}, panel states {states}")
 
     assert stats["turns"] >= 4
     assert stats["dropped_in_ms"] == 0
-    # No reply cut: nobody spoke over one, so no row was ever marked interrupted.
+    # No reply cut: nobody spoke over one, so no row was ever marked interrupted. (A
+    # goAway at the start of a reply the service generates at speaking pace leaves it
+    # too little time: the server logs "time is up before a turn boundary".)
+    cut = [e for e in entries if e["interrupted"]]
+    assert not cut, f"replies cut: {cut}; the server's goAway log: {moved}"
     assert not [row for row in rows if row["interrupted"]]
-    assert not [e for e in entries if e["interrupted"]]
     assert stats["interruptions"] == 0
     # The panel left `live` only when the server said a move could be noticed (it says
     # so only once a planned move took longer than 1 s; each such move is counted).
