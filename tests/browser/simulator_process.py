@@ -14,12 +14,13 @@ KEY = "simulated-browser-key"
 
 
 @contextmanager
-def running_simulator(folder: Path) -> Iterator[tuple[str, str, str]]:
-    """Yields (base_url, ca_file, api_key) of a simulator listening on a free port."""
+def running_simulator(folder: Path, *arguments: str) -> Iterator[tuple[str, str, str]]:
+    """Yields (base_url, ca_file, api_key) of a simulator listening on a free port;
+    `arguments` are more of its command line (faults: `--go-away-after`, ...)."""
     log_path = folder / "simulator.log"
     command = [
         sys.executable, "-u", "-m", "jupyter_gemini_live.simulator",
-        "--self-signed", str(folder / "tls"), "--api-key", KEY,
+        "--self-signed", str(folder / "tls"), "--api-key", KEY, *arguments,
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

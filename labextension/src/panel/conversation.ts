@@ -80,6 +80,15 @@ export interface IMicFrame {
 export interface IEnding {
   /** The server's refusal of a join, else the stream's reason; null when none. */
   reason: string | null;
+  /** The code of the fatal `error` that ended it (e.g. `budget_exceeded`); null when none. */
+  code: string | null;
+}
+
+/** What the session said before this panel took part (a join, or a page reload). */
+export interface IHistory {
+  entries: api.ITranscriptEntry[];
+  /** The session as it was when joined (its `stats.usage` is the usage so far). */
+  session: api.ISession;
 }
 
 export class Conversation implements IDisposable {
@@ -100,6 +109,7 @@ export class Conversation implements IDisposable {
   private _phase: Phase = 'idle';
   private _microphoneError: string | null = null;
   private _microphoneFailure: unknown = null;
+  private fatalCode: string | null = null;
   private reportedMs = 0;
   private reportTimer: ReturnType<typeof setInterval> | null = null;
   private disposed = false;
@@ -111,6 +121,7 @@ export class Conversation implements IDisposable {
   private readonly _voiceStarted = new Signal<this, void>(this);
   private readonly _voiceLevel = new Signal<this, number>(this);
   private readonly _event = new Signal<this, ServerEvent>(this);
+  private readonly _history = new Signal<this, IHistory>(this);
 
   constructor(options: IConversationOptions = {}) {
     this.api = options.api ?? api.restApi;
@@ -140,6 +151,11 @@ export class Conversation implements IDisposable {
   /** Every server event of the stream, for what shows the conversation's state. */
   get event(): ISignal<this, ServerEvent> {
     return this._event;
+  }
+
+  /** The transcript of a joined (or resumed) session was loaded: its turns so far. */
+  get historyLoaded(): ISignal<this, IHistory> {
+    return this._history;
   }
 
   /** The user's turn ended: push-to-talk released, or text sent. */
@@ -217,7 +233,7 @@ export class Conversation implements IDisposable {
       this._sessionId = session.id;
       this.transcript.clear();
       if (target.join || target.resume) {
-        await this.loadHistory(session.id);
+        await this.loadHistory(session);
       }
       this.openStream(session.id);
     } catch (error) {
@@ -335,15 +351,21 @@ export class Conversation implements IDisposable {
   }
 
   /** What was said before the panel joined (or before the page was reloaded). */
-  private async loadHistory(id: string): Promise<void> {
-    const entries = await this.api.getTranscript(id).catch(() => undefined);
+  private async loadHistory(session: api.ISession): Promise<void> {
+    const entries = await this.api
+      .getTranscript(session.id)
+      .catch(() => undefined);
     for (const entry of entries ?? []) {
       const { role, turn, text, interrupted } = entry;
-      this.transcript.update(role, turn, text, true);
+      // An empty entry only closes a turn that ended without a word (it holds the reason).
+      if (text) {
+        this.transcript.update(role, turn, text, true);
+      }
       if (interrupted) {
         this.transcript.interrupt(turn);
       }
     }
+    this._history.emit({ entries: entries ?? [], session });
   }
 
   private async startAudio(format: api.IAudioFormat): Promise<void> {
@@ -414,8 +436,9 @@ export class Conversation implements IDisposable {
     if (this._sessionId !== id) {
       return; // left (or restarted) meanwhile
     }
+    const code = this.fatalCode;
     await this.teardown();
-    this._ended.emit({ reason: refusal ?? change.reason ?? null });
+    this._ended.emit({ reason: refusal ?? change.reason ?? null, code });
   }
 
   private onEvent(event: ServerEvent): void {
@@ -473,6 +496,9 @@ export class Conversation implements IDisposable {
   private onServerError(event: IErrorEvent): void {
     if (event.code === 'busy') {
       this.transcript.refuseOldestTyped();
+    }
+    if (event.fatal) {
+      this.fatalCode = event.code;
     }
     this._serverError.emit(event);
   }
@@ -543,6 +569,7 @@ export class Conversation implements IDisposable {
     this._manual = null;
     this._talking = false;
     this._phase = 'idle';
+    this.fatalCode = null;
     this.reportedMs = 0;
     await audio?.close();
   }

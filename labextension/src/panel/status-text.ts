@@ -3,7 +3,7 @@ import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 import { IStatus } from '../api';
 import { MicrophoneError } from '../audio/microphone';
-import { Phase } from './conversation';
+import { IEnding, Phase } from './conversation';
 
 /** The gettext domain of this extension's strings. */
 export const TRANSLATION_DOMAIN = 'jupyter_gemini_live';
@@ -84,6 +84,23 @@ export function phaseStatus(
 /** Why the conversation ended, when the stream did not say. */
 export function endedMessage(trans: TranslationBundle = DEFAULT_TRANS): string {
   return trans.__('The session ended. Press Start to begin again.');
+}
+
+/**
+ * Why the conversation ended. A spent budget says so first, then the server's own words
+ * (which budget, its setting, how much was used), then what the user can do now.
+ */
+export function endingMessage(
+  ending: IEnding,
+  trans: TranslationBundle = DEFAULT_TRANS
+): string {
+  if (ending.code === 'budget_exceeded') {
+    return trans.__(
+      'Budget reached. %1 Press Start to begin a new session, whose usage counts from zero.',
+      ending.reason ?? ''
+    );
+  }
+  return ending.reason ?? endedMessage(trans);
 }
 
 /** A microphone or audio failure, in the user's language, with what to do. */
