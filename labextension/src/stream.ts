@@ -87,6 +87,25 @@ export interface IPongEvent {
   t: unknown;
 }
 
+/** What a device says of its microphone (`device_status`). */
+export type DeviceStatus = 'started' | 'failed' | 'stopped';
+
+/**
+ * To a relay session's source (the kernel): the device's `device_status`, relayed, or a
+ * device socket that came or went (`connected`, `disconnected`).
+ */
+export interface IDeviceEvent {
+  type: 'device';
+  status: DeviceStatus | 'connected' | 'disconnected';
+  reason: string | null;
+}
+
+/** To a relay session's source: the device's running total of played audio. */
+export interface IPlaybackEvent {
+  type: 'playback';
+  played_ms: number;
+}
+
 export type ServerEvent =
   | IReadyEvent
   | IStateEvent
@@ -98,7 +117,9 @@ export type ServerEvent =
   | IToolCallCancelledEvent
   | IUsageEvent
   | IErrorEvent
-  | IPongEvent;
+  | IPongEvent
+  | IDeviceEvent
+  | IPlaybackEvent;
 
 export type ClientControl =
   /** `id` (1..64 characters) comes back in `text_accepted`. */
@@ -108,6 +129,11 @@ export type ClientControl =
   | { type: 'audio_stream_end' }
   | { type: 'playback'; played_ms: number }
   | { type: 'ping'; t: number }
+  /**
+   * The microphone runs, could not start (`reason` says what to do) or was stopped by
+   * the user; relayed to a relay session's source as `device`.
+   */
+  | { type: 'device_status'; status: DeviceStatus; reason: string | null }
   | {
       type: 'tool_response';
       id: string;

@@ -68,7 +68,13 @@ const events = {
   tool_call_cancelled: { type: 'tool_call_cancelled', ids: ['c1'], turn: 1 },
   usage: { type: 'usage', usage: { total_token_count: 42 }, turn: 1 },
   error: { type: 'error', code: 'busy', message: 'try again', fatal: false },
-  pong: { type: 'pong', t: 12.5 }
+  pong: { type: 'pong', t: 12.5 },
+  device: {
+    type: 'device',
+    status: 'failed',
+    reason: 'Microphone access was denied.'
+  },
+  playback: { type: 'playback', played_ms: 1020 }
 } satisfies EventFixtures;
 
 const shapes = {

@@ -17,6 +17,7 @@ import {
 } from '../audio/engine';
 import { meanSquareToDb, pcm16Rms, rmsToDb } from '../audio/level-meter';
 import {
+  DeviceStatus,
   IConnectionChange,
   IErrorEvent,
   IEventStream,
@@ -28,6 +29,12 @@ import { TranscriptModel } from '../transcript';
 
 /** How often the device tells the server what the speaker really played. */
 const PLAYBACK_REPORT_MS = 250;
+
+/**
+ * The backend whose upstream is a kernel: its device says how its microphone is
+ * (`device_status`), which the server relays to the kernel.
+ */
+export const RELAY_BACKEND = 'relay';
 
 /**
  * Where the conversation is: `live` when the stream is open and the server's upstream is
@@ -52,6 +59,11 @@ export interface IConversationOptions {
   createStream?: StreamFactory;
   /** Opens the audio devices; default: an AudioEngine (needs a user gesture). */
   createAudio?: AudioFactory;
+  /**
+   * What a relay session's kernel is told when the microphone could not start (the
+   * `device_status failed` reason); default: the error's message.
+   */
+  describeMicrophoneError?: (error: Error) => string;
 }
 
 export interface IConversationTarget {
@@ -92,7 +104,12 @@ export class Conversation implements IDisposable {
   private _manual: boolean | null = null;
   private _talking = false;
   private _phase: Phase = 'idle';
-  private _microphoneError: string | null = null;
+  private _microphoneError: Error | null = null;
+  /** The microphone runs (capture started, not torn down). */
+  private micRunning = false;
+  /** The session's upstream is a kernel (relay backend): device_status goes to it. */
+  private relay = false;
+  private readonly describeMicrophoneError: (error: Error) => string;
   private reportedMs = 0;
   private reportTimer: ReturnType<typeof setInterval> | null = null;
   private disposed = false;
@@ -108,6 +125,8 @@ export class Conversation implements IDisposable {
     this.api = options.api ?? api.restApi;
     this.createStream = options.createStream ?? (o => new LiveStream(o));
     this.createAudio = options.createAudio ?? (() => new AudioEngine());
+    this.describeMicrophoneError =
+      options.describeMicrophoneError ?? (error => error.message);
   }
 
   /** The stream's state and the server's upstream state, as one phase. */
@@ -169,7 +188,17 @@ export class Conversation implements IDisposable {
 
   /** Why the microphone could not start (typing and listening still work). */
   get microphoneError(): string | null {
+    return this._microphoneError?.message ?? null;
+  }
+
+  /** The error that kept the microphone from starting (a MicrophoneError, usually). */
+  get microphoneFailure(): Error | null {
     return this._microphoneError;
+  }
+
+  /** Model audio really played by the speaker in this conversation, in ms. */
+  get playedMs(): number {
+    return this.player?.playedMs ?? 0;
   }
 
   get isDisposed(): boolean {
@@ -207,6 +236,9 @@ export class Conversation implements IDisposable {
     const id = this._sessionId;
     const joined = this._joined;
     this.reportPlayback();
+    if (this.micRunning) {
+      this.sendDeviceStatus('stopped', null);
+    }
     await this.teardown();
     if (id && !joined) {
       await this.api
@@ -271,6 +303,7 @@ export class Conversation implements IDisposable {
     const session = await this.api.createSession(request);
     this._joined = false;
     this._manual = request.activity_detection === 'manual';
+    this.relay = session.backend === RELAY_BACKEND;
     return session;
   }
 
@@ -286,6 +319,7 @@ export class Conversation implements IDisposable {
     }
     this._joined = true;
     this._manual = session.activity_detection === 'manual';
+    this.relay = session.backend === RELAY_BACKEND;
     return session;
   }
 
@@ -316,8 +350,10 @@ export class Conversation implements IDisposable {
     this._microphoneError = null;
     try {
       await audio.startCapture(options);
+      this.micRunning = true;
     } catch (error) {
-      this._microphoneError = (error as Error).message;
+      this._microphoneError =
+        error instanceof Error ? error : new Error(String(error));
     }
   }
 
@@ -347,6 +383,7 @@ export class Conversation implements IDisposable {
 
   private onConnection(change: IConnectionChange): void {
     if (change.state === 'open') {
+      this.reportDevice();
       this.setPhase('live');
     } else if (change.state === 'connecting') {
       this.setPhase('connecting');
@@ -460,6 +497,25 @@ export class Conversation implements IDisposable {
     }
   }
 
+  /**
+   * Tell a relay session's kernel how the microphone is, on every (re)connection: it
+   * waits for `started`, and `failed` carries what the user can do about it.
+   */
+  private reportDevice(): void {
+    const failure = this._microphoneError;
+    if (failure) {
+      this.sendDeviceStatus('failed', this.describeMicrophoneError(failure));
+    } else if (this.micRunning) {
+      this.sendDeviceStatus('started', null);
+    }
+  }
+
+  private sendDeviceStatus(status: DeviceStatus, reason: string | null): void {
+    if (this.relay) {
+      this.stream?.send({ type: 'device_status', status, reason });
+    }
+  }
+
   private reportPlayback(): void {
     const played = this.player?.playedMs ?? 0;
     if (!this.stream || played <= this.reportedMs) {
@@ -495,6 +551,8 @@ export class Conversation implements IDisposable {
     this._manual = null;
     this._talking = false;
     this._phase = 'idle';
+    this.micRunning = false;
+    this.relay = false;
     this.reportedMs = 0;
     await audio?.close();
   }
