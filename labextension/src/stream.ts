@@ -18,7 +18,7 @@ import { API_PATH, ISession, SessionState } from './api';
 export interface IReadyEvent {
   type: 'ready';
   session: ISession;
-  mode: 'device' | 'observe';
+  mode: 'device' | 'observe' | 'source';
 }
 
 export interface IStateEvent {
