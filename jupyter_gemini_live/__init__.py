@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client.audio import STANDARD_AUDIO_CONFIG as STANDARD_AUDIO_CONFIG
+    from .client.audio import Audio as Audio
+    from .client.audio import AudioConfig as AudioConfig
+    from .client.audio import FailedToStartError as FailedToStartError
 
 __version__ = "0.1.0"
+
+# The kernel's audio API, imported (with numpy) on first use only: the server imports this
+# package and must stay light.
+_LAZY = {
+    "Audio": "jupyter_gemini_live.client.audio",
+    "AudioConfig": "jupyter_gemini_live.client.audio",
+    "FailedToStartError": "jupyter_gemini_live.client.audio",
+    "STANDARD_AUDIO_CONFIG": "jupyter_gemini_live.client.audio",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import ssl
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Enum, Float, Integer, List, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Integer, List, Unicode, default, validate
+from traitlets.config import Config
+from traitlets.config.loader import DeferredConfig
 
 from . import routes
-from .backends.base import Backend
+from .backends.base import Backend, BackendUnavailable, SessionOptions, Upstream
 from .handler_base import MANAGER_SETTING
 from .manager import SessionManager
 from .protocol import INPUT_RATE, MAX_AUDIO_FRAME, OUTPUT_RATE
@@ -101,9 +105,51 @@ class GeminiLive(ExtensionApp):
         "(default: a folder in the Jupyter runtime dir).",
     )
 
+    expose_key_to_kernels = Bool(
+        False,
+        config=True,
+        help="Leave $GOOGLE_API_KEY and $GEMINI_API_KEY in the environment of the kernels "
+        "and terminals the server starts (by default the extension removes them, so a "
+        "notebook cannot read the key).",
+    )
+    recording_max_mb = Integer(
+        500,
+        min=0,
+        config=True,
+        help="Size limit of one recording in MB (about 345 MB per hour); the recording "
+        "stops there and the session says so. 0: only the WAV format's limit (4 GB).",
+    )
+    keep_recordings = Bool(
+        False,
+        config=True,
+        help="Keep recordings on disk after their session is forgotten (deleted, or "
+        "dropped from the list of ended sessions, or at shutdown); by default they are "
+        "deleted with it.",
+    )
+
     @default("api_key")
     def _api_key_default(self) -> str:
         return os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY") or ""
+
+    # ---- the key stays in this process: out of kernels, terminals and logs ----------------
+
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        # The server's config (the command line included) is logged at debug level by
+        # every app that reads it ("Config changed: ..."): the key is made to print as
+        # <hidden> before this app or any later one logs it.
+        hide_key_in_config(serverapp.config)
+        super()._link_jupyter_server_extension(serverapp)
+
+    def protect_key(self) -> None:
+        """Take the key out of the environment that kernels and terminals inherit
+        (they copy os.environ when they start), and out of every log line."""
+        key = self.api_key  # read (from the environment by default) before it goes
+        if not self.expose_key_to_kernels:
+            for name in KEY_VARIABLES:
+                os.environ.pop(name, None)
+        if key:
+            server = getattr(self, "serverapp", None)
+            install_redaction(key, [self.log, server.log if server is not None else None])
 
     @default("record_dir")
     def _record_dir_default(self) -> str:
@@ -119,6 +165,7 @@ class GeminiLive(ExtensionApp):
         return value
 
     def initialize_settings(self) -> None:
+        self.protect_key()
         backends = self.make_backends()
         defaults = Defaults(
             backend=self.resolved_default_backend(),
@@ -145,6 +192,7 @@ class GeminiLive(ExtensionApp):
     def make_backends(self) -> dict[str, Backend]:
         from .backends.echo import EchoBackend
         from .backends.gemini import GeminiBackend
+        from .backends.relay import RelayBackend
 
         gemini = GeminiBackend(
             api_key=self.api_key or None,
@@ -153,7 +201,27 @@ class GeminiLive(ExtensionApp):
             ca_file=self.ca_file or None,
             log=self.log,
         )
-        return {"gemini": gemini, "echo": EchoBackend()}
+        problem = self.ca_file_problem()
+        if problem is not None:
+            self.log.warning("gemini-live: the gemini backend is off: %s", problem)
+            return {
+                "gemini": Unavailable("gemini", problem),
+                "echo": EchoBackend(),
+                "relay": RelayBackend(),
+            }
+        # relay: a kernel is the model (RunningLiveAudio); never the default backend
+        return {"gemini": gemini, "echo": EchoBackend(), "relay": RelayBackend()}
+
+    def ca_file_problem(self) -> str | None:
+        """Why c.GeminiLive.ca_file cannot be used (None when unset or good)."""
+        if not self.ca_file:
+            return None
+        try:
+            ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError, ValueError) as err:
+            problem = getattr(err, "strerror", None) or str(err) or type(err).__name__
+            return f"c.GeminiLive.ca_file = {self.ca_file!r} cannot be used: {problem}"
+        return None
 
     def resolved_default_backend(self) -> str:
         if self.default_backend == "auto":
@@ -187,3 +255,83 @@ class GeminiLive(ExtensionApp):
 
     async def stop_extension(self) -> None:
         await self.session_manager.shutdown()
+
+
+# ---- helpers of the app ----------------------------------------------------------------
+
+KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+HIDDEN = "<hidden>"
+#: shorter values are not redacted from logs (they would blank out ordinary words)
+MIN_REDACTED = 8
+
+
+class HiddenStr(str):
+    """A config value that prints as <hidden> (in `repr` of the config, as logged)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(HIDDEN)
+
+
+def hide_key_in_config(config: Config) -> None:
+    section = config.get("GeminiLive")
+    if not isinstance(section, Config) or "api_key" not in section:
+        return
+    value = section["api_key"]
+    if isinstance(value, DeferredConfig):  # from the command line, still a string
+        value = value.get_value(GeminiLive.class_traits()["api_key"])
+    if isinstance(value, str) and not isinstance(value, HiddenStr):
+        section["api_key"] = HiddenStr(value)
+
+
+class KeyRedactor(logging.Filter):
+    """Replaces the key by <hidden> in every record a handler emits."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("gemini-live-key")
+        self.key = key
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the handler's business
+            return True
+        if self.key in message:
+            record.msg, record.args = message.replace(self.key, HIDDEN), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.key in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.key, HIDDEN)
+        if record.stack_info and self.key in record.stack_info:
+            record.stack_info = record.stack_info.replace(self.key, HIDDEN)
+        return True
+
+
+def install_redaction(key: str, logs: list[Any]) -> None:
+    """A `KeyRedactor` on every handler there is (the server's, the root's, any app's)."""
+    if len(key) < MIN_REDACTED:
+        return
+    loggers: list[logging.Logger] = [logging.getLogger()]
+    loggers += [log for log in logs if isinstance(log, logging.Logger)]
+    loggers += [
+        log for log in logging.Logger.manager.loggerDict.values() if isinstance(log, logging.Logger)
+    ]
+    for log in loggers:
+        for handler in log.handlers:
+            if not any(isinstance(f, KeyRedactor) and f.key == key for f in handler.filters):
+                handler.addFilter(KeyRedactor(key))
+
+
+class Unavailable(Backend):
+    """A backend switched off by its configuration; `status` shows why."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def unavailable_reason(self) -> str | None:
+        return self.reason
+
+    async def connect(self, options: SessionOptions) -> Upstream:
+        raise BackendUnavailable(f"{self.name}_unavailable", self.reason)

@@ -12,6 +12,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from .protocol import OUTPUT_RATE, SAMPLE_WIDTH
+
+#: model audio a client may have queued: 10 s
+MAX_AUDIO_S = 10
+
 
 @dataclass(frozen=True)
 class Close:
@@ -29,7 +34,11 @@ class OutboxOverflow(Exception):
 
 
 class Outbox:
-    def __init__(self, max_audio_bytes: int = 24000 * 2 * 10, max_events: int = 2000) -> None:
+    def __init__(
+        self,
+        max_audio_bytes: int = OUTPUT_RATE * SAMPLE_WIDTH * MAX_AUDIO_S,
+        max_events: int = 2000,
+    ) -> None:
         self.max_audio_bytes = max_audio_bytes
         self.max_events = max_events
         self.dropped_audio_bytes = 0
@@ -75,6 +84,3 @@ class Outbox:
         elif isinstance(item, dict):
             self._events -= 1
         return item
-
-    def __len__(self) -> int:
-        return len(self._items)

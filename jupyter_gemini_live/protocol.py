@@ -4,14 +4,14 @@
 - Client commands: each client frame is parsed and validated into a frozen dataclass
   (`parse_frame`); a bad frame is a `FrameError` whose `code` the client gets in an `error`
   event. Commands that go upstream (`UpstreamCommand`) carry their own `deliver`; whether
-  an observer may send a command is a property of its class.
+  a connection mode may send a command is a property of its class (`senders`).
 - Server events: one frozen dataclass per event, each with `to_json()`; nothing else in
   the package builds an event's JSON. `Session`, `SessionStats` and `TranscriptEntry` are
   the REST shapes.
 - `schema()`: a JSON Schema (draft-07) generated from these types, which the frontend's
   tests check the TypeScript types against. `python -m jupyter_gemini_live.protocol`
   prints it; the copy checked in at labextension/src/__tests__/protocol-schema.json must
-  match (tests/test_protocol.py).
+  match (tests/test_wire_protocol.py).
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ MAX_AUDIO_FRAME = 64 * 1024
 MAX_TEXT_CHARS = 20_000
 #: the longest client-chosen id of a `text` frame
 MAX_TEXT_ID_CHARS = 64
+#: the longest `reason` of a `device_status`
+MAX_REASON_CHARS = 1000
 MAX_IMAGE_BYTES = 4 * 1024 * 1024
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 #: close code for clients of a session that ended on an error: final, do not reconnect
@@ -55,8 +57,14 @@ DEVICE_BUSY = 4009
 
 Role = Literal["user", "model"]
 SessionState = Literal["connecting", "live", "reconnecting", "closed", "error"]
-Mode = Literal["device", "observe"]
+#: device: the microphone and speaker; observe: events (and model audio) only; source: the
+#: kernel end of a relay session (it hears the device's microphone and speaks through it)
+Mode = Literal["device", "observe", "source"]
 ActivityDetection = Literal["auto", "manual"]
+#: what the device says about its microphone (`device_status`)
+DeviceStatusValue = Literal["started", "failed", "stopped"]
+#: what a relay source hears about the device: its `device_status`, or its socket coming/going
+DeviceState = Literal["connected", "disconnected", "started", "failed", "stopped"]
 
 
 def pcm_ms(nbytes: int, rate: int) -> float:
@@ -76,13 +84,17 @@ class FrameError(ValueError):
         self.message = message
 
 
+DEVICE_ONLY: frozenset[Mode] = frozenset({"device"})
+ANY_MODE: frozenset[Mode] = frozenset({"device", "observe", "source"})
+
+
 class Command:
     """A validated client frame. Subclasses are frozen dataclasses."""
 
     #: the frame's `type` (`audio` for binary frames)
     type: ClassVar[str]
-    #: whether an observer connection may send it (the rest is the device's)
-    observer_may_send: ClassVar[bool] = False
+    #: the connection modes that may send it (most commands are the device's)
+    senders: ClassVar[frozenset[Mode]] = DEVICE_ONLY
 
     @classmethod
     def parse(cls, message: Mapping[str, Any]) -> Command:
@@ -106,18 +118,7 @@ class AudioFrame(UpstreamCommand):
 
     @classmethod
     def from_bytes(cls, frame: bytes) -> AudioFrame:
-        if len(frame) > MAX_AUDIO_FRAME:
-            raise FrameError(
-                "frame_too_large",
-                f"audio frame of {len(frame)} bytes; send at most {MAX_AUDIO_FRAME} bytes "
-                "(20 ms frames of 640 bytes are best)",
-            )
-        if len(frame) % SAMPLE_WIDTH:
-            raise FrameError(
-                "odd_length",
-                f"audio frame of {len(frame)} bytes is not whole 16-bit samples (PCM s16le mono)",
-            )
-        return cls(frame)
+        return cls(_check_pcm(frame))
 
     @property
     def ms(self) -> float:
@@ -132,7 +133,7 @@ class Text(UpstreamCommand):
     """Typed user input; `id` (chosen by the client) comes back in `text_accepted`."""
 
     type: ClassVar[str] = "text"
-    observer_may_send: ClassVar[bool] = True
+    senders: ClassVar[frozenset[Mode]] = frozenset({"device", "observe"})
     text: str
     id: str | None = None
 
@@ -199,7 +200,7 @@ class ToolResponse(UpstreamCommand):
     """The answer to a `tool_call`; the session passes on only the first one per call."""
 
     type: ClassVar[str] = "tool_response"
-    observer_may_send: ClassVar[bool] = True
+    senders: ClassVar[frozenset[Mode]] = frozenset({"device", "observe"})
     id: str
     name: str
     response: Mapping[str, Any]
@@ -262,12 +263,64 @@ class Ping(Command):
     """Answered with `pong` carrying the same `t`."""
 
     type: ClassVar[str] = "ping"
-    observer_may_send: ClassVar[bool] = True
+    senders: ClassVar[frozenset[Mode]] = ANY_MODE
     t: Any = None
 
     @classmethod
     def parse(cls, message: Mapping[str, Any]) -> Ping:
         return cls(message.get("t"))
+
+
+@dataclass(frozen=True)
+class DeviceStatus(Command):
+    """The device's microphone started, failed to (`reason`: the browser's words and what
+    to do), or was stopped by the user. Relayed to a relay session's source as `device`."""
+
+    type: ClassVar[str] = "device_status"
+    status: DeviceStatusValue
+    reason: str | None = None
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> DeviceStatus:
+        status: DeviceStatusValue = message.get("status")  # type: ignore[assignment]
+        if status not in typing.get_args(DeviceStatusValue):
+            choices = ", ".join(typing.get_args(DeviceStatusValue))
+            raise FrameError("bad_field", f"device_status.status: expected one of {choices}")
+        reason = message.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise FrameError("bad_field", "device_status.reason: expected a string or null")
+        if reason is not None and len(reason) > MAX_REASON_CHARS:
+            reason = reason[:MAX_REASON_CHARS]
+        return cls(status, reason)
+
+
+@dataclass(frozen=True)
+class SourceAudio(Command):
+    """A relay source's audio for the device: PCM s16le mono at OUTPUT_RATE (binary)."""
+
+    type: ClassVar[str] = "source_audio"
+    senders: ClassVar[frozenset[Mode]] = frozenset({"source"})
+    pcm: bytes
+
+    @classmethod
+    def from_bytes(cls, frame: bytes) -> SourceAudio:
+        return cls(_check_pcm(frame))
+
+    @property
+    def ms(self) -> float:
+        return pcm_ms(len(self.pcm), OUTPUT_RATE)
+
+
+@dataclass(frozen=True)
+class Clear(Command):
+    """A relay source drops what the device has queued: the turn is interrupted."""
+
+    type: ClassVar[str] = "clear"
+    senders: ClassVar[frozenset[Mode]] = frozenset({"source"})
+
+    @classmethod
+    def parse(cls, message: Mapping[str, Any]) -> Clear:
+        return cls()
 
 
 #: the JSON frames a client may send, by their `type`
@@ -282,13 +335,47 @@ JSON_COMMANDS: Mapping[str, type[Command]] = {
         Image,
         Playback,
         Ping,
+        DeviceStatus,
+        Clear,
     )
 }
 
 
-def parse_frame(frame: str | bytes) -> Command:
-    """The command of one websocket frame: binary is audio, text is a JSON command."""
+def _check_pcm(frame: bytes) -> bytes:
+    if len(frame) > MAX_AUDIO_FRAME:
+        raise FrameError(
+            "frame_too_large",
+            f"audio frame of {len(frame)} bytes; send at most {MAX_AUDIO_FRAME} bytes "
+            "(20 ms frames of 640 bytes are best)",
+        )
+    if len(frame) % SAMPLE_WIDTH:
+        raise FrameError(
+            "odd_length",
+            f"audio frame of {len(frame)} bytes is not whole 16-bit samples (PCM s16le mono)",
+        )
+    return frame
+
+
+def parse_frame(frame: str | bytes, mode: Mode = "device") -> Command:
+    """The command of one websocket frame: binary is audio (the microphone's, or a relay
+    source's audio for the device when `mode` is `source`), text is a JSON command.
+
+    Whether `mode` may send the command is checked too (`FrameError` `{mode}_cannot_send`).
+    """
+    command = _parse(frame, mode)
+    if mode not in command.senders:
+        who = "observer" if mode == "observe" else mode
+        senders = " or ".join(sorted("observer" if m == "observe" else m for m in command.senders))
+        raise FrameError(
+            f"{who}_cannot_send", f"{command.type}: only the {senders} connection sends this"
+        )
+    return command
+
+
+def _parse(frame: str | bytes, mode: Mode) -> Command:
     if isinstance(frame, bytes):
+        if mode == "source":
+            return SourceAudio.from_bytes(frame)
         return AudioFrame.from_bytes(frame)
     try:
         message = json.loads(frame)
@@ -484,6 +571,24 @@ class Pong(ServerEvent):
     t: Any
 
 
+@dataclass(frozen=True)
+class Device(ServerEvent):
+    """To a relay source: the device's socket came or went (`connected`, `disconnected`), or
+    its `device_status` (`started`, `failed` with the browser's reason, `stopped`)."""
+
+    type: ClassVar[str] = "device"
+    status: DeviceState
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PlaybackProgress(ServerEvent):
+    """To a relay source: the device's running total of audio really played (ms)."""
+
+    type: ClassVar[str] = "playback"
+    played_ms: float
+
+
 SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
     Ready,
     State,
@@ -496,6 +601,8 @@ SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
     Usage,
     Error,
     Pong,
+    Device,
+    PlaybackProgress,
 )
 #: the REST shapes, by their schema name
 REST_SHAPES: Mapping[str, type] = {

@@ -9,6 +9,10 @@ The session owns the turn: it numbers turns, stamps `turn` on every event that b
 one and tells a typed text's sender which turn the text went into. It also owns two rules
 whatever the backend does: no audio (nor model transcript) of an interrupted turn reaches a
 client, and every role's transcript of a turn is final before that turn's `turn_complete`.
+
+A relay session (backends/relay.py) has, besides its device, at most one SOURCE: the kernel
+that hears the device's microphone and speaks through it. The session tells the source
+what the device says about itself (`device`) and what it has played (`playback`).
 """
 
 from __future__ import annotations
@@ -40,16 +44,20 @@ from .backends.base import (
     UpstreamClosed,
     UsageEvent,
 )
+from .backends.relay import RelayUpstream
 from .protocol import (
     OUTPUT_RATE,
     SESSION_ENDED,
     AudioFrame,
+    Clear,
     Command,
+    DeviceStatus,
     Mode,
     Ping,
     Playback,
     ServerEvent,
     SessionState,
+    SourceAudio,
     Text,
     ToolResponse,
     UpstreamCommand,
@@ -133,6 +141,8 @@ class LiveSession:
         self._log = log
         self._upstream: Upstream | None = None
         self._device: Listener | None = None
+        self._source: Listener | None = None
+        self._device_status: DeviceStatus | None = None
         self._observers: set[Listener] = set()
         self._inbox: asyncio.Queue[UpstreamCommand] = asyncio.Queue(INBOX_ITEMS)
         self._tasks: list[asyncio.Task[None]] = []
@@ -226,18 +236,33 @@ class LiveSession:
 
     def clients(self) -> list[Listener]:
         device = [self._device] if self._device is not None else []
-        return device + list(self._observers)
+        source = [self._source] if self._source is not None else []
+        return device + source + list(self._observers)
 
     def attach(self, client: Listener) -> None:
+        """A new client; a source must have been allowed by `source_refusal` first."""
         if client.mode == "device":
             previous, self._device = self._device, client
             self.device_left_at = None
+            self._device_status = None
             if previous is not None:
                 previous.disconnect(protocol.DEVICE_REPLACED, "replaced by a new device connection")
+        elif client.mode == "source":
+            relay = self.relay
+            assert relay is not None, "a source joined a session that is not a relay"
+            self._source = client
+            relay.listen(True)
         else:
             self._observers.add(client)
         self.touch()
         client.send_event(protocol.Ready(self.as_json(), client.mode))
+        if client.mode == "device":
+            self._tell_source(protocol.Device("connected"))
+        elif client.mode == "source" and self._device is not None:
+            client.send_event(protocol.Device("connected"))
+            if self._device_status is not None:
+                status = self._device_status
+                client.send_event(protocol.Device(status.status, status.reason))
 
     def has_device(self) -> bool:
         return self._device is not None
@@ -245,8 +270,39 @@ class LiveSession:
     def detach(self, client: Listener) -> None:
         if client is self._device:
             self._device = None
+            self._device_status = None
             self.device_left_at = time.monotonic()
+            self._tell_source(protocol.Device("disconnected"))
+        if client is self._source:
+            self._source = None
+            if self.relay is not None:
+                self.relay.listen(False)
         self._observers.discard(client)
+
+    # ---- relay sessions ------------------------------------------------------------
+
+    @property
+    def relay(self) -> RelayUpstream | None:
+        """The upstream when this is a relay session (a kernel is the model)."""
+        return self._upstream if isinstance(self._upstream, RelayUpstream) else None
+
+    def source_refusal(self) -> str | None:
+        """Why a source connection cannot join now (None: it can)."""
+        if self.relay is None:
+            return (
+                f"session {self.id} is not a relay session (backend {self.options.backend}): "
+                'only sessions created with {"backend": "relay"} take a source'
+            )
+        if self._source is not None:
+            return (
+                f"session {self.id} already has a source (another kernel's RunningLiveAudio); "
+                "leave that one first"
+            )
+        return None
+
+    def _tell_source(self, event: ServerEvent) -> None:
+        if self._source is not None:
+            self._source.send_event(event)
 
     def touch(self) -> None:
         self.last_activity = time.monotonic()
@@ -267,6 +323,16 @@ class LiveSession:
             case Playback():
                 # A running total for the session, so a reconnecting device counts nothing twice.
                 self.stats.played_ms = max(self.stats.played_ms, command.played_ms)
+                self._tell_source(protocol.PlaybackProgress(self.stats.played_ms))
+            case DeviceStatus():
+                self._device_status = command
+                self._tell_source(protocol.Device(command.status, command.reason))
+            case SourceAudio():
+                if self.relay is not None and not self.relay.play(command.pcm):
+                    client.send_event(protocol.Error("busy", _BUSY))
+            case Clear():
+                if self.relay is not None:
+                    self.relay.clear()
             case Text():
                 if self.send_text(command, client) is None:
                     client.send_event(protocol.Error("busy", _BUSY))

@@ -1,9 +1,12 @@
-"""The stream websocket: the device (microphone and speaker) of a session, or an observer.
+"""The stream websocket: the device (microphone and speaker) of a session, an observer, or
+the source of a relay session (the kernel end: it hears the device's microphone and speaks
+through the device).
 
 It is authenticated and authorized like jupyter-server's kernel websocket (the `execute`
 action) and keeps tornado's origin check. Frames become typed commands (protocol.py) that
 the session acts on; what the session says goes through a bounded `Outbox` drained by one
-writer task.
+writer task. A source's microphone audio is written by a task of its own from the relay's
+`MicQueue`, which bounds it (oldest dropped) while the kernel does not read.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from .backends.relay import MicQueue
 from .handler_base import GeminiLiveMixin
 from .outbox import Close, Outbox, OutboxOverflow
 from .protocol import DEVICE_BUSY, Error, FrameError, Mode, ServerEvent, parse_frame
@@ -38,6 +42,7 @@ class SessionWebSocket(
     wants_audio = True
     exclusive = False
     live: LiveSession | None = None
+    _mic_writer: asyncio.Task[None] | None = None
 
     def set_default_headers(self) -> None:
         """Undo JupyterHandler's, which do not apply to a websocket (as the kernel one)."""
@@ -54,14 +59,19 @@ class SessionWebSocket(
         ):
             raise web.HTTPError(403, "not authorized to talk through gemini-live sessions")
         session = self.live_session(session_id)
-        mode = self.get_argument("mode", "device")
-        if mode not in ("device", "observe"):
-            raise web.HTTPError(400, "mode: expected 'device' or 'observe'")
-        self.mode = "observe" if mode == "observe" else "device"
-        self.wants_audio = self.mode == "device" or self.get_argument("audio", "0") == "1"
+        modes: dict[str, Mode] = {"device": "device", "observe": "observe", "source": "source"}
+        mode = modes.get(self.get_argument("mode", "device"))
+        if mode is None:
+            raise web.HTTPError(400, "mode: expected 'device', 'observe' or 'source'")
+        self.mode = mode
+        self.wants_audio = self.mode == "device" or (
+            self.mode == "observe" and self.get_argument("audio", "0") == "1"
+        )
         self.exclusive = self.mode == "device" and self.get_argument("exclusive", "0") == "1"
         if self.exclusive and session.has_device():
             raise web.HTTPError(409, "%s", DEVICE_TAKEN % session_id)
+        if self.mode == "source" and (refusal := session.source_refusal()) is not None:
+            raise web.HTTPError(409, "%s", refusal)
         self.live = session
         await super().get(session_id)
 
@@ -76,19 +86,24 @@ class SessionWebSocket(
         if self.exclusive and self.live.has_device():  # another one came in meanwhile
             self.close(DEVICE_BUSY, "the session has a device already")
             return
+        if self.mode == "source":
+            refusal = self.live.source_refusal()  # another one came in meanwhile
+            if refusal is not None:
+                self.close(DEVICE_BUSY, _short(refusal))
+                return
         self.live.attach(self)
+        relay = self.live.relay
+        if self.mode == "source" and relay is not None:
+            self._mic_writer = asyncio.create_task(
+                self._write_mic_forever(relay.mic), name="gemini-live-mic-writer"
+            )
 
     def on_message(self, message: str | bytes) -> None:
         session = self.live
         if session is None or session.ended:
             return
         try:
-            command = parse_frame(message)
-            if self.mode != "device" and not command.observer_may_send:
-                raise FrameError(
-                    "observer_cannot_send",
-                    f"{command.type}: only the device connection sends this",
-                )
+            command = parse_frame(message, self.mode)
         except FrameError as err:
             self.send_event(Error(err.code, err.message))
             return
@@ -100,6 +115,8 @@ class SessionWebSocket(
         writer = getattr(self, "_writer", None)
         if writer is not None:
             writer.cancel()
+        if self._mic_writer is not None:
+            self._mic_writer.cancel()
 
     # ---- Listener ------------------------------------------------------------------
 
@@ -128,6 +145,13 @@ class SessionWebSocket(
                     self.close(item.code, _short(item.reason))
                     return
                 await self.write_message(item, binary=isinstance(item, bytes))
+
+    async def _write_mic_forever(self, mic: MicQueue) -> None:
+        """The device's microphone to a source, frame by frame, as fast as it reads: while
+        it does not, frames wait in `mic` (which drops the oldest beyond its bound)."""
+        with contextlib.suppress(WebSocketClosedError, asyncio.CancelledError):
+            while True:
+                await self.write_message(await mic.get(), binary=True)
 
 
 def _short(reason: str) -> str:

@@ -133,7 +133,7 @@ def start_kernel() -> Iterator[Callable[[Lab], Run]]:
         client = BlockingKernelClient(connection_file=str(lab.runtime / f"kernel-{kernel_id}.json"))
         client.load_connection_file()
         client.start_channels()
-        client.wait_for_ready(timeout=60)
+        wait_for_kernel(client)
         started.append((lab, kernel_id, client))
         return lambda code: _run(client, code)
 
@@ -141,6 +141,21 @@ def start_kernel() -> Iterator[Callable[[Lab], Run]]:
     for lab, kernel_id, client in started:
         client.stop_channels()
         lab.request("DELETE", f"api/kernels/{kernel_id}")
+
+
+def wait_for_kernel(client: Any, timeout: float = 120.0) -> None:
+    """Wait until a new kernel answers. A kernel still importing on a busy machine misses
+    its first heartbeats, and `wait_for_ready` then says it died: ask again until the
+    deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.wait_for_ready(timeout=timeout)
+            return
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _run(client: Any, code: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +47,50 @@ def test_api_key_falls_back_to_the_environment(
 def test_an_unknown_voice_is_refused_at_start() -> None:
     with pytest.raises(Exception, match="unknown voice 'Robot'"):
         GeminiLive(voice="Robot")
+
+
+def test_a_missing_ca_file_turns_the_gemini_backend_off_naming_it(tmp_path: Path) -> None:
+    """Regression: a missing ca_file gave a 502 at session start naming neither."""
+    missing = tmp_path / "missing-ca.pem"
+    app = GeminiLive(api_key="k" * 39, ca_file=str(missing))
+    reason = app.make_backends()["gemini"].unavailable_reason()
+    assert reason is not None
+    assert "c.GeminiLive.ca_file" in reason
+    assert str(missing) in reason
+
+    not_pem = tmp_path / "not-a-ca.pem"
+    not_pem.write_text("hello")
+    reason = GeminiLive(api_key="k", ca_file=str(not_pem)).make_backends()["gemini"]
+    assert str(not_pem) in (reason.unavailable_reason() or "")
+
+
+def test_a_good_ca_file_is_used(tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca_file = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(ca_file))
+    backend = GeminiLive(api_key="k", ca_file=str(ca_file)).make_backends()["gemini"]
+    assert backend.unavailable_reason() is None
+
+
+@pytest.fixture
+def gemini_live_config(tmp_path: Path) -> dict[str, Any]:
+    return {"api_key": "k" * 39, "ca_file": str(tmp_path / "gone.pem")}
+
+
+async def test_status_and_post_say_why_gemini_is_off(api: Any, tmp_path: Path) -> None:
+    code, status = await api("GET", "status")
+    assert code == 200
+    gemini = status["backends"]["gemini"]
+    assert not gemini["available"]
+    assert "c.GeminiLive.ca_file" in gemini["reason"]
+    assert str(tmp_path / "gone.pem") in gemini["reason"]
+    code, body = await api("POST", "sessions", body={"backend": "gemini"})
+    assert code == 503
+    assert "c.GeminiLive.ca_file" in body["message"]
+
+
+def test_the_new_settings_have_safe_defaults() -> None:
+    app = GeminiLive()
+    assert app.expose_key_to_kernels is False
+    assert app.keep_recordings is False
+    assert app.recording_max_mb > 0

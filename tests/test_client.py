@@ -11,7 +11,7 @@ import json
 import threading
 import wave
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -323,3 +323,20 @@ def test_a_unix_socket_server_is_explained(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv(discovery.PARENT_ENV, "7")
     with pytest.raises(ServerNotFound, match="cannot reach"):
         discovery.find_server()
+
+
+def test_the_observer_files_what_it_hears_in_the_servers_turn() -> None:
+    """The kernel never counts turns: tool calls and completions go where the event says."""
+    from jupyter_gemini_live.client.observer import Observer
+    from jupyter_gemini_live.client.rest import Rest
+    from jupyter_gemini_live.client.tools import Toolbox
+
+    observer = Observer(cast(Rest, None), "s", Toolbox([]), 1.0)
+    observer._on_event({"type": "tool_call", "id": "c", "name": "f", "args": {}, "turn": 3})
+    observer._on_event({"type": "transcript", "role": "model", "text": "ok", "turn": 3,
+                        "final": True, "interrupted": False})  # fmt: skip
+    observer._on_event({"type": "turn_complete", "turn": 3})
+    assert observer.current_turn() == 4
+    reply = observer.wait_turn(3, timeout=0)
+    assert [call.id for call in reply.tool_calls] == ["c"]
+    assert reply.model == "ok"

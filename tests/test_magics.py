@@ -70,22 +70,26 @@ async def cell(ip: InteractiveShell, first_line: str, body: str) -> Any:
 
 
 async def test_start_say_transcript_stop(
-    shell: InteractiveShell, capsys: pytest.CaptureFixture[str], displayed: list[dict[str, Any]]
+    shell: InteractiveShell,
+    api: Any,
+    capsys: pytest.CaptureFixture[str],
+    displayed: list[dict[str, Any]],
 ) -> None:
+    _, status = await api("GET", "status")
     await line(shell, "start --backend echo --voice Kore")
     started = capsys.readouterr().out
     session_id = magics(shell)._current().id
-    assert f"session {session_id} is live (echo, " in started
-    assert "voice Kore" in started
+    assert f"session {session_id} is live (echo, {status['default_model']}, voice Kore)" in started
     assert "Gemini Live panel" in started
+    _, session = await api("GET", "sessions", session_id)
+    assert session["model"] == status["default_model"]  # no --model: the server's default
     [card] = cards(displayed)
     assert card == {
         "session_id": session_id,
         "backend": "echo",
-        "model": card["model"],
+        "model": status["default_model"],
         "voice": "Kore",
     }
-    assert card["model"]
     assert displayed[0]["text/plain"].startswith(f"Gemini Live session {session_id} is live")
 
     await line(shell, "say hello from a cell")

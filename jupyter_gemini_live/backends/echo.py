@@ -4,25 +4,20 @@ It is the microphone and speaker check of the Colab guide as a conversation: eac
 utterance (end of speech detected after a pause, or push-to-talk released) is played
 back at 24 kHz. It talks like a model on the wire: the reply comes paced a little ahead
 of real time, talking over it interrupts it, typed text gets a short tone and the text
-in the transcript, and `call NAME {json}` typed as text makes a tool call.
+in the transcript, and `call NAME {json}` typed as text makes a tool call. The
+conversation itself is the offline engine's (`jupyter_gemini_live.offline`), which the
+simulator shares.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import numpy as np
-import soxr
-
-from ..vad import SpeechDetector
+from .. import offline
 from .base import (
-    INPUT_RATE,
-    OUTPUT_RATE,
     AudioEvent,
     Backend,
     Event,
@@ -35,11 +30,10 @@ from .base import (
     UpstreamClosed,
 )
 
-CHUNK_MS = 100
-#: how far ahead of real time replies are sent, like Gemini's bursts (jitter-buffer food)
-LEAD_MS = 300
+#: replies go out in 100 ms chunks, up to 300 ms ahead of real time, like Gemini's bursts
+PACING = offline.Pacing(chunk_s=0.1, lead_s=0.3)
 TONE_HZ = 660.0
-TONE_MS = 300
+TONE_S = 0.3
 EVENT_QUEUE = 512
 
 
@@ -52,16 +46,22 @@ class EchoBackend(Backend):
 
 class EchoUpstream(Upstream):
     def __init__(self, options: SessionOptions) -> None:
-        self._manual = options.activity_detection == "manual"
         self._transcribe = options.transcription
-        self._detector = SpeechDetector(
-            INPUT_RATE,
-            silence_ms=options.vad.silence_ms,
-            prefix_ms=options.vad.prefix_padding_ms,
+        listener = offline.Listener(
+            offline.detector(
+                silence_ms=options.vad.silence_ms,
+                prefix_ms=options.vad.prefix_padding_ms,
+                start_sensitivity=options.vad.start_sensitivity,
+            ),
+            manual=options.activity_detection == "manual",
         )
         self._events: asyncio.Queue[Event | None] = asyncio.Queue(EVENT_QUEUE)
-        self._held: bytearray | None = None  # push-to-talk audio while the button is held
-        self._reply: asyncio.Task[None] | None = None
+        self._player = offline.ReplyPlayer(
+            _Voice(self._events, self._transcribe), PACING, name="gemini-live-echo-reply"
+        )
+        self._engine = offline.Engine(
+            listener, self._player, on_utterance=self._answer_speech, on_text=self._answer_text
+        )
         self._tool_calls: dict[str, str] = {}
         self._calls = 0
         self._closed = False
@@ -70,43 +70,23 @@ class EchoUpstream(Upstream):
 
     async def send_audio(self, pcm: bytes) -> None:
         self._check_open()
-        if self._manual:
-            if self._held is not None:
-                self._held += pcm
-            return
-        for event in self._detector.feed(pcm):
-            if event.kind == "start":
-                await self._interrupt()
-            else:
-                await self._answer_speech(event.pcm)
+        await self._engine.audio(pcm)
 
     async def activity_start(self) -> None:
         self._check_open()
-        await self._interrupt()
-        self._held = bytearray()
+        await self._engine.activity_start()
 
     async def activity_end(self) -> None:
         self._check_open()
-        held, self._held = self._held, None
-        if held:
-            await self._answer_speech(bytes(held))
+        await self._engine.activity_end()
 
     async def audio_stream_end(self) -> None:
         self._check_open()
-        for event in self._detector.flush():
-            await self._answer_speech(event.pcm)
+        await self._engine.audio_stream_end()
 
     async def send_text(self, text: str) -> None:
         self._check_open()
-        await self._interrupt()
-        call = _parse_call(text)
-        if call is not None:
-            self._calls += 1
-            call_id = f"echo-call-{self._calls}"
-            self._tool_calls[call_id] = call[0]
-            await self._events.put(ToolCallEvent(call_id, call[0], call[1]))
-            return
-        self._start_reply(_tone(TONE_MS), f"You said: {text}")
+        await self._engine.text(text)
 
     async def send_image(self, mime_type: str, data: bytes) -> None:
         self._check_open()  # the echo has no eyes; frames are accepted and ignored
@@ -117,8 +97,8 @@ class EchoUpstream(Upstream):
         self._check_open()
         if self._tool_calls.pop(call_id, None) is None:
             raise ValueError(f"no pending tool call with id {call_id!r}")
-        result = json.dumps(dict(response), sort_keys=True)
-        self._start_reply(_tone(TONE_MS), f"{name} returned {result}")
+        # A reply still playing finishes first.
+        self._player.play(offline.Reply(self._tone(), offline.returned(name, response)))
 
     # ---- output -------------------------------------------------------------------
 
@@ -133,81 +113,61 @@ class EchoUpstream(Upstream):
         if self._closed:
             return
         self._closed = True
-        await self._cancel_reply()
+        await self._player.stop()
         with contextlib.suppress(asyncio.QueueFull):
             self._events.put_nowait(None)
 
-    # ---- replies ------------------------------------------------------------------
+    # ---- answers (the engine's hooks) ---------------------------------------------
 
     async def _answer_speech(self, pcm: bytes) -> None:
-        seconds = len(pcm) / 2 / INPUT_RATE
+        seconds = offline.speech_seconds(pcm)
         if self._transcribe:
             await self._events.put(TranscriptEvent("user", f"({seconds:.1f} s of speech)", True))
-        samples = np.frombuffer(pcm, dtype="<i2")
-        reply = soxr.resample(samples, INPUT_RATE, OUTPUT_RATE).astype("<i2").tobytes()
-        self._start_reply(reply, f"Echo of {seconds:.1f} s of speech")
-
-    def _start_reply(self, pcm: bytes, text: str) -> None:
-        # A reply that is still playing finishes first; cancelling the newest reply cancels
-        # the one it waits for too, so one reference is enough to stop them all.
-        previous = self._reply
-        self._reply = asyncio.create_task(
-            self._play(pcm, text, after=previous), name="gemini-live-echo-reply"
+        self._player.play(
+            offline.Reply(offline.echo_audio(pcm), f"Echo of {seconds:.1f} s of speech")
         )
 
-    async def _play(self, pcm: bytes, text: str, after: asyncio.Task[None] | None) -> None:
-        if after is not None and not after.done():
-            await after
-        if self._transcribe:
-            await self._events.put(TranscriptEvent("model", text))
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        chunk = OUTPUT_RATE * CHUNK_MS // 1000 * 2
-        for offset in range(0, len(pcm), chunk):
-            due = start + (offset / 2 / OUTPUT_RATE) - LEAD_MS / 1000
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            await self._events.put(AudioEvent(pcm[offset : offset + chunk]))
-        # The turn is over when the listener has heard it, as with a real model.
-        await asyncio.sleep(max(0.0, start + len(pcm) / 2 / OUTPUT_RATE - loop.time()))
-        if self._transcribe:
-            await self._events.put(TranscriptEvent("model", "", True))
-        await self._events.put(TurnCompleteEvent())
-
-    async def _interrupt(self) -> None:
-        if self._reply is None or self._reply.done():
+    async def _answer_text(self, text: str) -> None:
+        call = offline.parse_call(text)
+        if call is None:
+            self._player.play(offline.Reply(self._tone(), f"You said: {text}"))
             return
-        await self._cancel_reply()
-        await self._events.put(InterruptedEvent())
-        await self._events.put(TurnCompleteEvent())
+        self._calls += 1
+        call_id = f"echo-call-{self._calls}"
+        self._tool_calls[call_id] = call.name
+        await self._events.put(ToolCallEvent(call_id, call.name, call.args))
 
-    async def _cancel_reply(self) -> None:
-        reply, self._reply = self._reply, None
-        if reply is not None:
-            reply.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reply
+    @staticmethod
+    def _tone() -> bytes:
+        return offline.tone(TONE_S, TONE_HZ)
 
     def _check_open(self) -> None:
         if self._closed:
             raise UpstreamClosed("the echo session is closed")
 
 
-def _tone(ms: int) -> bytes:
-    """A soft beep with 10 ms ramps, so it does not click."""
-    n = OUTPUT_RATE * ms // 1000
-    t = np.arange(n) / OUTPUT_RATE
-    ramp = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
-    wave = 0.25 * np.sin(2 * math.pi * TONE_HZ * t) * ramp
-    return (wave * 32767).astype("<i2").tobytes()
+class _Voice:
+    """How the echo's replies reach the session (an `offline.ReplyOutput`)."""
 
+    def __init__(self, events: asyncio.Queue[Event | None], transcribe: bool) -> None:
+        self._events = events
+        self._transcribe = transcribe
 
-def _parse_call(text: str) -> tuple[str, dict[str, Any]] | None:
-    """`call NAME {json}` → (NAME, args); anything else is ordinary text."""
-    words = text.strip().split(None, 2)
-    if len(words) < 2 or words[0].lower() != "call" or not words[1].isidentifier():
-        return None
-    try:
-        args = json.loads(words[2]) if len(words) == 3 else {}
-    except ValueError:
-        return None
-    return (words[1], args) if isinstance(args, dict) else None
+    async def started(self, reply: offline.Reply) -> None:
+        if self._transcribe:
+            await self._events.put(TranscriptEvent("model", reply.transcript))
+
+    async def chunk(self, reply: offline.Reply, pcm: bytes, words: str) -> None:
+        await self._events.put(AudioEvent(pcm))
+
+    async def sent(self, reply: offline.Reply) -> None:
+        pass  # the turn is over when the listener has heard it, as with a real model
+
+    async def finished(self, reply: offline.Reply) -> None:
+        if self._transcribe:
+            await self._events.put(TranscriptEvent("model", "", True))
+        await self._events.put(TurnCompleteEvent())
+
+    async def interrupted(self) -> None:
+        await self._events.put(InterruptedEvent())
+        await self._events.put(TurnCompleteEvent())

@@ -8,6 +8,9 @@ connections (goAway about a minute before the end) and sometimes drops them (100
 microphone meanwhile so no input is lost, and reports `reconnecting` and `live`.
 Refusals that retrying cannot fix (bad key, unknown model, bad settings) end the
 conversation with a fatal error that says what to change.
+
+`map_message` turns each service message into events (pure, no I/O); `TurnState`
+follows whether a turn is under way; `HoldBuffer` keeps input while reconnecting.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import json
 import logging
 import ssl
 from collections import deque
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .base import (
     INPUT_RATE,
+    SAMPLE_WIDTH,
     AudioEvent,
     Backend,
     BackendError,
@@ -52,8 +57,6 @@ INPUT_MIME = f"audio/pcm;rate={INPUT_RATE}"
 NO_KEY = "no API key: set GOOGLE_API_KEY or GEMINI_API_KEY, or c.GeminiLive.api_key"
 NO_SDK = "the google-genai package is not installed: pip install google-genai"
 EVENT_QUEUE_SIZE = 256
-#: non-audio input held while reconnecting (texts, tool responses, frames); beyond: dropped
-MAX_HELD_ITEMS = 256
 CLOSE_TIMEOUT_S = 5.0
 
 
@@ -68,6 +71,9 @@ class ReconnectPolicy:
     connect_timeout_s: float = 20.0
     #: microphone audio held while reconnecting; older audio is dropped (and counted)
     hold_ms: float = 5000.0
+    #: inputs of any kind held while reconnecting, and their bytes; beyond, the oldest go
+    hold_items: int = 1024
+    hold_bytes: int = 8 * 1024 * 1024
     #: after goAway a reply still playing may finish, until this long before the deadline
     go_away_margin_s: float = 2.0
 
@@ -102,6 +108,7 @@ class GeminiBackend(Backend):
         ca_file: str | None = None,
         log: logging.Logger | None = None,
         policy: ReconnectPolicy | None = None,
+        compression: bool = False,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -109,6 +116,8 @@ class GeminiBackend(Backend):
         self.ca_file = ca_file
         self.log = log or logging.getLogger(__name__)
         self.policy = policy or ReconnectPolicy()
+        #: per-message deflate on the upstream websocket (audio barely compresses)
+        self.compression = compression
         self._client: Client | None = None
 
     def unavailable_reason(self) -> str | None:
@@ -140,6 +149,11 @@ class GeminiBackend(Backend):
         from google.genai import types
 
         async_args: dict[str, Any] = {}
+        if not self.compression:
+            # Handed to websockets' connect as well: no permessage-deflate offer. PCM
+            # audio (most of the upstream bytes) barely compresses, and deflating every
+            # 20 ms frame was the largest CPU cost of the uplink (issue 11).
+            async_args["compression"] = None
         if self.ca_file:
             # The SDK hands async_client_args["ssl"] to websockets' connect for wss://.
             async_args["ssl"] = ssl.create_default_context(cafile=self.ca_file)
@@ -296,77 +310,109 @@ def refused_handshake(status: int) -> Failure:
     )
 
 
-# ---- turns -------------------------------------------------------------------------------
+# ---- from service messages to events --------------------------------------------------
 
 
-class TurnTracker:
-    """Turns server content into events, keeping the contract's guarantees.
+@dataclass(frozen=True)
+class Mapped:
+    """What one service message means for the conversation."""
 
-    After `interrupted` the rest of the turn's audio is dropped; at the turn's end every
-    role that spoke gets a final (empty) transcript delta before `TurnCompleteEvent`.
+    #: what the upstream reports, in order
+    events: tuple[Event, ...] = ()
+    #: a handle to resume with (only from an update the service marked resumable)
+    handle: str | None = None
+    #: goAway: the seconds this connection has left
+    go_away_s: float | None = None
+    #: content or a tool call arrived: the conversation moves, the connection is sound
+    progress: bool = False
+
+
+def map_message(message: types.LiveServerMessage) -> Mapped:
+    """The events of one `LiveServerMessage`, and what else the upstream must know.
+
+    Pure: no I/O and no state. Backends only report what happened; the session owns
+    "no audio of an interrupted turn" and "finals before turn_complete". Everything a
+    message carries belongs to the turn it is part of, so `TurnCompleteEvent` comes
+    last (after a usage report or a tool call in the same message).
+    """
+    events: list[Event] = []
+    content = message.server_content
+    if content is not None:
+        events.extend(transcript_of("user", content.input_transcription))
+        parts = (content.model_turn.parts if content.model_turn else None) or []
+        for part in parts:
+            data = part.inline_data.data if part.inline_data else None
+            if data:
+                events.append(AudioEvent(data))
+        events.extend(transcript_of("model", content.output_transcription))
+        if content.interrupted:
+            events.append(InterruptedEvent())
+    calls = message.tool_call.function_calls if message.tool_call else None
+    for call in calls or []:
+        events.append(ToolCallEvent(call.id or "", call.name or "", dict(call.args or {})))
+    cancelled = message.tool_call_cancellation
+    if cancelled is not None:
+        events.append(ToolCallCancelledEvent(tuple(cancelled.ids or ())))
+    if message.usage_metadata is not None:
+        events.append(UsageEvent(message.usage_metadata.model_dump(mode="json", exclude_none=True)))
+    if content is not None and content.turn_complete:
+        events.append(TurnCompleteEvent())
+    update = message.session_resumption_update
+    handle = update.new_handle if update is not None and update.resumable else None
+    go_away = message.go_away
+    return Mapped(
+        events=tuple(events),
+        handle=handle or None,
+        go_away_s=seconds(go_away.time_left) if go_away is not None else None,
+        progress=content is not None or message.tool_call is not None,
+    )
+
+
+def transcript_of(role: Role, part: types.Transcription | None) -> list[Event]:
+    """A transcript delta; final when the service says that role's text is finished."""
+    if part is None or not (part.text or part.finished):
+        return []
+    return [TranscriptEvent(role, part.text or "", final=bool(part.finished))]
+
+
+class TurnState:
+    """Whether a turn is under way, followed from the events the upstream reports.
+
+    The upstream needs it for two things: after goAway, to let a reply under way finish
+    on the old connection; and when a connection is lost mid-turn, to end that turn.
     """
 
     def __init__(self) -> None:
         self.open = False
-        self._model_speaking = False
-        self._muted = False
-        self._roles: set[Role] = set()
+        self._model_spoke = False
+        self._interrupted = False
 
-    def events_of(self, content: types.LiveServerContent) -> list[Event]:
-        events: list[Event] = []
-        events.extend(self._transcript("user", content.input_transcription))
-        parts = (content.model_turn.parts if content.model_turn else None) or []
-        for part in parts:
-            data = part.inline_data.data if part.inline_data else None
-            if data and not self._muted:
-                self.open = self._model_speaking = True
-                events.append(AudioEvent(data))
-        events.extend(self._transcript("model", content.output_transcription))
-        if content.interrupted:
-            events.extend(self._interrupt())
-        if content.turn_complete:
-            events.extend(self.end())
-        return events
-
-    def _transcript(self, role: Role, part: types.Transcription | None) -> list[Event]:
-        """A transcript delta; final when the service says that role's text is finished."""
-        if part is None or not (part.text or part.finished):
-            return []
-        self.open = True
-        if part.finished:
-            if not part.text and role not in self._roles:
-                return []  # nothing open to finish
-            self._roles.discard(role)
-            return [TranscriptEvent(role, part.text or "", final=True)]
-        self._roles.add(role)
-        return [TranscriptEvent(role, part.text or "")]
-
-    def end(self) -> list[Event]:
-        roles: tuple[Role, ...] = ("user", "model")
-        events: list[Event] = [
-            TranscriptEvent(r, "", final=True) for r in roles if r in self._roles
-        ]
-        events.append(TurnCompleteEvent())
-        self.open = self._model_speaking = self._muted = False
-        self._roles.clear()
-        return events
+    def observe(self, event: Event) -> None:
+        if isinstance(event, TurnCompleteEvent):
+            self._reset()
+        elif isinstance(event, AudioEvent):
+            self.open = self._model_spoke = True
+        elif isinstance(event, InterruptedEvent):
+            self.open = self._interrupted = True
+        elif isinstance(event, TranscriptEvent) and event.text:
+            self.open = True
 
     def cut(self) -> list[Event]:
         """The connection went away mid-turn: that turn is over, whatever it was."""
         if not self.open:
             return []
-        events = self._interrupt() if self._model_speaking else []
-        return events + self.end()
+        events: list[Event] = []
+        if self._model_spoke and not self._interrupted:
+            events.append(InterruptedEvent())
+        events.append(TurnCompleteEvent())
+        self._reset()
+        return events
 
-    def _interrupt(self) -> list[Event]:
-        self.open = True
-        if self._muted:
-            return []
-        self._muted = True
-        return [InterruptedEvent()]
+    def _reset(self) -> None:
+        self.open = self._model_spoke = self._interrupted = False
 
 
-# ---- the upstream ----------------------------------------------------------------------------
+# ---- input held while reconnecting --------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -374,7 +420,84 @@ class HeldInput:
     """One `send_*` call, ready to be delivered on whichever connection is current."""
 
     deliver: Callable[[AsyncSession], Awaitable[None]]
-    audio_bytes: int = 0
+    #: payload size (PCM, text, image or response bytes), for the byte bound
+    nbytes: int = 0
+    #: microphone audio (PCM at INPUT_RATE): the audio bound applies, its loss is counted
+    audio: bool = False
+
+    @property
+    def audio_bytes(self) -> int:
+        return self.nbytes if self.audio else 0
+
+
+class HoldBuffer:
+    """Input that arrived while no connection could take it, oldest first.
+
+    Bounded three ways: microphone audio by duration (the oldest audio goes first), and
+    everything by item count and by bytes (the oldest item goes first). What is dropped
+    is counted: `dropped_ms` of audio, `dropped_items` of other input.
+    """
+
+    def __init__(self, *, max_audio_ms: float, max_items: int, max_bytes: int) -> None:
+        self.max_audio_ms = max_audio_ms
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        #: items ever held (delivered later or dropped)
+        self.held = 0
+        #: microphone audio dropped, in milliseconds
+        self.dropped_ms = 0.0
+        #: inputs other than audio dropped (texts, images, tool responses, signals)
+        self.dropped_items = 0
+        self._items: deque[HeldInput] = deque()
+        self._max_audio_bytes = max_audio_ms * INPUT_RATE * SAMPLE_WIDTH / 1000
+        self._audio_bytes = 0
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def audio_ms(self) -> float:
+        return pcm_ms(self._audio_bytes, INPUT_RATE)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def push(self, item: HeldInput) -> None:
+        self.held += 1
+        self._items.append(item)
+        self._audio_bytes += item.audio_bytes
+        self._bytes += item.nbytes
+        while self._audio_bytes > self._max_audio_bytes:
+            self._drop(next(held for held in self._items if held.audio))
+        while len(self._items) > self.max_items or self._bytes > self.max_bytes:
+            self._drop(self._items[0])
+
+    def first(self) -> HeldInput:
+        """The oldest item (the buffer must not be empty)."""
+        return self._items[0]
+
+    def pop_first(self) -> HeldInput:
+        """Remove the oldest item: it was delivered."""
+        item = self._items.popleft()
+        self._forget(item)
+        return item
+
+    def _drop(self, item: HeldInput) -> None:
+        self._items.remove(item)
+        self._forget(item)
+        if item.audio:
+            self.dropped_ms += pcm_ms(item.nbytes, INPUT_RATE)
+        else:
+            self.dropped_items += 1
+
+    def _forget(self, item: HeldInput) -> None:
+        self._audio_bytes -= item.audio_bytes
+        self._bytes -= item.nbytes
+
+
+# ---- the upstream ----------------------------------------------------------------------------
 
 
 class GeminiUpstream(Upstream):
@@ -390,9 +513,10 @@ class GeminiUpstream(Upstream):
         self.options = options
         self.policy = policy
         self.log = log
-        #: microphone audio dropped because a reconnect took too long
-        self.dropped_ms = 0.0
-        self.reconnects = 0
+        #: input that arrived while no connection could take it
+        self.held = HoldBuffer(
+            max_audio_ms=policy.hold_ms, max_items=policy.hold_items, max_bytes=policy.hold_bytes
+        )
         self._client = client
         self._events: asyncio.Queue[Event | None] = asyncio.Queue(EVENT_QUEUE_SIZE)
         self._ended = False  # the end-of-events marker was queued
@@ -401,10 +525,8 @@ class GeminiUpstream(Upstream):
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._handle: str | None = None
         self._send_lock = asyncio.Lock()
-        self._held: deque[HeldInput] = deque()
-        self._held_audio = 0
         self._failures = 0
-        self._turn = TurnTracker()
+        self._turn = TurnState()
         self._activity_open = False
         self._runner: asyncio.Task[None] | None = None
         self._closing: asyncio.Future[None] | None = None
@@ -424,7 +546,9 @@ class GeminiUpstream(Upstream):
         from google.genai import types
 
         blob = types.Blob(data=pcm, mime_type=INPUT_MIME)
-        await self._send(HeldInput(lambda s: s.send_realtime_input(audio=blob), len(pcm)))
+        await self._send(
+            HeldInput(lambda s: s.send_realtime_input(audio=blob), len(pcm), audio=True)
+        )
 
     async def send_text(self, text: str) -> None:
         # Realtime text, not clientContent: native-audio and 3.x Live models take
@@ -434,7 +558,7 @@ class GeminiUpstream(Upstream):
         bracket = self.options.activity_detection == "manual" and not self._activity_open
         if bracket:
             await self.activity_start()
-        await self._send(HeldInput(lambda s: s.send_realtime_input(text=text)))
+        await self._send(HeldInput(lambda s: s.send_realtime_input(text=text), len(text.encode())))
         if bracket:
             await self.activity_end()
 
@@ -461,7 +585,7 @@ class GeminiUpstream(Upstream):
         from google.genai import types
 
         blob = types.Blob(data=data, mime_type=mime_type)
-        await self._send(HeldInput(lambda s: s.send_realtime_input(video=blob)))
+        await self._send(HeldInput(lambda s: s.send_realtime_input(video=blob), len(data)))
 
     async def send_tool_response(
         self, call_id: str, name: str, response: Mapping[str, Any]
@@ -469,7 +593,10 @@ class GeminiUpstream(Upstream):
         from google.genai import types
 
         answer = types.FunctionResponse(id=call_id, name=name, response=dict(response))
-        await self._send(HeldInput(lambda s: s.send_tool_response(function_responses=[answer])))
+        size = len(json.dumps(answer.response, default=str))
+        await self._send(
+            HeldInput(lambda s: s.send_tool_response(function_responses=[answer]), size)
+        )
 
     async def _send(self, item: HeldInput) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -479,28 +606,18 @@ class GeminiUpstream(Upstream):
         async with self._send_lock:
             session = self._session
             if session is None:
-                self._hold(item)
+                self.held.push(item)
                 return
             try:
                 await item.deliver(session)
             except ConnectionClosed:
                 # The receiver sees the same drop and reconnects; this goes out then.
-                self._hold(item)
+                self.held.push(item)
 
-    def _hold(self, item: HeldInput) -> None:
-        self._held.append(item)
-        self._held_audio += item.audio_bytes
-        limit = self.policy.hold_ms * INPUT_RATE * 2 / 1000
-        while self._held_audio > limit:
-            self._drop_oldest(lambda held: held.audio_bytes > 0)
-        while len(self._held) > MAX_HELD_ITEMS + limit / 640:  # 640 bytes: a 20 ms frame
-            self._drop_oldest(lambda held: True)
-
-    def _drop_oldest(self, which: Callable[[HeldInput], bool]) -> None:
-        oldest = next(held for held in self._held if which(held))
-        self._held.remove(oldest)
-        self._held_audio -= oldest.audio_bytes
-        self.dropped_ms += pcm_ms(oldest.audio_bytes, INPUT_RATE)
+    @property
+    def dropped_ms(self) -> float:
+        """Microphone audio dropped because a reconnect took too long."""
+        return self.held.dropped_ms
 
     # ---- output ------------------------------------------------------------------------
 
@@ -587,31 +704,22 @@ class GeminiUpstream(Upstream):
         assert session is not None
         while True:
             async for message in session.receive():
-                if message.go_away is not None and not until_turn_end:
-                    self.log.info("Gemini Live goAway: %s left", message.go_away.time_left)
-                    return seconds(message.go_away.time_left)
-                await self._dispatch(message)
+                mapped = map_message(message)
+                if mapped.go_away_s is not None and not until_turn_end:
+                    self.log.info("Gemini Live goAway: %.1f s left", mapped.go_away_s)
+                    return mapped.go_away_s
+                await self._dispatch(mapped)
                 if until_turn_end and not self._turn.open:
                     return 0.0
 
-    async def _dispatch(self, message: types.LiveServerMessage) -> None:
-        if message.server_content is not None or message.tool_call is not None:
+    async def _dispatch(self, mapped: Mapped) -> None:
+        if mapped.progress:
             self._failures = 0  # the conversation moves again: the connection is sound
-        update = message.session_resumption_update
-        if update is not None and update.resumable and update.new_handle:
-            self._handle = update.new_handle
-        if message.server_content is not None:
-            for event in self._turn.events_of(message.server_content):
-                await self._emit(event)
-        calls = message.tool_call.function_calls if message.tool_call else None
-        for call in calls or []:
-            await self._emit(ToolCallEvent(call.id or "", call.name or "", dict(call.args or {})))
-        cancelled = message.tool_call_cancellation
-        if cancelled is not None:
-            await self._emit(ToolCallCancelledEvent(tuple(cancelled.ids or ())))
-        if message.usage_metadata is not None:
-            usage = message.usage_metadata.model_dump(mode="json", exclude_none=True)
-            await self._emit(UsageEvent(usage))
+        if mapped.handle is not None:
+            self._handle = mapped.handle
+        for event in mapped.events:
+            self._turn.observe(event)
+            await self._emit(event)
 
     async def _reconnect(self) -> None:
         for event in self._turn.cut():
@@ -621,7 +729,7 @@ class GeminiUpstream(Upstream):
             # From here on input is held; the old socket closes before the new one
             # opens, since the service resumes a session only once it is gone.
             await self._disconnect()
-        dropped_before = self.dropped_ms
+        dropped_ms, dropped_items = self.held.dropped_ms, self.held.dropped_items
         stack, session = await self._connect_with_backoff()
         try:
             await self._resume_input(stack, session)
@@ -629,12 +737,11 @@ class GeminiUpstream(Upstream):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(stack.aclose(), CLOSE_TIMEOUT_S)
             raise
-        self.reconnects += 1
-        if self.dropped_ms > dropped_before:
-            lost = self.dropped_ms - dropped_before
-            await self._emit(
-                ErrorEvent("input_dropped", f"{lost:.0f} ms of microphone audio were lost.")
-            )
+        lost = lost_input(
+            self.held.dropped_ms - dropped_ms, self.held.dropped_items - dropped_items
+        )
+        if lost:
+            await self._emit(ErrorEvent("input_dropped", lost))
         await self._emit(StateEvent("live"))
 
     async def _connect_with_backoff(self) -> tuple[contextlib.AsyncExitStack, AsyncSession]:
@@ -662,12 +769,12 @@ class GeminiUpstream(Upstream):
         from websockets.exceptions import ConnectionClosed
 
         async with self._send_lock:
-            while self._held:
+            while self.held:
                 try:
-                    await self._held[0].deliver(session)
+                    await self.held.first().deliver(session)
                 except ConnectionClosed:
                     break  # the receiver will reconnect again; the rest stays held
-                self._held_audio -= self._held.popleft().audio_bytes
+                self.held.pop_first()
             self._adopt(stack, session)
 
     # ---- closing ----------------------------------------------------------------------
@@ -689,6 +796,19 @@ class GeminiUpstream(Upstream):
             self._end_events()
         finally:
             self._closing.set_result(None)
+
+
+def lost_input(audio_ms: float, items: int) -> str:
+    """What a reconnect lost, said to the user ("" when nothing)."""
+    lost = []
+    if audio_ms > 0:
+        lost.append(f"{audio_ms:.0f} ms of microphone audio")
+    if items > 0:
+        lost.append(f"{items} other input{'s' if items != 1 else ''} (text, images, tool results)")
+    if not lost:
+        return ""
+    verb = "was" if len(lost) == 1 and audio_ms <= 0 and items == 1 else "were"
+    return f"{' and '.join(lost)} {verb} lost while reconnecting."
 
 
 def seconds(duration: str | None) -> float:

@@ -7,28 +7,26 @@ records are what tests assert on ("the simulator heard every millisecond we sent
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import soxr
-
-from ..vad import SpeechDetector
+from .. import offline
+from ..protocol import INPUT_RATE
 from .protocol import field as get
 
-INPUT_RATE = 16000
-OUTPUT_RATE = 24000
 #: the real service talks in bursts of about this much audio per message
 BURST_S = 0.24
 #: rough token rate of audio, for usageMetadata
 TOKENS_PER_S = 25
+#: the pitch of the simulated voice
+TONE_HZ = 440.0
 
-TOOL_REQUEST = re.compile(r"^\s*call\s+(?P<name>[A-Za-z_][\w.-]*)\s*(?P<args>\{.*\})?\s*$", re.S)
-SENSITIVITY_DB = {"START_SENSITIVITY_HIGH": -48.0, "START_SENSITIVITY_LOW": -36.0}
+SENSITIVITY: dict[str, offline.StartSensitivity] = {
+    "START_SENSITIVITY_HIGH": "high",
+    "START_SENSITIVITY_LOW": "low",
+}
 
 
 @dataclass
@@ -39,7 +37,7 @@ class SetupSettings:
     manual_activity: bool = False
     silence_ms: int = 600
     prefix_ms: int = 100
-    start_db: float = -42.0
+    start_sensitivity: offline.StartSensitivity | None = None
     input_transcription: bool = False
     output_transcription: bool = False
     resumption: bool = False
@@ -63,42 +61,27 @@ class SetupSettings:
             settings.silence_ms = int(get(detection, "silence_duration_ms", 600) or 600)
             settings.prefix_ms = int(get(detection, "prefix_padding_ms", 100) or 100)
             sensitivity = str(get(detection, "start_of_speech_sensitivity", ""))
-            settings.start_db = SENSITIVITY_DB.get(sensitivity, -42.0)
+            settings.start_sensitivity = SENSITIVITY.get(sensitivity)
         return settings
 
-    def detector(self) -> SpeechDetector:
-        return SpeechDetector(
-            INPUT_RATE,
-            start_db=self.start_db,
+    def listener(self) -> offline.Listener:
+        speech = offline.detector(
             silence_ms=self.silence_ms,
             prefix_ms=self.prefix_ms,
+            start_sensitivity=self.start_sensitivity,
         )
+        return offline.Listener(speech, manual=self.manual_activity)
 
 
-@dataclass
-class Reply:
-    """One model turn: its audio (24 kHz PCM) and what the model "said"."""
+@dataclass(frozen=True)
+class Reply(offline.Reply):
+    """One model turn, with what it cost in prompt tokens (for usageMetadata)."""
 
-    pcm: bytes
-    transcript: str
-    prompt_tokens: int
+    prompt_tokens: int = 0
 
     @property
-    def seconds(self) -> float:
-        return len(self.pcm) / 2 / OUTPUT_RATE
-
-    def bursts(self) -> list[bytes]:
-        size = int(BURST_S * OUTPUT_RATE) * 2
-        return [self.pcm[i : i + size] for i in range(0, len(self.pcm), size)] or [bytes(480)]
-
-    def transcript_pieces(self, count: int) -> list[str]:
-        """The transcript cut into `count` deltas (some empty), the way it streams."""
-        words = self.transcript.split(" ")
-        per = max(1, math.ceil(len(words) / max(1, count)))
-        pieces = [" ".join(words[i : i + per]) for i in range(0, len(words), per)]
-        # Deltas are appended as they are: every piece but the first starts with a space.
-        pieces = [pieces[0]] + [" " + piece for piece in pieces[1:]]
-        return pieces + [""] * (count - len(pieces))
+    def response_tokens(self) -> int:
+        return round(self.seconds * TOKENS_PER_S)
 
 
 class Conversation:
@@ -117,9 +100,8 @@ class Conversation:
         self.tool_responses: list[dict[str, Any]] = []
         self.setups: list[Mapping[str, Any]] = []
         self.pending_tool: dict[str, Any] | None = None
-        self.detector: SpeechDetector | None = None
-        #: push-to-talk audio between activityStart and activityEnd (None: no activity)
-        self.activity: bytearray | None = None
+        #: what the user is saying (a half-said utterance survives a resumption)
+        self.listener: offline.Listener | None = None
         self._handles = 0
 
     @property
@@ -130,23 +112,25 @@ class Conversation:
         self._handles += 1
         return f"sim-{self.number}-{self._handles}"
 
-    def attach(self, settings: SetupSettings, *, overlapping: bool = False) -> None:
+    def attach(self, settings: SetupSettings, *, overlapping: bool = False) -> offline.Listener:
         """A connection opened (or resumed) this conversation; `overlapping`: while
         another connection of it was still open (the real service refuses to resume then).
         """
         self.connections += 1
         self.overlapping_connections += overlapping
         self.setups.append(settings.raw)
-        if self.detector is None or settings.resume_handle is None:
-            self.detector = settings.detector()
+        if self.listener is None or settings.resume_handle is None:
+            self.listener = settings.listener()
+        self.listener.manual = settings.manual_activity
+        return self.listener
 
     def speech_reply(self, pcm: bytes) -> tuple[str, Reply]:
         """Echo an utterance back at the output rate; returns (input transcript, reply)."""
         self.turns += 1
-        seconds = len(pcm) / 2 / INPUT_RATE
+        seconds = offline.speech_seconds(pcm)
         heard = f"({seconds:.1f} s of speech)"
         reply = Reply(
-            pcm=resample_to_output(pcm),
+            pcm=offline.echo_audio(pcm),
             transcript=f"Turn {self.turns}: you spoke for {seconds:.1f} seconds.",
             prompt_tokens=math.ceil(seconds * TOKENS_PER_S),
         )
@@ -156,12 +140,12 @@ class Conversation:
         """A reply to a typed turn, or the function call it asks for."""
         self.turns += 1
         self.texts.append(text)
-        request = TOOL_REQUEST.match(text)
-        if request:
+        request = offline.parse_call(text)
+        if request is not None:
             call = {
                 "id": f"call-{self.number}-{len(self.tool_calls) + 1}",
-                "name": request["name"],
-                "args": json.loads(request["args"] or "{}"),
+                "name": request.name,
+                "args": request.args,
             }
             self.tool_calls.append(call)
             self.pending_tool = call
@@ -175,31 +159,11 @@ class Conversation:
         if call is None or get(response, "id") != call["id"]:
             return None
         self.pending_tool = None
-        result = json.dumps(get(response, "response", {}), sort_keys=True)
-        return spoken(f"Turn {self.turns}: {call['name']} returned {result}", 8)
+        result = offline.returned(call["name"], get(response, "response", {}))
+        return spoken(f"Turn {self.turns}: {result}", 8)
 
 
 def spoken(transcript: str, prompt_tokens: int) -> Reply:
     """A reply whose voice is a tone about as long as reading the transcript aloud."""
     seconds = min(6.0, 0.4 + 0.05 * len(transcript))
-    return Reply(pcm=tone(seconds), transcript=transcript, prompt_tokens=prompt_tokens)
-
-
-def tone(seconds: float, freq: float = 440.0) -> bytes:
-    """A soft sine with short fades, so a listener hears a "voice" and no clicks."""
-    t = np.arange(int(seconds * OUTPUT_RATE)) / OUTPUT_RATE
-    wave = 0.2 * np.sin(2 * np.pi * freq * t)
-    fade = min(len(t) // 2, OUTPUT_RATE // 100)
-    if fade:
-        ramp = np.linspace(0.0, 1.0, fade)
-        wave[:fade] *= ramp
-        wave[-fade:] *= ramp[::-1]
-    return (wave * 32767).astype("<i2").tobytes()
-
-
-def resample_to_output(pcm: bytes) -> bytes:
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-    if samples.size == 0:
-        return b""
-    out = np.asarray(soxr.resample(samples, INPUT_RATE, OUTPUT_RATE), dtype=np.float32)
-    return bytes((np.clip(out, -1.0, 1.0) * 32767).astype("<i2").tobytes())
+    return Reply(offline.tone(seconds, TONE_HZ), transcript, prompt_tokens=prompt_tokens)

@@ -13,11 +13,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..protocol import OUTPUT_RATE
+
 API_PATH = re.compile(
     r"^/ws/google\.ai\.generativelanguage\.(?P<version>[A-Za-z0-9]+)\."
     r"GenerativeService\.BidiGenerateContent(?:Constrained)?$"
 )
-OUTPUT_MIME = "audio/pcm;rate=24000"
+OUTPUT_MIME = f"audio/pcm;rate={OUTPUT_RATE}"
 
 Message = dict[str, Any]
 

@@ -12,7 +12,6 @@ import asyncio
 import itertools
 import json
 import logging
-import math
 import ssl
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -22,8 +21,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from .. import offline
 from . import protocol as wire
-from .conversation import Conversation, Reply, SetupSettings
+from .conversation import BURST_S, Conversation, Reply, SetupSettings
 from .faults import BAD_KEY_REASON, NO_KEY_REASON, Faults, refused_model_reason
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,9 @@ class Link:
         self.conversation: Conversation | None = None
         self.settings: SetupSettings | None = None
         self._send_lock = asyncio.Lock()
-        self._reply_task: asyncio.Task[None] | None = None
-        self._play_end = 0.0
+        pacing = offline.Pacing(BURST_S, simulator.reply_lead_s, simulator.playback_speed)
+        self._player = offline.ReplyPlayer(_Voice(self), pacing, name="simulated-reply")
+        self._engine: offline.Engine | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def close_code(self) -> int | None:
@@ -182,7 +183,8 @@ class Link:
             await self._stop_tasks()
 
     async def _stop_tasks(self) -> None:
-        tasks = [*self._tasks, *([self._reply_task] if self._reply_task else [])]
+        await self._player.stop()
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -211,13 +213,16 @@ class Link:
             await self.close(1007, "Invalid session resumption handle.")
             return False
         others = [link for link in self.sim.links() if link is not self]
-        conversation.attach(
+        listener = conversation.attach(
             settings, overlapping=any(o.conversation is conversation for o in others)
         )
         self.conversation, self.settings = conversation, settings
+        self._engine = offline.Engine(
+            listener, self._player, on_utterance=self._on_utterance, on_text=self._on_text
+        )
         await self.send(wire.setup_complete())
         # The service hands out a handle early, so even a first turn can be resumed.
-        await self._send_handle(resumable=conversation.pending_tool is None)
+        await self.send_handle(resumable=conversation.pending_tool is None)
         return True
 
     def _refusal(self, settings: SetupSettings) -> tuple[int, str] | None:
@@ -281,7 +286,7 @@ class Link:
         for message in messages:
             await self.send(message)
 
-    async def _send_handle(self, *, resumable: bool) -> None:
+    async def send_handle(self, *, resumable: bool) -> None:
         if self.conversation is None or self.settings is None or not self.settings.resumption:
             return
         handle = self.conversation.new_handle()
@@ -313,54 +318,25 @@ class Link:
             data = wire.decode_bytes(wire.field(blob, "data", ""))
             if mime.startswith("audio/"):
                 conversation.audio_in_bytes += len(data)
-                await self._on_audio(data)
+                await self._engine_().audio(data)
             else:
                 conversation.images += 1
         if wire.field(body, "video") is not None:
             conversation.images += 1
         if wire.field(body, "activity_start") is not None:
-            await self._on_activity_start()
+            await self._engine_().activity_start()
         if wire.field(body, "activity_end") is not None:
-            await self._on_activity_end()
+            await self._engine_().activity_end()
         if wire.field(body, "audio_stream_end"):
-            await self._on_audio_stream_end()
+            await self._engine_().audio_stream_end()
         text = wire.field(body, "text")
         if isinstance(text, str) and text:
-            await self._on_text(text)
-
-    async def _on_audio(self, pcm: bytes) -> None:
-        conversation = self._conversation()
-        if self._settings().manual_activity:
-            if conversation.activity is not None:
-                conversation.activity += pcm
-            return
-        assert conversation.detector is not None
-        for event in conversation.detector.feed(pcm):
-            if event.kind == "start":
-                await self._barge_in()
-            else:
-                await self._on_utterance(event.pcm)
-
-    async def _on_activity_start(self) -> None:
-        self._conversation().activity = bytearray()
-        await self._barge_in()
-
-    async def _on_activity_end(self) -> None:
-        conversation = self._conversation()
-        pcm, conversation.activity = conversation.activity, None
-        if pcm:
-            await self._on_utterance(bytes(pcm))
-
-    async def _on_audio_stream_end(self) -> None:
-        detector = self._conversation().detector
-        if detector is not None and not self._settings().manual_activity:
-            for event in detector.flush():
-                await self._on_utterance(event.pcm)
+            await self._engine_().text(text)
 
     async def _on_client_content(self, body: Mapping[str, Any]) -> None:
         texts = wire.texts_of_turns(wire.field(body, "turns", []))
         if texts and wire.field(body, "turn_complete", False):
-            await self._on_text(" ".join(texts))
+            await self._engine_().text(" ".join(texts))
         else:
             self._conversation().texts.extend(texts)
 
@@ -368,39 +344,26 @@ class Link:
         for response in wire.field(body, "function_responses", []) or []:
             reply = self._conversation().tool_reply(response)
             if reply is not None:
-                self._start_reply(reply)
+                self._player.play(reply)
 
-    # ---- turns -----------------------------------------------------------------------
+    # ---- turns (the engine's hooks) ---------------------------------------------------
 
     async def _on_utterance(self, pcm: bytes) -> None:
-        await self._barge_in()
+        await self._engine_().barge_in()
         await self._cancel_tool_call()
         heard, reply = self._conversation().speech_reply(pcm)
         if self._settings().input_transcription:
             await self.send(wire.input_transcription(heard, finished=True))
-        self._start_reply(reply)
+        self._player.play(reply)
 
     async def _on_text(self, text: str) -> None:
-        await self._barge_in()
         await self._cancel_tool_call()
         answer = self._conversation().text_reply(text)
         if isinstance(answer, Reply):
-            self._start_reply(answer)
+            self._player.play(answer)
             return
-        await self._send_handle(resumable=False)
+        await self.send_handle(resumable=False)
         await self.send(wire.tool_call(answer["id"], answer["name"], answer["args"]))
-
-    async def _barge_in(self) -> None:
-        """The user spoke while a reply was still playing: stop it, say so."""
-        loop = asyncio.get_running_loop()
-        task = self._reply_task
-        if task is None or task.done() or loop.time() >= self._play_end:
-            return
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        self._conversation().interruptions += 1
-        await self.send_all([wire.interrupted(), wire.turn_complete()])
-        await self._send_handle(resumable=True)
 
     async def _cancel_tool_call(self) -> None:
         """A new user turn makes the model drop a call it is still waiting for."""
@@ -410,34 +373,9 @@ class Link:
             conversation.pending_tool = None
             await self.send(wire.tool_call_cancellation([call_id]))
 
-    def _start_reply(self, reply: Reply) -> None:
-        # Playing from now on, even before the task first runs and sets the real end.
-        self._play_end = math.inf
-        self._reply_task = asyncio.create_task(self._play(reply))
-        self._reply_task.add_done_callback(report_failure)
-
-    async def _play(self, reply: Reply) -> None:
-        """Send the reply in bursts ahead of a real-time playback clock."""
-        loop = asyncio.get_running_loop()
-        speed = self.sim.playback_speed
-        start = loop.time()
-        self._play_end = start + reply.seconds / speed
-        await self._send_handle(resumable=False)
-        bursts = reply.bursts()
-        pieces = reply.transcript_pieces(len(bursts))
-        for index, (burst, piece) in enumerate(zip(bursts, pieces, strict=True)):
-            due = start + index * 0.24 / speed - self.sim.reply_lead_s
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            await self.send(wire.audio_chunk(burst))
-            if piece and self._settings().output_transcription:
-                await self.send(wire.output_transcription(piece))
-        await self.send(wire.generation_complete())
-        await asyncio.sleep(max(0.0, self._play_end - loop.time()))
-        response_tokens = round(reply.seconds * 25)
-        total = reply.prompt_tokens + response_tokens
-        await self.send(wire.usage(reply.prompt_tokens, response_tokens, total))
-        await self.send(wire.turn_complete())
-        await self._send_handle(resumable=True)
+    def _engine_(self) -> offline.Engine:
+        assert self._engine is not None
+        return self._engine
 
     def _conversation(self) -> Conversation:
         assert self.conversation is not None
@@ -448,9 +386,36 @@ class Link:
         return self.settings
 
 
-def report_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("simulated reply failed", exc_info=task.exception())
+class _Voice:
+    """How a link's replies go on the wire (an `offline.ReplyOutput`)."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+
+    async def started(self, reply: Reply) -> None:
+        await self.link.send_handle(resumable=False)
+
+    async def chunk(self, reply: Reply, pcm: bytes, words: str) -> None:
+        await self.link.send(wire.audio_chunk(pcm))
+        settings = self.link.settings
+        if words and settings is not None and settings.output_transcription:
+            await self.link.send(wire.output_transcription(words))
+
+    async def sent(self, reply: Reply) -> None:
+        await self.link.send(wire.generation_complete())
+
+    async def finished(self, reply: Reply) -> None:
+        total = reply.prompt_tokens + reply.response_tokens
+        await self.link.send(wire.usage(reply.prompt_tokens, reply.response_tokens, total))
+        await self.link.send(wire.turn_complete())
+        await self.link.send_handle(resumable=True)
+
+    async def interrupted(self) -> None:
+        """The user spoke while a reply was still playing: say so."""
+        if self.link.conversation is not None:
+            self.link.conversation.interruptions += 1
+        await self.link.send_all([wire.interrupted(), wire.turn_complete()])
+        await self.link.send_handle(resumable=True)
 
 
 def parse_json(raw: str | bytes) -> dict[str, Any]:

@@ -97,3 +97,17 @@ async def test_a_tool_answer_during_a_reply_plays_after_it() -> None:
     await upstream.close()
     replies = [t for t in asyncio.all_tasks() if t.get_name() == "gemini-live-echo-reply"]
     assert [t for t in replies if not t.done()] == []  # nothing left running after close
+
+
+async def test_a_dotted_call_is_a_call_and_bad_json_is_text() -> None:
+    upstream = await EchoBackend().connect(SessionOptions("echo", "m", "Puck"))
+    await upstream.send_text("call weather.today-v2")
+    events = upstream.events()
+    call = await asyncio.wait_for(events.__anext__(), 5)
+    assert call == ToolCallEvent("echo-call-1", "weather.today-v2", {})
+    await upstream.send_text("call lamp {on: yes}")
+    seen: list[Event] = []
+    await asyncio.wait_for(until_turn_complete(seen, events), 5)
+    text = "".join(e.text for e in seen if isinstance(e, TranscriptEvent))
+    assert text == "You said: call lamp {on: yes}"
+    await upstream.close()

@@ -7,9 +7,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from google.genai import types
 from speech import frames, silence, speech
 
 from jupyter_gemini_live.backends.base import (
+    INPUT_RATE,
     AudioEvent,
     BackendError,
     BackendUnavailable,
@@ -18,6 +20,7 @@ from jupyter_gemini_live.backends.base import (
     InterruptedEvent,
     SessionOptions,
     StateEvent,
+    ToolCallCancelledEvent,
     ToolCallEvent,
     TranscriptEvent,
     TurnCompleteEvent,
@@ -26,8 +29,19 @@ from jupyter_gemini_live.backends.base import (
     UsageEvent,
     VadOptions,
 )
-from jupyter_gemini_live.backends.gemini import GeminiBackend, GeminiUpstream, ReconnectPolicy
+from jupyter_gemini_live.backends.gemini import (
+    GeminiBackend,
+    GeminiUpstream,
+    HeldInput,
+    HoldBuffer,
+    Mapped,
+    ReconnectPolicy,
+    TurnState,
+    lost_input,
+    map_message,
+)
 from jupyter_gemini_live.simulator import Faults
+from jupyter_gemini_live.simulator import protocol as wire
 from jupyter_gemini_live.simulator.protocol import field
 
 MODEL = "gemini-test-live"
@@ -114,13 +128,11 @@ async def test_audio_round_trip_with_transcripts_in_order(make_simulator, make_b
     assert listener.text("model") == "Turn 1: you spoke for 1.0 seconds."
     kinds = [type(e).__name__ for e in listener.events if not isinstance(e, AudioEvent)]
     # the user's words come first and are final at once (the service said "finished");
-    # the model's text ends final with the turn, then the turn completes
+    # the backend invents no other final: the session settles the model's text at
+    # turn_complete (tests/backends/test_gemini_session.py), and the turn completes last
     transcripts = listener.of(TranscriptEvent)
     assert transcripts[0].role == "user"
-    assert [(t.role, t.text) for t in transcripts if t.final] == [
-        ("user", "(1.0 s of speech)"),
-        ("model", ""),
-    ]
+    assert [(t.role, t.text) for t in transcripts if t.final] == [("user", "(1.0 s of speech)")]
     assert kinds.index("TurnCompleteEvent") > max(
         i for i, k in enumerate(kinds) if k == "TranscriptEvent"
     )
@@ -205,20 +217,35 @@ async def test_tool_call_answered(make_simulator, make_backend):
     assert dig(declared, "function_declarations")[0]["name"] == "get_time"
 
 
-async def test_go_away_mid_utterance_loses_no_input(make_simulator, make_backend):
+async def test_go_away_mid_utterance_loses_no_input(make_simulator, make_backend, monkeypatch):
     utterance = frames(speech(1.5) + silence(0.4))
     async with make_simulator(playback_speed=4.0) as sim:
         upstream = await make_backend(sim).connect(OPTIONS)
+        assert isinstance(upstream, GeminiUpstream)
         listener = Listener(upstream)
+        # The resumed connection opens only when the test says so: the frames sent
+        # meanwhile can only reach the service through the hold buffer.
+        gate = asyncio.Event()
+        open_connection = upstream._open
+
+        async def gated_open() -> Any:
+            await gate.wait()
+            return await open_connection()
+
+        monkeypatch.setattr(upstream, "_open", gated_open)
         for index, frame in enumerate(utterance):
             if index == 25:  # half a second into the utterance
                 await sim.go_away(time_left_s=5.0)
+                await listener.until(lambda e: e == StateEvent("reconnecting"))
+            if index == 50:
+                gate.set()
             await upstream.send_audio(frame)
             await asyncio.sleep(0.005)
         await listener.turns(1)
         await upstream.close()
 
-    assert isinstance(upstream, GeminiUpstream)
+    # frames 25 to 49 at least were sent while no connection was open
+    assert upstream.held.held >= 25
     states = [e.state for e in listener.of(StateEvent)]
     assert states == ["reconnecting", "live"]
     conversation = sim.conversations[0]
@@ -230,6 +257,26 @@ async def test_go_away_mid_utterance_loses_no_input(make_simulator, make_backend
     # the resumed connection heard the whole utterance: the reply echoes all of it
     assert listener.text("user") == "(1.5 s of speech)"
     assert listener.audio_seconds() == pytest.approx(1.5, abs=0.25)
+
+
+async def test_reply_under_way_finishes_before_the_go_away_reconnect(make_simulator, make_backend):
+    async with make_simulator(playback_speed=4.0) as sim:
+        upstream = await make_backend(sim).connect(OPTIONS)
+        listener = Listener(upstream)
+        await upstream.send_text("a long enough question")
+        await listener.until(lambda e: isinstance(e, AudioEvent))
+        await sim.go_away(time_left_s=5.0)
+        await listener.until(lambda e: e == StateEvent("live"))
+        await upstream.send_text("again")
+        await listener.turns(2)
+        await upstream.close()
+
+    kinds = [type(e) for e in listener.events if not isinstance(e, (AudioEvent, TranscriptEvent))]
+    # the first reply played to its end on the old connection: no cut, then the reconnect
+    assert kinds[: kinds.index(StateEvent)] == [UsageEvent, TurnCompleteEvent]
+    assert not listener.of(InterruptedEvent)
+    assert listener.text("model").startswith("Turn 1: you said: a long enough question")
+    assert sim.conversations[0].connections == 2
 
 
 async def test_internal_error_resumes_the_conversation(make_simulator, make_backend):
@@ -270,6 +317,40 @@ async def test_slow_reconnect_holds_a_bounded_amount_of_audio(make_simulator, ma
     assert sim.conversations[0].audio_in_ms == pytest.approx(200)
     dropped = listener.of(ErrorEvent)
     assert [(e.code, e.fatal) for e in dropped] == [("input_dropped", False)]
+
+
+async def test_reply_cut_by_a_drop_ends_interrupted(make_simulator, make_backend):
+    async with make_simulator() as sim:
+        upstream = await make_backend(sim).connect(OPTIONS)
+        listener = Listener(upstream)
+        await upstream.send_text("tell me something")
+        await listener.until(lambda e: isinstance(e, AudioEvent))
+        await sim.drop(1011)
+        await listener.until(lambda e: e == StateEvent("live"))
+        await upstream.close()
+
+    kinds = [type(e) for e in listener.events if not isinstance(e, (AudioEvent, TranscriptEvent))]
+    assert kinds == [InterruptedEvent, TurnCompleteEvent, StateEvent, StateEvent]
+
+
+@pytest.mark.parametrize("compression", [False, True])
+async def test_upstream_websocket_deflates_only_when_asked(
+    make_simulator, make_backend, compression
+):
+    async with make_simulator() as sim:
+        upstream = await make_backend(sim, compression=compression).connect(OPTIONS)
+        [link] = sim.links()
+        assert link.ws.request is not None
+        assert link.ws.response is not None
+        offered = link.ws.request.headers.get("Sec-WebSocket-Extensions")
+        agreed = link.ws.response.headers.get("Sec-WebSocket-Extensions")
+        await upstream.close()
+
+    if compression:
+        assert "permessage-deflate" in offered
+        assert "permessage-deflate" in agreed
+    else:
+        assert (offered, agreed) == (None, None)
 
 
 async def test_refused_model_fails_connect_with_its_name(make_simulator, make_backend):
@@ -388,3 +469,209 @@ async def test_unavailable_without_a_key():
 
 def test_available_with_a_key():
     assert GeminiBackend(api_key="k").unavailable_reason() is None
+
+
+# ---- the mapper, message by message ------------------------------------------------------
+
+
+def message(body: dict[str, Any]) -> types.LiveServerMessage:
+    """A service message as the SDK parses it from the wire JSON."""
+    return types.LiveServerMessage.model_validate(body)
+
+
+def content(**fields: Any) -> types.LiveServerMessage:
+    return message({"serverContent": fields})
+
+
+def audio_part(pcm: bytes) -> dict[str, Any]:
+    return {"inlineData": {"mimeType": wire.OUTPUT_MIME, "data": wire.encode_bytes(pcm)}}
+
+
+def test_audio_parts_become_audio_events_in_order():
+    parts = [audio_part(b"\x01\x00"), {"text": "thought"}, audio_part(b"\x02\x00")]
+    mapped = map_message(content(modelTurn={"role": "model", "parts": parts}))
+    assert mapped.events == (AudioEvent(b"\x01\x00"), AudioEvent(b"\x02\x00"))
+    assert mapped.progress
+
+
+def test_transcription_deltas_and_finished():
+    assert map_message(content(inputTranscription={"text": "hel"})).events == (
+        TranscriptEvent("user", "hel"),
+    )
+    assert map_message(content(outputTranscription={"text": "lo"})).events == (
+        TranscriptEvent("model", "lo"),
+    )
+    finished = content(inputTranscription={"text": "lo", "finished": True})
+    assert map_message(finished).events == (TranscriptEvent("user", "lo", final=True),)
+    # an empty "finished" is passed on: the session knows whether anything is open
+    empty = content(outputTranscription={"finished": True})
+    assert map_message(empty).events == (TranscriptEvent("model", "", final=True),)
+    assert map_message(content(outputTranscription={"text": ""})).events == ()
+
+
+def test_one_message_keeps_the_service_order():
+    mixed = content(
+        inputTranscription={"text": "you"},
+        modelTurn={"parts": [audio_part(b"\x00\x00")]},
+        outputTranscription={"text": "me"},
+        interrupted=True,
+        turnComplete=True,
+    )
+    assert map_message(mixed).events == (
+        TranscriptEvent("user", "you"),
+        AudioEvent(b"\x00\x00"),
+        TranscriptEvent("model", "me"),
+        InterruptedEvent(),
+        TurnCompleteEvent(),
+    )
+
+
+def test_interrupted_and_turn_complete_report_only_what_happened():
+    # no synthesized finals, and no muting: the session owns both rules
+    assert map_message(content(interrupted=True)).events == (InterruptedEvent(),)
+    assert map_message(content(turnComplete=True)).events == (TurnCompleteEvent(),)
+    assert map_message(content(generationComplete=True)) == Mapped(progress=True)
+
+
+def test_tool_calls_and_cancellation():
+    calls = message(
+        {"toolCall": {"functionCalls": [
+            {"id": "c1", "name": "get_time", "args": {"zone": "UTC"}},
+            {"id": "c2", "name": "noop"},
+        ]}}
+    )  # fmt: skip
+    mapped = map_message(calls)
+    assert mapped.events == (
+        ToolCallEvent("c1", "get_time", {"zone": "UTC"}),
+        ToolCallEvent("c2", "noop", {}),
+    )
+    assert mapped.progress
+    cancelled = map_message(message({"toolCallCancellation": {"ids": ["c1", "c2"]}}))
+    assert cancelled.events == (ToolCallCancelledEvent(("c1", "c2")),)
+    assert not cancelled.progress
+
+
+def test_usage_is_reported_as_given_and_before_the_turn_it_closes():
+    usage = wire.usage(10, 20, 30)["usageMetadata"]
+    mapped = map_message(message({"usageMetadata": usage, "serverContent": {"turnComplete": True}}))
+    assert mapped.events == (
+        UsageEvent({"prompt_token_count": 10, "response_token_count": 20, "total_token_count": 30}),
+        TurnCompleteEvent(),
+    )
+
+
+def test_resumption_updates_give_only_resumable_handles():
+    assert map_message(message(wire.resumption_update("h1", resumable=True))) == Mapped(handle="h1")
+    assert map_message(message(wire.resumption_update("h2", resumable=False))) == Mapped()
+    empty = message({"sessionResumptionUpdate": {"newHandle": "", "resumable": True}})
+    assert map_message(empty) == Mapped()
+
+
+def test_go_away_and_setup_complete():
+    assert map_message(message(wire.go_away(50))) == Mapped(go_away_s=50.0)
+    assert map_message(message(wire.go_away(1.5))).go_away_s == 1.5
+    assert map_message(message(wire.setup_complete())) == Mapped()
+
+
+# ---- which turn is open ----------------------------------------------------------------------
+
+
+def test_turn_state_opens_on_what_belongs_to_a_turn():
+    turn = TurnState()
+    turn.observe(UsageEvent({}))
+    turn.observe(TranscriptEvent("user", "", final=True))
+    assert not turn.open
+    assert turn.cut() == []
+    turn.observe(TranscriptEvent("user", "hi"))
+    assert turn.open
+    turn.observe(TurnCompleteEvent())
+    assert not turn.open
+
+
+def test_a_cut_turn_ends_interrupted_only_if_the_model_spoke():
+    turn = TurnState()
+    turn.observe(TranscriptEvent("user", "hi", final=True))
+    assert turn.cut() == [TurnCompleteEvent()]
+    assert not turn.open
+    turn.observe(AudioEvent(b"\x00\x00"))
+    assert turn.cut() == [InterruptedEvent(), TurnCompleteEvent()]
+    assert turn.cut() == []
+
+
+def test_a_turn_interrupted_already_is_not_interrupted_twice():
+    turn = TurnState()
+    turn.observe(AudioEvent(b"\x00\x00"))
+    turn.observe(InterruptedEvent())
+    assert turn.open  # until the service's turn_complete
+    assert turn.cut() == [TurnCompleteEvent()]
+
+
+# ---- the hold buffer -------------------------------------------------------------------------
+
+
+async def _nothing(session: Any) -> None:
+    pass
+
+
+def audio(ms: float) -> HeldInput:
+    return HeldInput(_nothing, round(ms * INPUT_RATE * 2 / 1000), audio=True)
+
+
+def other(nbytes: int = 10) -> HeldInput:
+    return HeldInput(_nothing, nbytes)
+
+
+def test_hold_buffer_keeps_order_and_counts_what_it_held():
+    buffer = HoldBuffer(max_audio_ms=1000, max_items=10, max_bytes=10_000)
+    items = [audio(20), other(5), audio(20)]
+    for item in items:
+        buffer.push(item)
+    assert (len(buffer), buffer.held, buffer.audio_ms, buffer.nbytes) == (3, 3, 40, 1285)
+    assert [buffer.pop_first() for _ in range(3)] == items
+    assert (len(buffer), buffer.held, buffer.audio_ms, buffer.nbytes) == (0, 3, 0, 0)
+    assert (buffer.dropped_ms, buffer.dropped_items) == (0, 0)
+
+
+def test_hold_buffer_bounds_audio_by_duration_dropping_the_oldest_audio():
+    buffer = HoldBuffer(max_audio_ms=100, max_items=100, max_bytes=1_000_000)
+    text = other()
+    buffer.push(text)
+    frames = [audio(20) for _ in range(8)]
+    for frame in frames:
+        buffer.push(frame)
+    assert buffer.audio_ms == 100
+    assert buffer.dropped_ms == 60
+    assert buffer.dropped_items == 0  # the text stays: only audio made room for audio
+    assert buffer.first() is text
+    assert [buffer.pop_first() for _ in range(len(buffer))] == [text, *frames[3:]]
+
+
+def test_hold_buffer_bounds_items_and_bytes_dropping_the_oldest():
+    by_count = HoldBuffer(max_audio_ms=10_000, max_items=3, max_bytes=1_000_000)
+    for item in [other(), audio(20), other(), other()]:
+        by_count.push(item)
+    assert (len(by_count), by_count.dropped_items, by_count.dropped_ms) == (3, 1, 0)
+    by_count.push(other())
+    assert (len(by_count), by_count.dropped_items, by_count.dropped_ms) == (3, 1, 20)
+
+    by_bytes = HoldBuffer(max_audio_ms=10_000, max_items=100, max_bytes=1000)
+    image = other(900)
+    by_bytes.push(image)
+    by_bytes.push(audio(5))  # 160 bytes: the image goes
+    assert (len(by_bytes), by_bytes.nbytes, by_bytes.dropped_items) == (1, 160, 1)
+    by_bytes.push(other(5000))  # larger than the bound itself: nothing can stay
+    assert (len(by_bytes), by_bytes.nbytes, by_bytes.dropped_items) == (0, 0, 2)
+    assert by_bytes.dropped_ms == 5
+
+
+def test_what_a_reconnect_lost_is_said_plainly():
+    assert lost_input(0, 0) == ""
+    assert lost_input(200, 0) == "200 ms of microphone audio were lost while reconnecting."
+    assert (
+        lost_input(0, 1)
+        == "1 other input (text, images, tool results) was lost while reconnecting."
+    )
+    assert lost_input(20, 2) == (
+        "20 ms of microphone audio and 2 other inputs (text, images, tool results) "
+        "were lost while reconnecting."
+    )

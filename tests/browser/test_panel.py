@@ -144,6 +144,12 @@ def test_notebook_7_has_the_panel_too(
     )  # fmt: skip
 
 
+def mic_level_js(comparison: str) -> str:
+    """A page condition on the panel's microphone meter (dBFS, redrawn ~20 times a second)."""
+    meter = '[data-testid="gemini-live-mic-level"]'
+    return f"() => Number(document.querySelector('{meter}')?.dataset.db ?? -999) {comparison}"
+
+
 def test_push_to_talk_sends_only_what_is_held(chromium: Any, start_lab: Callable[..., Lab]) -> None:
     lab = start_lab()
     page = open_lab(chromium, lab)
@@ -153,25 +159,41 @@ def test_push_to_talk_sends_only_what_is_held(chromium: Any, start_lab: Callable
         options.locator("summary").click()
     page.locator('[data-testid="gemini-live-ptt-mode"]').check()
     run_command(page, "gemini-live:start")
+    page.locator('[data-testid="gemini-live-status"][data-state="live"]').wait_for()
     session = wait_for("a live session", lambda: live_session(lab))
     assert session["activity_detection"] == "manual"
-    time.sleep(4.5)  # the microphone speaks, unheld: nothing may come back
+
+    # The microphone speaks a whole burst and falls silent, unheld: nothing is sent.
+    page.wait_for_function(mic_level_js("> -40"), timeout=30_000)
+    page.wait_for_function(mic_level_js("< -60"), timeout=30_000)
     quiet = lab.api("GET", f"sessions/{session['id']}")["stats"]
-    assert quiet["turns"] == 0
+    assert (quiet["audio_in_ms"], quiet["turns"]) == (0, 0)
 
     talk = page.locator('[data-testid="gemini-live-ptt"]')
     talk.hover()
     page.mouse.down()
-    time.sleep(4.2)  # one full loop of the microphone file: 1 s of speech in it
+    page.locator('[data-testid="gemini-live-ptt"][aria-pressed="true"]').wait_for()
+
+    def heard_a_loop() -> bool:  # a full loop of the microphone file: 1 s of speech in it
+        return lab.api("GET", f"sessions/{session['id']}")["stats"]["audio_in_ms"] >= 4200
+
+    wait_for("a loop of held microphone audio at the server", heard_a_loop)
     page.mouse.up()
+    page.locator('[data-testid="gemini-live-ptt"][aria-pressed="false"]').wait_for()
 
     def answered() -> dict[str, Any] | None:
         stats = lab.api("GET", f"sessions/{session['id']}")["stats"]
         return stats if stats["turns"] >= 1 else None
 
     stats = wait_for("the held speech echoed", answered)
-    # What was held (~4.2 s of microphone) comes back, not the unheld 4.5 s before it.
-    assert 3500 < stats["audio_out_ms"] < 5000
+    # Only what was held was sent, and the echo returned exactly that (16 → 24 kHz).
+    assert stats["audio_in_ms"] >= 4200
+    assert stats["audio_out_ms"] == pytest.approx(stats["audio_in_ms"], abs=1)
+    rows = page.locator('[data-testid="gemini-live-row"][data-role="user"]')
+    rows.first.wait_for()
+    assert f"({stats['audio_in_ms'] / 1000:.1f} s of speech)" in rows.first.inner_text()
+    after = lab.api("GET", f"sessions/{session['id']}")["stats"]
+    assert after["audio_in_ms"] == stats["audio_in_ms"]  # released: nothing more is sent
     run_command(page, "gemini-live:stop")
 
 

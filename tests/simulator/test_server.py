@@ -217,3 +217,20 @@ async def test_tool_call_and_cancellation(make_simulator, client_ssl):
         await ws.close()
     await asyncio.sleep(0)
     assert sim.conversations[0].tool_responses[0]["response"] == {"ok": True}
+
+
+async def test_a_call_with_bad_json_is_ordinary_text(make_simulator, client_ssl):
+    async with make_simulator(playback_speed=8.0) as sim:
+        ws = await open_link(sim, client_ssl, setup={"outputAudioTranscription": {}})
+        await ws.send(json.dumps({"realtimeInput": {"text": "call lamp {on: yes}"}}))
+        messages = await read_until(ws, turn_complete)
+        await ws.close()
+
+    assert not [m for m in messages if "toolCall" in m]
+    said = "".join(
+        m["serverContent"]["outputTranscription"]["text"]
+        for m in messages
+        if "outputTranscription" in m.get("serverContent", {})
+    )
+    assert said == "Turn 1: you said: call lamp {on: yes}"
+    assert sim.conversations[0].tool_calls == []

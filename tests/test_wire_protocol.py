@@ -15,8 +15,11 @@ from jupyter_gemini_live import protocol
 from jupyter_gemini_live.protocol import (
     MAX_TEXT_ID_CHARS,
     AudioFrame,
+    Clear,
+    DeviceStatus,
     FrameError,
     Ping,
+    SourceAudio,
     Text,
     ToolResponse,
     parse_frame,
@@ -76,6 +79,10 @@ def sample_events() -> list[protocol.ServerEvent]:
         protocol.Error("busy", "try again"),
         protocol.Pong(12.5),
         protocol.Pong(None),
+        protocol.Ready(session, "source"),
+        protocol.Device("connected"),
+        protocol.Device("failed", "Permission denied: allow the microphone"),
+        protocol.PlaybackProgress(1234.5),
     ]
 
 
@@ -111,7 +118,48 @@ def test_a_bad_text_id_is_a_bad_field(text_id: Any) -> None:
     assert err.value.message.startswith("text.id:")
 
 
-def test_what_an_observer_may_send_is_a_property_of_the_command() -> None:
-    may = {cls.type for cls in protocol.JSON_COMMANDS.values() if cls.observer_may_send}
-    assert may == {"text", "tool_response", "ping"}
-    assert not AudioFrame.observer_may_send
+def test_who_may_send_what_is_a_property_of_the_command() -> None:
+    def may(mode: protocol.Mode) -> set[str]:
+        return {cls.type for cls in protocol.JSON_COMMANDS.values() if mode in cls.senders}
+
+    assert may("observe") == {"text", "tool_response", "ping"}
+    assert may("source") == {"clear", "ping"}
+    assert "device_status" in may("device")
+    assert "clear" not in may("device")
+    assert AudioFrame.senders == {"device"}
+    assert SourceAudio.senders == {"source"}
+
+
+def test_relay_frames() -> None:
+    """A source's binary frames are audio for the device; a device's are the microphone."""
+    assert parse_frame(b"\x00\x01", "source") == SourceAudio(b"\x00\x01")
+    assert parse_frame('{"type": "clear"}', "source") == Clear()
+    status = '{"type": "device_status", "status": "failed", "reason": "denied"}'
+    assert parse_frame(status) == DeviceStatus("failed", "denied")
+    assert parse_frame('{"type": "device_status", "status": "started"}') == DeviceStatus(
+        "started", None
+    )
+    with pytest.raises(FrameError) as err:
+        parse_frame('{"type": "device_status", "status": "on"}')
+    assert err.value.code == "bad_field"
+    with pytest.raises(FrameError) as err:
+        parse_frame(b"\x00", "source")
+    assert err.value.code == "odd_length"
+
+
+@pytest.mark.parametrize(
+    ("frame", "mode", "code"),
+    [
+        ('{"type": "clear"}', "device", "device_cannot_send"),
+        ('{"type": "clear"}', "observe", "observer_cannot_send"),
+        ('{"type": "device_status", "status": "started"}', "source", "source_cannot_send"),
+        ('{"type": "text", "text": "hi"}', "source", "source_cannot_send"),
+        (b"\x00\x00", "observe", "observer_cannot_send"),
+    ],
+)
+def test_a_command_from_the_wrong_mode_is_refused(
+    frame: str | bytes, mode: protocol.Mode, code: str
+) -> None:
+    with pytest.raises(FrameError) as err:
+        parse_frame(frame, mode)
+    assert err.value.code == code

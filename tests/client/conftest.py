@@ -1,0 +1,1 @@
+"""Tests of the kernel-side client (tests/conftest.py provides the shared fixtures)."""

@@ -1,0 +1,145 @@
+"""The body of POST sessions: every bad one is a 400 that names the field, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jupyter_gemini_live.session_options import (
+    Defaults,
+    OptionError,
+    decode_body,
+    parse_session_options,
+)
+
+DEFAULTS = Defaults(
+    backend="echo",
+    model="m",
+    voice="Puck",
+    backends=frozenset({"echo", "gemini"}),
+    voices=frozenset({"Puck"}),
+)
+
+WEATHER: dict[str, Any] = {
+    "name": "get_weather",
+    "description": "The weather now in a city.",
+    "parameters": {
+        "type": "OBJECT",
+        "properties": {
+            "city": {"type": "string", "description": "a city"},
+            "days": {"type": "integer", "minimum": 1, "maximum": 7},
+            "units": {"type": "string", "enum": ["C", "F"], "nullable": True},
+            "stops": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+            "when": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        },
+        "required": ["city"],
+        "propertyOrdering": ["city", "days"],
+        "additionalProperties": False,
+    },
+}
+
+
+def problem(body: object) -> str:
+    with pytest.raises(OptionError) as caught:
+        parse_session_options(body, DEFAULTS)
+    return caught.value.field
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b'{"record": tru', "not JSON"),
+        (b'{"vad": {"silence_ms": NaN}}', "NaN is not a JSON number"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+        (b"[" * 40 + b"]" * 40, "nested deeper"),
+        (b'{"x": ' + b"9" * 5000 + b"}", "not JSON"),
+        (b" " * 2_000_000, None),
+        (b"{" + b" " * 2_000_000 + b"}", "larger than"),
+    ],
+)
+def test_a_bad_body_is_an_option_error_about_the_body(raw: bytes, expected: str | None) -> None:
+    if expected is None:
+        assert decode_body(raw) is None
+        return
+    with pytest.raises(OptionError, match=expected) as caught:
+        decode_body(raw)
+    assert caught.value.field == "body"
+
+
+def test_a_good_body_decodes() -> None:
+    assert decode_body(b"") is None
+    assert decode_body('{"system_instruction": "été"}'.encode()) == {"system_instruction": "été"}
+
+
+@pytest.mark.parametrize("given", [[], {}, 1, "medium", ["high"]])
+@pytest.mark.parametrize("field", ["start_sensitivity", "end_sensitivity"])
+def test_a_sensitivity_of_any_type_is_a_400(field: str, given: object) -> None:
+    """Regression: `[]` (unhashable) in a frozenset lookup raised TypeError → 500."""
+    assert problem({"vad": {field: given}}) == f"vad.{field}"
+
+
+def test_good_tools_pass_and_the_sdk_agrees() -> None:
+    snake = {
+        "name": "_x1",
+        "parameters": {
+            "type": "object",
+            "properties": {"p": {"ref": "#/defs/point"}, "n": {"max_length": 3}},
+            "defs": {"point": {"type": "array", "min_items": 2, "items": {"type": "number"}}},
+            "property_ordering": ["p"],
+        },
+    }
+    options = parse_session_options({"tools": [WEATHER, snake]}, DEFAULTS)
+    assert options.tools[0]["name"] == "get_weather"
+    types = pytest.importorskip("google.genai.types")
+    for tool in options.tools:
+        types.FunctionDeclaration.model_validate(dict(tool))
+
+
+BAD_TOOLS: list[tuple[dict[str, Any], str]] = [
+    ({"name": "a" * 65}, "tools[2].name"),
+    ({"name": "naïve"}, "tools[2].name"),
+    ({"name": "get-weather"}, "tools[2].name"),
+    ({"name": "f", "description": 3}, "tools[2].description"),
+    ({"name": "f", "parameters": []}, "tools[2].parameters"),
+    ({"name": "f", "parameters": {"type": "dict"}}, "tools[2].parameters.type"),
+    ({"name": "f", "parameters": {"type": ["string", "null"]}}, "tools[2].parameters.type"),
+    ({"name": "f", "parameters": {"type": "TYPE_UNSPECIFIED"}}, "tools[2].parameters.type"),
+    ({"name": "f", "parameters": {"$ref": "#/x"}}, "tools[2].parameters.$ref"),
+    (
+        {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "str"}}}},
+        "tools[2].parameters.properties.a.type",
+    ),
+    (
+        {"name": "f", "parameters": {"properties": {"a": {"items": {"type": 1}}}}},
+        "tools[2].parameters.properties.a.items.type",
+    ),
+    ({"name": "f", "parameters": {"enum": [1, 2]}}, "tools[2].parameters.enum"),
+    ({"name": "f", "parameters": {"required": "a"}}, "tools[2].parameters.required"),
+    ({"name": "f", "parameters": {"maxItems": "3"}}, "tools[2].parameters.maxItems"),
+    ({"name": "f", "parameters": {"minimum": True}}, "tools[2].parameters.minimum"),
+    ({"name": "f", "parameters": {"anyOf": [{"type": "x"}]}}, "tools[2].parameters.anyOf[0].type"),
+    ({"name": "f", "parameters": {"properties": []}}, "tools[2].parameters.properties"),
+    ({"name": "f", "parameters": {"nullable": "yes"}}, "tools[2].parameters.nullable"),
+    ({"name": "f", "behavior": "BLOCKING"}, "tools[2].behavior"),
+]
+
+
+@pytest.mark.parametrize(("tool", "field"), BAD_TOOLS)
+def test_a_bad_tool_is_refused_at_parse_time_naming_the_field(
+    tool: dict[str, Any], field: str
+) -> None:
+    """Regression: bad schemas were 201 on echo and 502 on gemini (found at connect)."""
+    assert problem({"tools": [WEATHER, {"name": "ok"}, tool]}) == field
+
+
+async def test_the_rest_api_answers_400_for_bad_options(api: Any) -> None:
+    code, body = await api("POST", "sessions", body={"vad": {"end_sensitivity": []}})
+    assert code == 400, body
+    assert "vad.end_sensitivity" in body["message"]
+    bad = {"tools": [{"name": "f", "parameters": {"type": "dict"}}]}
+    for backend in ("echo", "gemini"):
+        code, body = await api("POST", "sessions", body={**bad, "backend": backend})
+        assert code == 400, body
+        assert "tools[0].parameters.type" in body["message"]
