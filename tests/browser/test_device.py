@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import urllib.error
 import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -120,7 +121,8 @@ def relay_source(lab: Lab) -> Iterator[tuple[str, Source]]:
         yield session["id"], source
     finally:
         source.close()
-        lab.api("DELETE", f"sessions/{session['id']}")
+        with suppress(urllib.error.HTTPError):  # a test may have deleted it already
+            lab.api("DELETE", f"sessions/{session['id']}")
 
 
 def notebook_with_device(lab: Lab, session_id: str, name: str) -> None:
@@ -162,6 +164,21 @@ def show_device(page: Any) -> Any:
     return device
 
 
+WATCH_MICROPHONE = """() => {
+  window.__micStreams = [];
+  const devices = navigator.mediaDevices;
+  const open = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = async constraints => {
+    const stream = await open(constraints);
+    window.__micStreams.push(stream);
+    return stream;
+  };
+}"""
+
+MICROPHONE_RELEASED = """() => window.__micStreams.length > 0 && window.__micStreams.every(
+  stream => stream.getTracks().every(track => track.readyState === 'ended'))"""
+
+
 def dominant_hz(pcm: bytes, rate: int) -> float:
     samples = np.frombuffer(pcm, "<i2").astype(np.float64)
     spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
@@ -184,6 +201,7 @@ def audio_crosses_both_ways(
         assert device.get_attribute("data-state") == "idle"
         start = page.locator('[data-testid="gemini-live-device-start"]')
         assert start.inner_text() == "Start microphone"
+        page.evaluate(WATCH_MICROPHONE)
         start.click()
         wait_for("the device to be live", lambda: device.get_attribute("data-state") == "live")
         assert wait_for("device started at the source", lambda: source.device("started"))
@@ -211,6 +229,7 @@ def audio_crosses_both_ways(
         page.locator('[data-testid="gemini-live-device-stop"]').click()
         wait_for("the device to stop", lambda: device.get_attribute("data-state") == "stopped")
         assert wait_for("device stopped at the source", lambda: source.device("stopped"))
+        assert page.evaluate(MICROPHONE_RELEASED)
         page.context.close()
 
 
@@ -238,11 +257,14 @@ def test_the_session_ending_releases_the_device(
         notebook_with_device(lab, session_id, "ending.ipynb")
         page = open_lab(launch_chromium(tone_wav), lab, page_path="lab/tree/ending.ipynb")
         device = show_device(page)
+        page.evaluate(WATCH_MICROPHONE)
         page.locator('[data-testid="gemini-live-device-start"]').click()
         wait_for("the device to be live", lambda: source.device("started"))
-        lab.api("DELETE", f"sessions/{session_id}")
+        assert not page.evaluate(MICROPHONE_RELEASED)
+        lab.api("DELETE", f"sessions/{session_id}")  # as the kernel leaving its block
         wait_for("the device to end", lambda: device.get_attribute("data-state") == "ended")
         # The microphone is released: no live audio track is left on the page.
+        assert wait_for("the microphone released", lambda: page.evaluate(MICROPHONE_RELEASED))
         status = page.locator('[data-testid="gemini-live-device-status"]').inner_text()
         assert "microphone is off" in status
         page.context.close()
