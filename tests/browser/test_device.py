@@ -132,8 +132,10 @@ def notebook_with_device(lab: Lab, session_id: str, name: str) -> None:
         "text/plain": "Open this notebook in JupyterLab to use the Gemini Live device.",
     }
     source = f"from IPython.display import display\ndisplay({bundle!r}, raw=True)"
-    cell = {"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
-            "source": source, "outputs": []}  # fmt: skip
+    cell: dict[str, Any] = {
+        "cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
+        "source": source, "outputs": [],
+    }  # fmt: skip
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook = {
         "cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5
