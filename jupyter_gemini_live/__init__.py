@@ -9,6 +9,8 @@ if TYPE_CHECKING:
     from .client.audio import Audio as Audio
     from .client.audio import AudioConfig as AudioConfig
     from .client.audio import FailedToStartError as FailedToStartError
+    from .client.audio_device import AudioSession as AudioSession
+    from .client.audio_device import RunningLiveAudio as RunningLiveAudio
 
 __version__ = "0.1.0"
 
@@ -19,6 +21,8 @@ _LAZY = {
     "AudioConfig": "jupyter_gemini_live.client.audio",
     "FailedToStartError": "jupyter_gemini_live.client.audio",
     "STANDARD_AUDIO_CONFIG": "jupyter_gemini_live.client.audio",
+    "AudioSession": "jupyter_gemini_live.client.audio_device",
+    "RunningLiveAudio": "jupyter_gemini_live.client.audio_device",
 }
 
 

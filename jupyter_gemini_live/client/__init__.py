@@ -12,17 +12,27 @@ key stays on the server. See docs/kernel.md.
 
 from __future__ import annotations
 
+from .audio import STANDARD_AUDIO_CONFIG, Audio, AudioConfig, FailedToStartError
+from .audio_device import AudioDeviceClosed, AudioSession, RunningLiveAudio
 from .discovery import ServerAddress, ServerNotFound
 from .observer import Events, ToolCall, Turn
 from .rest import LiveError
-from .session import KernelSession, LiveServer, connect
+from .session import KernelSession, LiveServer, Reply, connect
 from .tools import ToolError
 
 __all__ = [
+    "STANDARD_AUDIO_CONFIG",
+    "Audio",
+    "AudioConfig",
+    "AudioDeviceClosed",
+    "AudioSession",
     "Events",
+    "FailedToStartError",
     "KernelSession",
     "LiveError",
     "LiveServer",
+    "Reply",
+    "RunningLiveAudio",
     "ServerAddress",
     "ServerNotFound",
     "ToolCall",

@@ -4,6 +4,9 @@ The reader thread keeps a small record of each turn (what the user and the model
 tool calls, interruption) so a cell can wait for "the reply to what I just said", puts
 every event into a bounded `Events` queue for advanced use, and answers tool calls by
 running the Python function on its own thread: a slow tool must not stop the reading.
+
+It also receives the model's audio (`&audio=1`): each turn's audio is kept with the turn
+(the latest turns, up to `MAX_AUDIO_BYTES` in all) and handed to `audio_chunks` readers.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ MAX_TURNS = 256
 #: tool calls running at once; more are answered with an error at once
 MAX_TOOL_CALLS = 16
 CLOSE_WAIT = 2.0
+#: model audio kept with the latest turns (24 kHz s16le): about 23 minutes
+MAX_AUDIO_BYTES = 64 * 1024 * 1024
+#: audio chunks a reader of `audio_chunks` may fall behind by; older ones are dropped
+MAX_AUDIO_CHUNKS = 2000
 
 
 @dataclass
@@ -51,6 +58,8 @@ class Turn:
     interrupted: bool = False
     complete: bool = False
     tool_calls: list[ToolCall] = field(default_factory=list)
+    #: the model's audio of the turn: PCM s16le mono 24 kHz (what the device was sent)
+    audio: bytes = b""
 
 
 class Events:
@@ -114,12 +123,15 @@ class Observer:
         self._tool_threads: set[threading.Thread] = set()
         self._ended = False
         self._end_message = ""
+        self._audio: dict[int, bytearray] = {}  # turn → its model audio
+        self._audio_bytes = 0
+        self.audio_readers: set[Events] = set()
 
     # ---- life cycle ----------------------------------------------------------------
 
     def open(self) -> dict[str, Any]:
         """Connect and start reading; the session as the server described it."""
-        self._ws, session = open_stream(self._rest, self.session_id, mode="observe")
+        self._ws, session = open_stream(self._rest, self.session_id, mode="observe", audio="1")
         self.state = session["state"]
         self._current = int(session["turn"])
         self._reader = threading.Thread(
@@ -171,7 +183,7 @@ class Observer:
         gathered: list[Turn] = []
         turn = first
         while (record := self._turns.get(turn)) is not None and record.complete:
-            gathered.append(record)
+            gathered.append(replace(record, audio=bytes(self._audio.get(turn, b""))))
             if record.model or not record.tool_calls:
                 return _merge(gathered)
             turn += 1
@@ -199,13 +211,34 @@ class Observer:
                     break
                 if opcode == websocket.ABNF.OPCODE_TEXT:
                     self._on_event(json.loads(data))
+                elif opcode == websocket.ABNF.OPCODE_BINARY:
+                    self._on_audio(data)
         except (OSError, ValueError, websocket.WebSocketException) as err:
             message = f"the session's stream broke: {err}"
         with self._cond:
             self._ended = True
             self._end_message = self._end_message or message
             self._cond.notify_all()
+            readers = list(self.audio_readers)
         self.events.put(None)
+        for reader in readers:
+            reader.put(None)
+
+    def _on_audio(self, pcm: bytes) -> None:
+        """Model audio belongs to the turn under way (the server drops an interrupted
+        turn's, and numbers turns by its `turn_complete`s)."""
+        with self._cond:
+            turn = self._current
+            self._audio.setdefault(turn, bytearray()).extend(pcm)
+            self._audio_bytes += len(pcm)
+            while len(self._audio) > 1 and (
+                self._audio_bytes > MAX_AUDIO_BYTES or len(self._audio) > MAX_TURNS
+            ):
+                oldest = min(self._audio)
+                self._audio_bytes -= len(self._audio.pop(oldest))
+            readers = list(self.audio_readers)
+        for reader in readers:
+            reader.put({"turn": turn, "pcm": pcm})
 
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -287,4 +320,5 @@ def _merge(turns: list[Turn]) -> Turn:
         interrupted=last.interrupted,
         complete=True,
         tool_calls=[call for t in turns for call in t.tool_calls],
+        audio=b"".join(t.audio for t in turns),
     )

@@ -2,18 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
+from ..protocol import INPUT_RATE, OUTPUT_RATE
 from .device import Device, load_wav
 from .discovery import ServerAddress, find_server
 from .observer import Events, Observer, Turn
 from .rest import LiveError, Rest
 from .tools import Tool, Toolbox
 
+if TYPE_CHECKING:
+    from .audio import Audio
+
 REPLY_TIMEOUT = 60.0
 TOOL_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The model's reply as text and as sound: `say(..., audio=True)` returns it.
+
+    `str(reply)` is the text, as `say` returns without `audio`; `reply.audio` is the
+    model's voice (24 kHz mono `Audio`, the audio of an interrupted reply up to where it was
+    cut); `reply.turn` the turn it answered.
+    """
+
+    text: str
+    audio: Audio
+    turn: int
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.text)  # type: ignore[no-untyped-call,unused-ignore]
+        display(self.audio)  # type: ignore[no-untyped-call,unused-ignore]
+
+
+def _model_audio(pcm: bytes) -> Audio:
+    from .audio import Audio, AudioConfig
+
+    return Audio(config=AudioConfig(sample_rate=OUTPUT_RATE), data=pcm)
 
 
 class KernelSession:
@@ -62,18 +96,41 @@ class KernelSession:
     # ---- talking -------------------------------------------------------------------
 
     @overload
-    def say(self, text: str, *, wait: Literal[True] = ..., timeout: float = ...) -> str: ...
+    def say(
+        self,
+        text: str,
+        *,
+        wait: Literal[True] = ...,
+        audio: Literal[False] = ...,
+        timeout: float = ...,
+    ) -> str: ...
 
     @overload
-    def say(self, text: str, *, wait: Literal[False], timeout: float = ...) -> None: ...
+    def say(
+        self, text: str, *, wait: Literal[True] = ..., audio: Literal[True], timeout: float = ...
+    ) -> Reply: ...
 
-    def say(self, text: str, *, wait: bool = True, timeout: float = REPLY_TIMEOUT) -> str | None:
-        """Send `text` as a user turn; with `wait`, the model's reply text of that turn."""
+    @overload
+    def say(
+        self, text: str, *, wait: Literal[False], audio: bool = ..., timeout: float = ...
+    ) -> None: ...
+
+    def say(
+        self, text: str, *, wait: bool = True, audio: bool = False, timeout: float = REPLY_TIMEOUT
+    ) -> str | Reply | None:
+        """Send `text` as a user turn; with `wait`, the model's reply text of that turn.
+
+        With `audio=True` the answer is a `Reply`: its `text`, and its `audio` (the
+        model's voice, 24 kHz mono `Audio`); `str(reply)` is the text.
+        """
         answer = self._rest.json("POST", "sessions", self.id, "text", body={"text": text})
         self._last_turn = int(answer["turn"])
         if not wait:
             return None
-        return self.wait_turn(self._last_turn, timeout).model
+        turn = self.wait_turn(self._last_turn, timeout)
+        if audio:
+            return Reply(turn.model, _model_audio(turn.audio), turn.turn)
+        return turn.model
 
     def wait_turn(self, turn: int | None = None, timeout: float = REPLY_TIMEOUT) -> Turn:
         """The complete reply of `turn` (default: what was said last from this kernel)."""
@@ -99,10 +156,55 @@ class KernelSession:
             # would start the server's reconnect-grace clock on a session mid-reply.
             return self._observer.wait_turn(turn, timeout).model
 
-    def recording(self, path: str | Path) -> Path:
-        """Save the conversation as WAV (sessions started with `record=True`)."""
+    def send_audio(
+        self, audio: Audio, *, realtime: bool = True, timeout: float = REPLY_TIMEOUT
+    ) -> Audio:
+        """Speak `audio` (any rate: resampled to 16 kHz mono) into the session as its
+        microphone; the model's spoken reply (24 kHz mono `Audio`).
+
+        Only while no browser panel is the session's device (as `send_audio_file`).
+        `realtime` paces it like a microphone; False sends it as fast as the server takes it.
+        """
+        pcm = audio.to_mono().resample(INPUT_RATE).data
+        with Device(self._rest, self.id) as device:
+            turn = device.turn
+            device.send_pcm(pcm, realtime=realtime)
+            device.end_stream()
+            self._last_turn = turn
+            return _model_audio(self._observer.wait_turn(turn, timeout).audio)
+
+    def model_audio(self, timeout: float | None = None) -> Iterator[Audio]:
+        """The model's audio as it streams (24 kHz mono `Audio` chunks, from now on),
+        until the session ends; TimeoutError after `timeout` seconds without any. Chunks
+        are kept for a reader that falls behind up to a bound, then the oldest dropped."""
+        reader = Events()
+        self._observer.audio_readers.add(reader)
+        try:
+            while True:
+                chunk = reader.get(timeout)
+                if chunk is None:
+                    return
+                yield _model_audio(chunk["pcm"])
+        finally:
+            self._observer.audio_readers.discard(reader)
+
+    @overload
+    def recording(self, path: None = None) -> Audio: ...
+
+    @overload
+    def recording(self, path: str | Path) -> Path: ...
+
+    def recording(self, path: str | Path | None = None) -> Audio | Path:
+        """The conversation's recording (sessions started with `record=True`): a stereo
+        24 kHz `Audio` (left the user, right the model), or, given `path`, saved there
+        as WAV (the path is returned)."""
+        wav = self._rest.raw("GET", "sessions", self.id, "recording.wav")
+        if path is None:
+            from .audio import Audio
+
+            return Audio.from_wav(wav, _stereo_24k())
         target = Path(path)
-        target.write_bytes(self._rest.raw("GET", "sessions", self.id, "recording.wav"))
+        target.write_bytes(wav)
         return target
 
     # ---- ending --------------------------------------------------------------------
@@ -129,6 +231,12 @@ class KernelSession:
 
     def __repr__(self) -> str:
         return f"<KernelSession {self.id} {self.state}>"
+
+
+def _stereo_24k() -> Any:
+    from .audio import AudioConfig
+
+    return AudioConfig(sample_rate=OUTPUT_RATE, channels=2)
 
 
 class LiveServer:
