@@ -4,8 +4,10 @@
  *
  * Like the session card (inline-plugin.ts), a plain plugin that adds a factory to the
  * application's IRenderMimeRegistry, so it works the same in JupyterLab 4 and Notebook 7.
- * Not `safe`: an untrusted notebook shows the text/plain fallback instead of a button
- * that streams the microphone to a session named by the file.
+ * `safe` like the session card: it is text and buttons that act only on a click. It must
+ * be: the output of a cell still running in an untrusted notebook (every notebook a user
+ * did not write, or one opened from disk) is untrusted until the cell finishes, and
+ * `RunningLiveAudio` waits in its cell for "Start microphone" to be pressed.
  */
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { IRenderMime, IRenderMimeRegistry } from '@jupyterlab/rendermime';
@@ -23,7 +25,7 @@ export function deviceRendererFactory(
 ): IRenderMime.IRendererFactory {
   const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
   return {
-    safe: false,
+    safe: true,
     mimeTypes: [DEVICE_MIME_TYPE],
     defaultRank: 0,
     createRenderer: () => new DeviceWidget({ ...options, trans })

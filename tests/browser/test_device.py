@@ -306,3 +306,94 @@ def test_a_denied_microphone_fails_with_what_to_do(
             wait_for("the device to leave", lambda: source.device("disconnected"))
     finally:
         browser.close()
+
+
+# ---- the kernel's own API: RunningLiveAudio in a cell run from the page -----------------
+
+KERNEL_CELL = """\
+import numpy as np
+from jupyter_gemini_live import FailedToStartError, RunningLiveAudio
+try:
+    async with RunningLiveAudio(start_timeout=60) as audio:
+        mic = bytearray()
+        while len(mic) < 2 * 16000 * 2:
+            mic += await audio.read()
+        before = audio.played_ms
+        t = np.arange(16000) / 16000
+        await audio.enqueue((0.3 * np.sin(2 * np.pi * 660 * t) * 32767).astype('<i2').tobytes())
+        await audio.drain(timeout=30)
+        played = audio.played_ms - before
+    x = np.frombuffer(bytes(mic), '<i2').astype(float)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    print('RESULT', round(np.argmax(spectrum) * 16000 / len(x)), round(played))
+except FailedToStartError as error:
+    print('FAILED', type(error).__name__, error)
+"""
+
+
+def kernel_notebook(lab: Lab, name: str) -> None:
+    cell: dict[str, Any] = {
+        "cell_type": "code", "execution_count": None, "id": "k1", "metadata": {},
+        "source": KERNEL_CELL, "outputs": [],
+    }  # fmt: skip
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = {
+        "cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5
+    }  # fmt: skip
+    (lab.root / name).write_text(json.dumps(notebook))
+
+
+def printed(page: Any, marker: str) -> str:
+    """The cell's printed line that starts with `marker` ('' until it is there)."""
+    texts = page.locator(".jp-OutputArea-output").all_inner_texts()
+    lines = [line for text in texts for line in text.splitlines() if line.startswith(marker)]
+    return lines[0] if lines else ""
+
+
+def test_running_live_audio_in_a_cell_hears_and_plays(
+    launch_chromium: Callable[[Path], Any], tone_wav: Path, start_lab: Callable[..., Lab]
+) -> None:
+    lab = start_lab()
+    kernel_notebook(lab, "kernel.ipynb")
+    page = open_lab(launch_chromium(tone_wav), lab, page_path="lab/tree/kernel.ipynb")
+    device = show_device(page)
+    page.evaluate(WATCH_MICROPHONE)
+    page.locator('[data-testid="gemini-live-device-start"]').click()
+    result = wait_for(
+        "the cell's result", lambda: printed(page, "RESULT") or printed(page, "FAILED"), 90
+    )
+    status = page.locator('[data-testid="gemini-live-device-status"]').inner_text()
+    assert result.startswith("RESULT"), (result, device.get_attribute("data-state"), status)
+    _, hz, played = result.split()
+    assert abs(int(hz) - TONE_HZ) < 5
+    assert 900 <= int(played) <= 1100
+    # Leaving the block deleted the session: the device ended and let the microphone go.
+    wait_for("the device to end", lambda: device.get_attribute("data-state") == "ended")
+    assert wait_for("the microphone released", lambda: page.evaluate(MICROPHONE_RELEASED))
+    page.context.close()
+
+
+def test_running_live_audio_with_a_denied_microphone_raises(
+    playwright: Any, tone_wav: Path, start_lab: Callable[..., Lab]
+) -> None:
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={tone_wav}",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    )  # fmt: skip
+    try:
+        lab = start_lab()
+        kernel_notebook(lab, "denied-kernel.ipynb")
+        page = open_lab(browser, lab, page_path="lab/tree/denied-kernel.ipynb")
+        device = show_device(page)
+        page.locator('[data-testid="gemini-live-device-start"]').click()
+        failed = wait_for("the cell's failure", lambda: printed(page, "FAILED"), 90)
+        assert failed.startswith("FAILED FailedToStartError Microphone access was denied")
+        assert "Allow the microphone" in failed
+        assert "Start microphone" in failed
+        assert device.get_attribute("data-state") == "failed"
+    finally:
+        browser.close()

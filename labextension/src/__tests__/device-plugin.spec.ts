@@ -10,7 +10,7 @@ import { DeviceWidget } from '../device/widget';
 jest.mock('@jupyterlab/rendermime', () => ({ IRenderMimeRegistry: {} }));
 
 describe('device plugin', () => {
-  it('registers the inline device, not for untrusted outputs, translated', () => {
+  it('registers the inline device, safe (a running cell output is untrusted), translated', () => {
     const addFactory = jest.fn();
     const load = jest.fn((domain: string) => nullTranslator.load(domain));
     devicePlugin.activate(
@@ -20,7 +20,7 @@ describe('device plugin', () => {
     );
     const [factory, rank] = addFactory.mock.calls[0];
     expect(rank).toBe(0);
-    expect(factory.safe).toBe(false);
+    expect(factory.safe).toBe(true);
     expect(factory.mimeTypes).toEqual([DEVICE_MIME_TYPE]);
     expect(load).toHaveBeenCalledWith('jupyter_gemini_live');
     const widget = factory.createRenderer({ mimeType: DEVICE_MIME_TYPE });
