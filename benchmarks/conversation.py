@@ -13,9 +13,12 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from server_process import StreamClient
+
+if TYPE_CHECKING:
+    from benchmarks.server_process import StreamClient
 
 INPUT_RATE = 16000
 FRAME_MS = 20

@@ -9,7 +9,7 @@
    `--silence-ms` of quiet; overhead = first model audio byte at the client - (last
    speech frame written + silence). It is what the proxy + backend add to the silence.
 
-    python benchmarks/latency.py [--pings 2000] [--utterances 12] [--json FILE]
+    python -m benchmarks.latency [--pings 2000] [--utterances 12] [--json FILE]
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import asyncio
 import time
 from typing import Any
 
-from conversation import FRAME_MS, converse, frames, quiet
-from report import add_json_option, percentiles, table, write_json
-from server_process import JupyterServer, RestClient, StreamClient
+from benchmarks.conversation import FRAME_MS, converse, frames, quiet
+from benchmarks.report import add_json_option, percentiles, table, write_json
+from benchmarks.server_process import JupyterServer, RestClient, StreamClient
 
 
 async def ping_round_trips(client: StreamClient, count: int) -> list[float]:

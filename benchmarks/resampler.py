@@ -13,7 +13,7 @@ in 20 ms chunks. Measured, next to `numpy.interp` (linear interpolation, no filt
 
 No server is started.
 
-    python benchmarks/resampler.py [--seconds 60] [--repeat 5] [--json FILE]
+    python -m benchmarks.resampler [--seconds 60] [--repeat 5] [--json FILE]
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 import soxr
-from report import add_json_option, table, write_json
+
+from benchmarks.report import add_json_option, table, write_json
 
 Resampler = Callable[[np.ndarray, int, int], np.ndarray]
 TRIM_S = 0.05

@@ -51,9 +51,15 @@ class JupyterServer:
         *,
         max_sessions: int = 4,
         extra_args: tuple[str, ...] = (),
+        extension: bool = True,
+        backend: str = "echo",
     ) -> None:
         self.max_sessions = max_sessions
         self.extra_args = extra_args
+        self.extension = extension
+        self.backend = backend
+        #: seconds from spawning the process to its first answer of `api/status`
+        self.start_s = 0.0
         self.token = secrets.token_hex(24)
         self.port = 0
         self.process: asyncio.subprocess.Process | None = None
@@ -97,7 +103,8 @@ class JupyterServer:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         config = self._tmp / "config"  # instead of the user's: only what is set here
         config.mkdir()
-        enable = {"ServerApp": {"jpserver_extensions": {"jupyter_gemini_live": True}}}
+        # With extension=False it is disabled explicitly (it may be enabled system wide).
+        enable = {"ServerApp": {"jpserver_extensions": {"jupyter_gemini_live": self.extension}}}
         (config / "jupyter_server_config.json").write_text(json.dumps(enable))
         env["JUPYTER_CONFIG_DIR"] = str(config)
         env["JUPYTER_RUNTIME_DIR"] = str(self._tmp / "runtime")
@@ -114,37 +121,47 @@ class JupyterServer:
             f"--ServerApp.root_dir={root}",
             f"--ServerApp.base_url={BASE_URL}",
             f"--ServerApp.token={self.token}",
-            "--GeminiLive.default_backend=echo",
+            f"--GeminiLive.default_backend={self.backend}",
             "--GeminiLive.idle_timeout=0",
             f"--GeminiLive.max_sessions={self.max_sessions}",
             f"--GeminiLive.record_dir={self._tmp / 'recordings'}",
             *self.extra_args,
         ]
         await _check_import(env)
+        spawned = time.perf_counter()
         with self.log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
                 *args, cwd=REPO, env=env, stdout=log, stderr=STDOUT, stdin=DEVNULL
             )
         try:
             await self._wait_ready()
+            self.start_s = time.perf_counter() - spawned
+            if self.extension:
+                await self._check_backend()
         except BaseException:
             await self.stop()
             raise
 
     async def _wait_ready(self) -> None:
-        rest = RestClient(self)
+        """Until jupyter-server's own `api/status` answers (polled every 20 ms)."""
+        http = AsyncHTTPClient()
+        request = HTTPRequest(f"{self.http_url}api/status", headers=self.headers)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.returncode is not None:
                 raise RuntimeError(f"jupyter server exited early:\n{self.log_tail()}")
             with contextlib.suppress(OSError, HTTPClientError):
-                status = await rest.get("status")
-                if not status["backends"]["echo"]["available"]:
-                    raise RuntimeError(f"echo backend unavailable: {status}")
+                await http.fetch(request)
                 return
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.02)
         raise RuntimeError(f"jupyter server not ready in {START_TIMEOUT_S:.0f} s")
+
+    async def _check_backend(self) -> None:
+        status = await RestClient(self).get("status")
+        backend = status["backends"][self.backend]
+        if not backend["available"]:
+            raise RuntimeError(f"{self.backend} backend unavailable: {backend}")
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -205,8 +222,8 @@ class RestClient:
     async def get(self, path: str) -> Any:
         return await self.call("GET", path)
 
-    async def create_session(self, **options: Any) -> str:
-        session = await self.call("POST", "sessions", {"backend": "echo", **options})
+    async def create_session(self, backend: str = "echo", **options: Any) -> str:
+        session = await self.call("POST", "sessions", {"backend": backend, **options})
         return str(session["id"])
 
     async def stats(self, session_id: str) -> dict[str, Any]:
@@ -340,7 +357,7 @@ def usage(pid: int) -> Usage:
     """psutil when installed, else /proc/PID/stat and /proc/PID/status (Linux)."""
     at = time.perf_counter()
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         stat = Path(f"/proc/{pid}/stat").read_text()
         fields = stat[stat.rindex(")") + 2 :].split()

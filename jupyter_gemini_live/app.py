@@ -8,24 +8,22 @@ import ssl
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Float, Integer, List, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Config
 from traitlets.config.loader import DeferredConfig
 
-from . import routes
+from . import models as model_table
+from . import routes, usage
+from .activity import ActivityStamp
 from .backends.base import Backend, BackendUnavailable, SessionOptions, Upstream
 from .handler_base import MANAGER_SETTING
 from .manager import SessionManager
 from .protocol import INPUT_RATE, MAX_AUDIO_FRAME, OUTPUT_RATE
+from .recording import RecordingSettings
 from .session_options import Defaults
-from .websocket import SessionWebSocket
+from .websocket import ProbeWebSocket, SessionWebSocket
 
-DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
-KNOWN_MODELS = [
-    DEFAULT_MODEL,
-    "gemini-2.5-flash-native-audio-preview-09-2025",
-    "gemini-live-2.5-flash-preview",
-]
+DEFAULT_MODEL = model_table.DEFAULT_MODEL
 VOICES = [
     "Puck", "Zephyr", "Kore", "Orus", "Autonoe", "Umbriel", "Erinome", "Laomedeia",
     "Schedar", "Achird", "Sadachbia", "Fenrir", "Aoede", "Enceladus", "Algieba",
@@ -48,6 +46,7 @@ def route_table() -> list[tuple[str, type]]:
         (rf"{api}/sessions/{SESSION}/transcript", routes.TranscriptHandler),
         (rf"{api}/sessions/{SESSION}/recording\.wav", routes.RecordingHandler),
         (rf"{api}/sessions/{SESSION}/stream", SessionWebSocket),
+        (rf"{api}/probe", ProbeWebSocket),
     ]
 
 
@@ -65,9 +64,40 @@ class GeminiLive(ExtensionApp):
     model = Unicode(DEFAULT_MODEL, config=True, help="Default Live model for new sessions.")
     models = List(
         Unicode(),
-        default_value=KNOWN_MODELS,
         config=True,
-        help="Models offered in the UI; any other name can still be requested.",
+        help="Models offered in the UI; any other name can still be requested. Default: "
+        "the Developer API models of the capability table (docs/gemini.md), and the "
+        "Vertex AI ones with vertexai on.",
+    )
+    vertexai = Bool(
+        False,
+        config=True,
+        help="Use Vertex AI (Gemini Enterprise Agent Platform) instead of the Gemini "
+        "Developer API: needs project and location, and Application Default Credentials "
+        "(gcloud auth application-default login); api_key is not used.",
+    )
+    project = Unicode(
+        "", config=True, help="Google Cloud project of Vertex AI. Default: $GOOGLE_CLOUD_PROJECT."
+    )
+    location = Unicode(
+        "",
+        config=True,
+        help="Vertex AI location (region). Default: $GOOGLE_CLOUD_LOCATION, else us-central1.",
+    )
+    prices = Dict(
+        config=True,
+        help="Token prices of the cost estimate, in USD per million tokens, by model "
+        "('*': every model), e.g. {'*': {'input_audio': 3.0}}; missing fields keep the "
+        f"defaults of usage.py (published prices as of {usage.PRICES_CHECKED}).",
+    )
+    budget_tokens = Integer(
+        0, min=0, config=True, help="End a session that used more tokens than this; 0: no limit."
+    )
+    budget_usd = Float(
+        0.0,
+        min=0.0,
+        config=True,
+        help="End a session whose estimated cost exceeds this many US dollars; 0: no limit.",
     )
     voice = Unicode("Puck", config=True, help="Default prebuilt voice for new sessions.")
     base_url = Unicode(
@@ -88,6 +118,13 @@ class GeminiLive(ExtensionApp):
         help="Backend of sessions that do not name one; auto = gemini with a key, else echo.",
     )
     max_sessions = Integer(4, config=True, help="Open sessions allowed at once (429 beyond).")
+    shed_loop_lag_ms = Float(
+        100.0,
+        config=True,
+        help="Refuse new sessions (503 with the reason) while the server's event loop runs "
+        "this many ms late (median over ~1 s): past that, one more session makes every "
+        "open conversation later. 0 disables.",
+    )
     idle_timeout = Float(
         600.0,
         config=True,
@@ -119,6 +156,12 @@ class GeminiLive(ExtensionApp):
         help="Size limit of one recording in MB (about 345 MB per hour); the recording "
         "stops there and the session says so. 0: only the WAV format's limit (4 GB).",
     )
+    upstream_compression = Bool(
+        False,
+        config=True,
+        help="Per-message deflate on the websocket to the Live API: saves ~13 kB/s of "
+        "upstream per session, costs ~40% more CPU per audio frame (docs/gemini.md).",
+    )
     keep_recordings = Bool(
         False,
         config=True,
@@ -130,6 +173,38 @@ class GeminiLive(ExtensionApp):
     @default("api_key")
     def _api_key_default(self) -> str:
         return os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY") or ""
+
+    @default("models")
+    def _models_default(self) -> list[str]:
+        return model_table.offered(vertexai=self.vertexai)
+
+    @default("project")
+    def _project_default(self) -> str:
+        return os.environ.get("GOOGLE_CLOUD_PROJECT", "")
+
+    @default("location")
+    def _location_default(self) -> str:
+        return os.environ.get("GOOGLE_CLOUD_LOCATION") or "us-central1"
+
+    @validate("prices")
+    def _check_prices(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        value = dict(proposal["value"])
+        usage.price_tables(value)  # raises ValueError naming what is wrong
+        return value
+
+    @property
+    def api(self) -> model_table.Api:
+        """Which API the gemini backend talks to."""
+        return "vertex" if self.vertexai else "developer"
+
+    def usage_policy(self) -> usage.UsagePolicy:
+        """Prices and budget of the sessions' usage meters (`usage.UsageMeter`)."""
+        return usage.UsagePolicy(
+            prices=usage.price_tables(self.prices),
+            budget=usage.Budget(
+                max_tokens=self.budget_tokens or None, max_usd=self.budget_usd or None
+            ),
+        )
 
     # ---- the key stays in this process: out of kernels, terminals and logs ----------------
 
@@ -174,14 +249,22 @@ class GeminiLive(ExtensionApp):
             backends=frozenset(backends),
             voices=frozenset(VOICES),
         )
+        server = self.serverapp
         self.session_manager = SessionManager(
             backends=backends,
             defaults=defaults,
             max_sessions=self.max_sessions,
             idle_timeout=self.idle_timeout,
             reconnect_grace=self.reconnect_grace,
-            record_dir=self.record_dir,
+            recording=RecordingSettings(
+                self.record_dir, (self.recording_max_mb * 1_000_000) or None
+            ),
+            keep_recordings=self.keep_recordings,
+            usage_policy=self.usage_policy(),
             log=self.log,
+            shed_loop_lag_ms=self.shed_loop_lag_ms,
+            # conversations count as server activity (JupyterHub's idle culling reads it)
+            on_activity=ActivityStamp(server.web_app.settings) if server is not None else None,
         )
         self.settings[MANAGER_SETTING] = self.session_manager
         self.settings["gemini_live_app"] = self
@@ -199,7 +282,11 @@ class GeminiLive(ExtensionApp):
             base_url=self.base_url or None,
             api_version=self.api_version,
             ca_file=self.ca_file or None,
+            compression=self.upstream_compression,
             log=self.log,
+            vertexai=self.vertexai,
+            project=self.project or None,
+            location=self.location or None,
         )
         problem = self.ca_file_problem()
         if problem is not None:
@@ -225,7 +312,7 @@ class GeminiLive(ExtensionApp):
 
     def resolved_default_backend(self) -> str:
         if self.default_backend == "auto":
-            return "gemini" if self.api_key else "echo"
+            return "gemini" if self.api_key or self.vertexai else "echo"
         return str(self.default_backend)
 
     def status(self) -> dict[str, Any]:
@@ -240,8 +327,14 @@ class GeminiLive(ExtensionApp):
             "version": __version__,
             "backends": backends,
             "default_backend": self.session_manager.defaults.backend,
+            "api": self.api,
             "models": list(self.models),
             "default_model": self.model,
+            "capabilities": {
+                name: model_table.capabilities(name, self.api).to_json()
+                for name in dict.fromkeys([*self.models, self.model])
+            },
+            "unknown_model_capabilities": model_table.conservative("", self.api).to_json(),
             "voices": VOICES,
             "default_voice": self.voice,
             "audio": {

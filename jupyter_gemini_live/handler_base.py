@@ -20,6 +20,8 @@ from .session import LiveSession
 AUTH_RESOURCE = "gemini_live"
 #: the settings key of the server's SessionManager (set by app.py)
 MANAGER_SETTING = "gemini_live_sessions"
+#: how tornado's refusal of a form body it could not parse begins
+TORNADO_BODY_ERROR = "Invalid body: "
 
 
 class GeminiLiveMixin:
@@ -51,12 +53,23 @@ class GeminiLiveMixin:
         return session
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Errors as JSON, the message formatted with its arguments (APIHandler shows
-        `log_message` unformatted; a websocket handler would send HTML)."""
+        """Every error as JSON `{"message", "reason"}`, the message formatted with its
+        arguments (APIHandler shows `log_message` unformatted; a websocket handler, and
+        jupyter-server's `ws_authenticated`, would answer HTML)."""
+        handler = self._handler
         error = kwargs.get("exc_info", (None, None, None))[1]
+        reason = handler._reason
         if isinstance(error, web.HTTPError) and error.log_message:
-            self._handler.set_header("Content-Type", "application/json")
-            message = error.log_message % error.args
-            self._handler.finish(json.dumps({"message": message, "reason": error.reason}))
-            return
-        super().write_error(status_code, **kwargs)  # type: ignore[misc]
+            message = error.log_message % error.args if error.args else error.log_message
+            reason = error.reason or reason
+        elif status_code == 403 and handler.current_user is None:
+            message = "not authenticated: log in, or pass a token (Authorization: token ...)"
+        elif status_code >= 500:
+            message = "internal error of the gemini-live extension; see the server's log"
+        else:
+            message = reason
+        if message.startswith(TORNADO_BODY_ERROR):  # tornado parses form bodies itself
+            message = "body: " + message[len(TORNADO_BODY_ERROR) :]
+        handler.clear_header("Content-Type")
+        handler.set_header("Content-Type", "application/json")
+        handler.finish(json.dumps({"message": message, "reason": reason}))

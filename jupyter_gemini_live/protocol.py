@@ -20,6 +20,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import math
 import sys
 import types
 import typing
@@ -44,6 +45,8 @@ MAX_AUDIO_FRAME = 64 * 1024
 MAX_TEXT_CHARS = 20_000
 #: the longest client-chosen id of a `text` frame
 MAX_TEXT_ID_CHARS = 64
+#: how deep a JSON frame may nest (objects and arrays)
+MAX_JSON_DEPTH = 32
 #: the longest `reason` of a `device_status`
 MAX_REASON_CHARS = 1000
 MAX_IMAGE_BYTES = 4 * 1024 * 1024
@@ -52,6 +55,8 @@ IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 SESSION_ENDED = 4002
 #: close code for a device connection replaced by a newer one
 DEVICE_REPLACED = 4001
+#: close code for a text frame that is not UTF-8 (RFC 6455)
+INVALID_UTF8 = 1007
 #: close code for an `exclusive` device that found another device already there
 DEVICE_BUSY = 4009
 
@@ -61,6 +66,9 @@ SessionState = Literal["connecting", "live", "reconnecting", "closed", "error"]
 #: kernel end of a relay session (it hears the device's microphone and speaks through it)
 Mode = Literal["device", "observe", "source"]
 ActivityDetection = Literal["auto", "manual"]
+#: when the model takes a tool response (models whose capabilities have `scheduling`)
+Scheduling = Literal["INTERRUPT", "WHEN_IDLE", "SILENT"]
+SCHEDULINGS: tuple[Scheduling, ...] = ("INTERRUPT", "WHEN_IDLE", "SILENT")
 #: what the device says about its microphone (`device_status`)
 DeviceStatusValue = Literal["started", "failed", "stopped"]
 #: what a relay source hears about the device: its `device_status`, or its socket coming/going
@@ -204,17 +212,25 @@ class ToolResponse(UpstreamCommand):
     id: str
     name: str
     response: Mapping[str, Any]
+    #: how the model takes the answer (INTERRUPT / WHEN_IDLE / SILENT); None: its default
+    scheduling: Scheduling | None = None
 
     @classmethod
     def parse(cls, message: Mapping[str, Any]) -> ToolResponse:
+        scheduling = message.get("scheduling")
+        if scheduling is not None and scheduling not in SCHEDULINGS:
+            raise FrameError(
+                "bad_field", f"tool_response.scheduling: expected one of {', '.join(SCHEDULINGS)}"
+            )
         return cls(
             _field(message, "id", str),
             _field(message, "name", str),
             _field(message, "response", dict),
+            scheduling,
         )
 
     async def deliver(self, upstream: Upstream) -> None:
-        await upstream.send_tool_response(self.id, self.name, self.response)
+        await upstream.send_tool_response(self.id, self.name, self.response, self.scheduling)
 
 
 @dataclass(frozen=True)
@@ -252,10 +268,10 @@ class Playback(Command):
 
     @classmethod
     def parse(cls, message: Mapping[str, Any]) -> Playback:
-        played = _field(message, "played_ms", (int, float))
+        played = finite_number(message.get("played_ms"), "playback.played_ms")
         if played < 0:
             raise FrameError("bad_field", "playback.played_ms: must not be negative")
-        return cls(float(played))
+        return cls(played)
 
 
 @dataclass(frozen=True)
@@ -377,10 +393,7 @@ def _parse(frame: str | bytes, mode: Mode) -> Command:
         if mode == "source":
             return SourceAudio.from_bytes(frame)
         return AudioFrame.from_bytes(frame)
-    try:
-        message = json.loads(frame)
-    except ValueError as err:
-        raise FrameError("bad_json", f"not valid JSON: {err}") from None
+    message = loads(frame)
     if not isinstance(message, dict):
         raise FrameError("bad_json", "expected a JSON object with a 'type'")
     kind = message.get("type")
@@ -389,6 +402,72 @@ def _parse(frame: str | bytes, mode: Mode) -> Command:
         known = ", ".join(sorted(JSON_COMMANDS))
         raise FrameError("unknown_type", f"unknown message type {kind!r}; known: {known}")
     return command.parse(message)
+
+
+def loads(frame: str | bytes) -> Any:
+    """A JSON frame as Python: finite numbers only, nested at most MAX_JSON_DEPTH deep.
+
+    Every way it can fail is a `FrameError` `bad_json` (never RecursionError and the like).
+    """
+    try:
+        value = json.loads(frame, parse_constant=_no_constant, parse_float=_finite_float)
+    except FrameError:
+        raise
+    except RecursionError:
+        raise FrameError("bad_json", f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except (ValueError, TypeError) as err:  # includes UnicodeDecodeError, int digit limits
+        raise FrameError("bad_json", f"not valid JSON: {err}") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise FrameError("bad_json", f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def dumps(value: Any) -> str:
+    """JSON as the server writes it: never NaN nor Infinity (ValueError instead)."""
+    return json.dumps(value, allow_nan=False)
+
+
+def _no_constant(name: str) -> Any:
+    raise FrameError("bad_json", f"{name} is not a JSON number; send finite numbers only")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise FrameError("bad_json", f"{text[:40]} is out of range; send finite numbers only")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep containers nest in `value` (iteratively: no recursion limit)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def finite_number(value: object, name: str) -> float:
+    """`value` as a finite float; `bad_field` naming `name` when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FrameError("bad_field", f"{name}: expected a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise FrameError("bad_field", f"{name}: out of range; expected a finite number")
+    return number
 
 
 def check_text(text: object, name: str) -> str:
@@ -414,6 +493,36 @@ def _field(message: Mapping[str, Any], name: str, kind: type | tuple[type, ...])
 # ---- REST shapes ------------------------------------------------------------------------
 
 
+class ModalityTokens(TypedDict):
+    text: int
+    audio: int
+    image: int
+
+
+class TokenCounts(TypedDict):
+    """Tokens by kind and modality (usage.py's `Tokens`)."""
+
+    prompt: ModalityTokens
+    response: ModalityTokens
+    thinking: int
+    tool_use: int
+    total: int
+
+
+class UsageTotals(TypedDict):
+    """Tokens and their estimated cost in USD (a turn's or a session's)."""
+
+    tokens: TokenCounts
+    cost_usd: float
+
+
+class GroundingSource(TypedDict):
+    """A web source of a grounded reply (an http(s) link)."""
+
+    title: str
+    uri: str
+
+
 class SessionStats(TypedDict):
     audio_in_ms: float
     audio_out_ms: float
@@ -423,6 +532,8 @@ class SessionStats(TypedDict):
     reconnects: int
     dropped_in_ms: float
     dropped_out_ms: float
+    #: the session's token usage so far and its estimated cost
+    usage: UsageTotals
 
 
 class Session(TypedDict):
@@ -451,6 +562,12 @@ class TranscriptEntry(TypedDict):
     end: float
     final: bool
     interrupted: bool
+    #: the usage of the turn (on the turn's last entry, once the turn is complete)
+    usage: UsageTotals | None
+    #: why the turn ended abnormally (on the turn's last entry), e.g. GENERATED_CONTENT_SAFETY
+    reason: str | None
+    #: Google Search sources of the model's reply (on the turn's last entry)
+    sources: list[GroundingSource]
 
 
 class TextTurn(TypedDict):
@@ -528,8 +645,47 @@ class Interrupted(ServerEvent):
 
 @dataclass(frozen=True)
 class TurnComplete(ServerEvent):
+    """`reason`: why the turn ended abnormally (the service's `turn_complete_reason`,
+    e.g. GENERATED_CONTENT_SAFETY, MALFORMED_FUNCTION_CALL); null when it ended normally."""
+
     type: ClassVar[str] = "turn_complete"
     turn: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class GenerationComplete(ServerEvent):
+    """All of the model's audio of `turn` has arrived (playback may still go on)."""
+
+    type: ClassVar[str] = "generation_complete"
+    turn: int
+
+
+@dataclass(frozen=True)
+class Thinking(ServerEvent):
+    """The model works in the background (`active`) or is done (extended thinking)."""
+
+    type: ClassVar[str] = "thinking"
+    turn: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class VoiceActivity(ServerEvent):
+    """The service heard the user's voice start or end."""
+
+    type: ClassVar[str] = "voice_activity"
+    turn: int
+    activity: Literal["start", "end"]
+
+
+@dataclass(frozen=True)
+class Grounding(ServerEvent):
+    """Google Search sources of the model's reply in `turn` (http(s) links, bounded)."""
+
+    type: ClassVar[str] = "grounding"
+    turn: int
+    sources: tuple[GroundingSource, ...]
 
 
 @dataclass(frozen=True)
@@ -550,9 +706,15 @@ class ToolCallCancelled(ServerEvent):
 
 @dataclass(frozen=True)
 class Usage(ServerEvent):
+    """A usage report: `usage` as the service sent it (cumulative per connection),
+    `delta` what it adds, `turn_usage` the turn so far, `session_usage` the session's."""
+
     type: ClassVar[str] = "usage"
     usage: Mapping[str, Any]
     turn: int
+    delta: TokenCounts
+    turn_usage: UsageTotals
+    session_usage: UsageTotals
 
 
 @dataclass(frozen=True)
@@ -596,6 +758,10 @@ SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
     TextAccepted,
     Interrupted,
     TurnComplete,
+    GenerationComplete,
+    Thinking,
+    VoiceActivity,
+    Grounding,
     ToolCall,
     ToolCallCancelled,
     Usage,
@@ -606,6 +772,10 @@ SERVER_EVENTS: tuple[type[ServerEvent], ...] = (
 )
 #: the REST shapes, by their schema name
 REST_SHAPES: Mapping[str, type] = {
+    "ModalityTokens": ModalityTokens,
+    "TokenCounts": TokenCounts,
+    "UsageTotals": UsageTotals,
+    "GroundingSource": GroundingSource,
     "Session": Session,
     "SessionStats": SessionStats,
     "TranscriptEntry": TranscriptEntry,

@@ -21,6 +21,7 @@ import os
 import re
 import wave
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -58,6 +59,15 @@ class RecordingUnavailable(BackendError):
             f"Cannot record into {folder}: {problem}. Set c.GeminiLive.record_dir to a "
             "folder the server can write, or create the session without record.",
         )
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """Where recordings go and how large one may grow (from the GeminiLive config)."""
+
+    folder: str
+    #: None: only the WAV format's own limit
+    max_bytes: int | None = None
 
 
 class Recorder:

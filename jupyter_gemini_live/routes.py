@@ -6,7 +6,6 @@ The route table is in app.py; the stream websocket is websocket.py.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -17,17 +16,24 @@ from tornado import web
 from .backends.base import BackendError
 from .handler_base import GeminiLiveMixin
 from .manager import TooManySessions, UnknownSession
-from .protocol import FrameError, Text, TextTurn, check_text
-from .session_options import OptionError, parse_session_options
+from .protocol import FrameError, Text, TextTurn, check_text, dumps
+from .session_options import OptionError, decode_body, parse_session_options
+from .transcript import to_markdown
 
 
 class GeminiLiveHandler(GeminiLiveMixin, ExtensionHandlerMixin, APIHandler):
     def reply(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps(body))
+        self.finish(dumps(body))
 
     def json_object(self) -> dict[str, Any]:
-        body = self.get_json_body() if self.request.body else {}
+        """The request body as a JSON object ({} when empty); 400 naming `body` otherwise."""
+        try:
+            body = decode_body(self.request.body)
+        except OptionError as err:
+            raise web.HTTPError(400, "%s", str(err)) from None
+        if body is None:
+            return {}
         if not isinstance(body, dict):
             raise web.HTTPError(400, "%s", "body: expected a JSON object")
         return body
@@ -99,7 +105,17 @@ class TranscriptHandler(GeminiLiveHandler):
     @web.authenticated
     @authorized
     async def get(self, session_id: str) -> None:
-        self.reply(self.session(session_id).transcript.entries())
+        entries = self.session(session_id).transcript.entries()
+        form = self.get_argument("format", "json")
+        if form == "json":
+            self.reply(entries)
+        elif form == "md":
+            self.set_header("Content-Type", "text/markdown; charset=UTF-8")
+            self.write(to_markdown(entries, f"Gemini Live conversation {session_id}"))
+            await self.flush()  # the headers go now: APIHandler.finish would say JSON
+            self.finish()
+        else:
+            raise web.HTTPError(400, "format: expected 'json' or 'md', got %r", form)
 
 
 class RecordingHandler(GeminiLiveHandler):

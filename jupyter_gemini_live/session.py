@@ -22,9 +22,10 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Protocol, cast
 
 from . import protocol
 from .backends.base import (
@@ -33,7 +34,12 @@ from .backends.base import (
     BackendError,
     ErrorEvent,
     Event,
+    GenerationCompleteEvent,
+    GroundingEvent,
+    InteractionStatusEvent,
+    InterimTranscriptEvent,
     InterruptedEvent,
+    NewConnectionEvent,
     SessionOptions,
     StateEvent,
     ToolCallCancelledEvent,
@@ -43,10 +49,13 @@ from .backends.base import (
     Upstream,
     UpstreamClosed,
     UsageEvent,
+    VoiceActivityEvent,
 )
 from .backends.relay import RelayUpstream
 from .protocol import (
+    INPUT_RATE,
     OUTPUT_RATE,
+    SAMPLE_WIDTH,
     SESSION_ENDED,
     AudioFrame,
     Clear,
@@ -63,15 +72,38 @@ from .protocol import (
     UpstreamCommand,
     pcm_ms,
 )
-from .recording import Recorder
+from .recording import Recorder, RecordingSettings
 from .transcript import Entry, Transcript
+from .usage import Usage, UsageMeter, UsagePolicy
 
 ENDED: frozenset[SessionState] = frozenset({"closed", "error"})
 #: commands waiting for the upstream: 5 s of 20 ms audio frames
 INBOX_ITEMS = 250
+#: characters of typed text waiting for the upstream (ten of the longest texts)
+INBOX_TEXT_CHARS = 10 * protocol.MAX_TEXT_CHARS
+#: observer connections of one session
+MAX_OBSERVERS = 8
+#: microphone audio is taken at up to this multiple of real time ...
+INPUT_PACE = 1.5
+#: ... after a burst of this much (ms): the rest is dropped (`dropped_in_ms`)
+INPUT_BURST_MS = 3000.0
+_TOO_FAST = (
+    "microphone audio arrives faster than real time (more than {pace}x after {burst:.0f} s); "
+    "the excess is dropped and counted in stats.dropped_in_ms"
+)
 CONNECT_TIMEOUT = 30.0
+#: audio frames queued behind a slow upstream write are sent together up to this size:
+#: 40 ms at INPUT_RATE (the Live API takes 20-40 ms chunks)
+COALESCE_BYTES = 40 * INPUT_RATE * SAMPLE_WIDTH // 1000
+#: microphone audio queued for the upstream beyond this much is too late to be worth
+#: sending (the user would wait that long for every answer): the oldest goes, counted in
+#: `dropped_in_ms`. Checked once this many commands are waiting.
+LATE_INPUT_MS = 1000.0
+LATE_CHECK_ITEMS = 10
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
+#: grounding sources kept per turn
+MAX_SOURCES = 20
 _NOT_PENDING = "tool call %s is not pending: answered already, cancelled, or never made"
 _BUSY = "the upstream is not keeping up; try again"
 
@@ -92,6 +124,9 @@ class Listener(Protocol):
 
     def disconnect(self, code: int, reason: str) -> None: ...
 
+    async def wait_closed(self) -> None:
+        """Until what was queued before `disconnect` is written and the socket closed."""
+
 
 @dataclass
 class Stats:
@@ -103,8 +138,14 @@ class Stats:
     reconnects: int = 0
     dropped_in_ms: float = 0.0
     dropped_out_ms: float = 0.0
+    #: audio frames sent upstream joined to the one before them (not part of the JSON)
+    coalesced_frames: int = 0
+    #: audio frames dropped because too much audio was waiting (also in dropped_in_ms)
+    late_dropped_frames: int = 0
 
-    def as_json(self, upstream_dropped_ms: float = 0.0) -> protocol.SessionStats:
+    def as_json(
+        self, usage: protocol.UsageTotals, upstream_dropped_ms: float = 0.0
+    ) -> protocol.SessionStats:
         return {
             "audio_in_ms": round(self.audio_in_ms, 1),
             "audio_out_ms": round(self.audio_out_ms, 1),
@@ -114,6 +155,7 @@ class Stats:
             "reconnects": self.reconnects,
             "dropped_in_ms": round(self.dropped_in_ms, 1) + round(upstream_dropped_ms, 1),
             "dropped_out_ms": round(self.dropped_out_ms, 1),
+            "usage": usage,
         }
 
 
@@ -123,8 +165,10 @@ class LiveSession:
         options: SessionOptions,
         backend: Backend,
         *,
-        record_dir: str | None = None,
+        recording: RecordingSettings | None = None,
         log: logging.Logger,
+        on_activity: Callable[[], None] | None = None,
+        usage_policy: UsagePolicy | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.options = options
@@ -132,13 +176,29 @@ class LiveSession:
         self.error: str | None = None
         self.stats = Stats()
         self.transcript = Transcript()
+        policy = usage_policy or UsagePolicy()
+        budget = policy.budget.capped(options.budget_tokens, options.budget_usd)
+        #: tokens and cost, per turn and in total, against the session's budget
+        self.usage = UsageMeter(options.model, replace(policy, budget=budget))
         self.created = datetime.now(timezone.utc)
         self.last_activity = time.monotonic()
         self.device_left_at: float | None = None
         self._t0 = time.monotonic()
         self._backend = backend
-        self._recorder = Recorder(record_dir, self.id, self.now) if record_dir else None
+        self._recorder = (
+            Recorder(
+                recording.folder,
+                self.id,
+                self.now,
+                max_bytes=recording.max_bytes,
+                on_stop=self._recording_stopped,
+                log=log,
+            )
+            if recording is not None
+            else None
+        )
         self._log = log
+        self._on_activity = on_activity
         self._upstream: Upstream | None = None
         self._device: Listener | None = None
         self._source: Listener | None = None
@@ -148,6 +208,14 @@ class LiveSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._muted_turn: int | None = None  # interrupted: no more audio of this turn
         self._pending_calls: dict[str, str] = {}  # tool call id → name, until answered
+        self._interim = ""  # the user's words of this turn as recognised so far (unsettled)
+        self._sources: list[protocol.GroundingSource] = []  # grounding of this turn
+        self._inbox_text_chars = 0
+        # a token bucket of input audio (ms): refilled at INPUT_PACE times real time
+        self._input_budget_ms = INPUT_BURST_MS
+        self._input_budget_at = time.monotonic()
+        self._told_too_fast = False
+        self._warned_late = False  # the log said once that late audio is dropped
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -225,6 +293,14 @@ class LiveSession:
             await self._recorder.flush()
         return str(self._recorder.path)
 
+    async def discard_recording(self) -> None:
+        """Delete the recording's file (the session is being forgotten)."""
+        if self._recorder is not None:
+            await self._recorder.discard()
+
+    def _recording_stopped(self, reason: str) -> None:
+        self._broadcast(protocol.Error("recording_stopped", reason, fatal=False))
+
     @property
     def ended(self) -> bool:
         return self.state in ENDED
@@ -263,6 +339,9 @@ class LiveSession:
             if self._device_status is not None:
                 status = self._device_status
                 client.send_event(protocol.Device(status.status, status.reason))
+
+    def observer_count(self) -> int:
+        return len(self._observers)
 
     def has_device(self) -> bool:
         return self._device is not None
@@ -306,6 +385,8 @@ class LiveSession:
 
     def touch(self) -> None:
         self.last_activity = time.monotonic()
+        if self._on_activity is not None:
+            self._on_activity()
 
     # ---- input ---------------------------------------------------------------------
 
@@ -317,7 +398,7 @@ class LiveSession:
         self.touch()
         match command:
             case AudioFrame():
-                self._feed_audio(command)
+                self._feed_audio(command, client)
             case Ping():
                 client.send_event(protocol.Pong(command.t))
             case Playback():
@@ -342,13 +423,31 @@ class LiveSession:
                 if not self._put(command):
                     client.send_event(protocol.Error("busy", _BUSY))
 
-    def _feed_audio(self, frame: AudioFrame) -> None:
+    def _feed_audio(self, frame: AudioFrame, client: Listener) -> None:
         ms = frame.ms
         self.stats.audio_in_ms += ms
+        if not self._within_pace(ms):
+            self.stats.dropped_in_ms += ms
+            if not self._told_too_fast:
+                self._told_too_fast = True
+                message = _TOO_FAST.format(pace=INPUT_PACE, burst=INPUT_BURST_MS / 1000)
+                client.send_event(protocol.Error("input_too_fast", message))
+            return
         if self._recorder is not None:
             self._recorder.user(frame.pcm)
         if not self._put(frame):
             self.stats.dropped_in_ms += ms
+
+    def _within_pace(self, ms: float) -> bool:
+        """Take `ms` of audio from the token bucket; False when the input runs too fast."""
+        now = time.monotonic()
+        elapsed_ms = (now - self._input_budget_at) * 1000.0
+        self._input_budget_at = now
+        self._input_budget_ms = min(INPUT_BURST_MS, self._input_budget_ms + elapsed_ms * INPUT_PACE)
+        if ms > self._input_budget_ms:
+            return False
+        self._input_budget_ms -= ms
+        return True
 
     def send_text(self, command: Text, sender: Listener | None = None) -> int | None:
         """Queue typed text; the turn it went into, or None when the inbox is full.
@@ -365,7 +464,7 @@ class LiveSession:
         if sender is not None:
             sender.send_event(protocol.TextAccepted(command.id, turn))
         delta = f" {command.text}" if self.transcript.has(turn, "user") else command.text
-        self._broadcast_transcript(self.transcript.append("user", delta, turn, self.now(), True))
+        self._add_transcript("user", delta, turn, True)
         return turn
 
     def _claim_call(self, call_id: str) -> bool:
@@ -375,15 +474,35 @@ class LiveSession:
     def _put(self, command: UpstreamCommand) -> bool:
         if self.ended:
             return False
+        chars = len(command.text) if isinstance(command, Text) else 0
+        if chars and self._inbox_text_chars + chars > INBOX_TEXT_CHARS:
+            return False  # typed text faster than the upstream takes it
         try:
             self._inbox.put_nowait(command)
         except asyncio.QueueFull:
             return False
+        self._inbox_text_chars += chars
         return True
 
     async def _forward(self, upstream: Upstream) -> None:
+        """Deliver the inbox upstream in order, one command at a time.
+
+        Audio frames that queued up behind a slow write go out together, up to
+        `COALESCE_BYTES` (40 ms) per message: fewer and larger upstream writes exactly
+        when the server is behind. A frame alone in the inbox goes at once, as it came.
+        More than LATE_INPUT_MS of audio waiting is too late to send: the oldest goes,
+        counted in `dropped_in_ms`, so a server that cannot keep up says so.
+        """
+        waiting: UpstreamCommand | None = None
         while True:
-            command = await self._inbox.get()
+            if waiting is None and self._inbox.qsize() >= LATE_CHECK_ITEMS:
+                self._drop_late_audio()
+            command = waiting if waiting is not None else await self._inbox.get()
+            waiting = None
+            if isinstance(command, AudioFrame):
+                command, waiting = self._coalesce(command)
+            elif isinstance(command, Text):
+                self._inbox_text_chars -= len(command.text)
             try:
                 await command.deliver(upstream)
             except UpstreamClosed:
@@ -392,6 +511,57 @@ class LiveSession:
                 kind = command.type
                 self._log.warning("gemini-live %s: sending %s failed: %s", self.id, kind, err)
                 self._broadcast(protocol.Error("send_failed", f"could not send {kind}: {err}"))
+
+    def _drop_late_audio(self) -> None:
+        """Keep at most LATE_INPUT_MS of audio waiting: the oldest frames go, counted.
+
+        The rest of the inbox (texts, tool responses, signals) stays, in order.
+        """
+        queued: list[UpstreamCommand] = []
+        while not self._inbox.empty():
+            queued.append(self._inbox.get_nowait())
+        excess = sum(c.ms for c in queued if isinstance(c, AudioFrame)) - LATE_INPUT_MS
+        kept: list[UpstreamCommand] = []
+        for command in queued:
+            if excess > 0 and isinstance(command, AudioFrame):
+                excess -= command.ms
+                self.stats.dropped_in_ms += command.ms
+                self.stats.late_dropped_frames += 1
+                continue
+            kept.append(command)
+        for command in kept:
+            self._inbox.put_nowait(command)
+        if len(kept) < len(queued) and not self._warned_late:
+            self._warned_late = True
+            self._log.warning(
+                "gemini-live %s: the upstream is more than %.0f ms behind the microphone; "
+                "dropping the oldest audio (dropped_in_ms counts it)",
+                self.id,
+                LATE_INPUT_MS,
+            )
+
+    def _coalesce(self, frame: AudioFrame) -> tuple[AudioFrame, UpstreamCommand | None]:
+        """`frame` joined by the audio queued right behind it, up to COALESCE_BYTES.
+
+        Only what is in the inbox already: nothing waits for a frame to come. Returns the
+        frame to send and the command taken out of the inbox but not joined (it goes next).
+        """
+        size = len(frame.pcm)
+        if size >= COALESCE_BYTES or self._inbox.empty():
+            return frame, None
+        parts = [frame.pcm]
+        waiting: UpstreamCommand | None = None
+        while not self._inbox.empty():
+            command = self._inbox.get_nowait()
+            if not isinstance(command, AudioFrame) or size + len(command.pcm) > COALESCE_BYTES:
+                waiting = command
+                break
+            parts.append(command.pcm)
+            size += len(command.pcm)
+        if len(parts) == 1:
+            return frame, waiting
+        self.stats.coalesced_frames += len(parts) - 1
+        return AudioFrame(b"".join(parts)), waiting
 
     # ---- upstream events -------------------------------------------------------------
 
@@ -419,7 +589,18 @@ class LiveSession:
             case InterruptedEvent():
                 self._on_interrupted()
             case TurnCompleteEvent():
-                self._on_turn_complete()
+                self._on_turn_complete(event.reason)
+            case InterimTranscriptEvent():
+                self._on_interim(event.text)
+            case GenerationCompleteEvent():
+                if not self._muted:
+                    self._broadcast(protocol.GenerationComplete(self.turn))
+            case InteractionStatusEvent():
+                self._broadcast(protocol.Thinking(self.turn, event.active))
+            case VoiceActivityEvent():
+                self._broadcast(protocol.VoiceActivity(self.turn, event.activity))
+            case GroundingEvent():
+                self._on_grounding(event)
             case ToolCallEvent():
                 self._on_tool_call(event)
             case ToolCallCancelledEvent():
@@ -427,7 +608,9 @@ class LiveSession:
                     self._pending_calls.pop(call_id, None)
                 self._broadcast(protocol.ToolCallCancelled(tuple(event.ids), self.turn))
             case UsageEvent():
-                self._broadcast(protocol.Usage(dict(event.usage), self.turn))
+                self._on_usage(event)
+            case NewConnectionEvent():
+                self.usage.new_connection()
             case StateEvent():
                 if event.state == "live" and self.state == "reconnecting":
                     self.stats.reconnects += 1
@@ -456,14 +639,45 @@ class LiveSession:
             if client.wants_audio and not client.send_audio(event.pcm):
                 self.stats.dropped_out_ms += ms
 
+    def _on_interim(self, text: str) -> None:
+        """Words the user is saying, not settled yet: shown (not stored) after what was
+        settled of the turn, until the transcription proper replaces them."""
+        if self.transcript.has(self.turn, "model"):
+            return  # the model answers: the user's words of this turn are over
+        self._interim = text
+        entry = self.transcript.last_of(self.turn)
+        settled = entry.text if entry is not None and entry.role == "user" else ""
+        shown = f"{settled} {text}" if settled else text
+        self._broadcast(protocol.Transcript("user", shown, self.turn, False, False))
+
+    def _on_grounding(self, event: GroundingEvent) -> None:
+        known = {source["uri"] for source in self._sources}
+        new: list[protocol.GroundingSource] = [
+            {"title": s.title, "uri": s.uri} for s in event.sources if s.uri not in known
+        ]
+        new = new[: max(0, MAX_SOURCES - len(self._sources))]
+        if new:
+            self._sources.extend(new)
+            self._broadcast(protocol.Grounding(self.turn, tuple(new)))
+
     def _on_transcript(self, event: TranscriptEvent) -> None:
+        if event.role == "user":
+            self._interim = ""  # the transcription proper replaces the interim text
         if event.role == "model":
             if self._muted:
                 return
             self._model_started()
-        self._broadcast_transcript(
-            self.transcript.append(event.role, event.text, self.turn, self.now(), event.final)
-        )
+        self._add_transcript(event.role, event.text, self.turn, event.final)
+
+    def _add_transcript(self, role: protocol.Role, delta: str, turn: int, final: bool) -> None:
+        entry = self.transcript.append(role, delta, turn, self.now(), final)
+        self._broadcast_transcript(entry)
+        if self.transcript.cut is not None:
+            message = (
+                f"the {role} text of turn {turn} is longer than "
+                f"{self.transcript.max_entry_chars} characters; the rest is not kept"
+            )
+            self._broadcast(protocol.Error("transcript_too_long", message))
 
     def _model_started(self) -> None:
         """The model answers: what the user said in this turn is complete."""
@@ -482,10 +696,41 @@ class LiveSession:
         self._broadcast(protocol.Interrupted(self.turn))
         self._broadcast_transcript(self.transcript.mark_interrupted(self.turn))
 
-    def _on_turn_complete(self) -> None:
+    def _on_usage(self, event: UsageEvent) -> None:
+        delta = self.usage.observe(event.usage)
+        self._broadcast(
+            protocol.Usage(
+                dict(event.usage),
+                self.turn,
+                cast(protocol.TokenCounts, delta.to_json()),
+                _totals(self.usage.turn),
+                _totals(self.usage.session),
+            )
+        )
+        over = self.usage.over_budget()
+        if over is not None:
+            self._log.info("gemini-live %s: budget exceeded", self.id)
+            self._fail("budget_exceeded", over)
+
+    def _on_turn_complete(self, reason: str | None = None) -> None:
+        if self._interim and not self.transcript.has(self.turn, "user"):
+            # No transcription proper came: the interim words are what was heard.
+            self.transcript.append("user", self._interim, self.turn, self.now(), False)
+        self._interim = ""
         for entry in self.transcript.settle(self.turn):
             self._broadcast_transcript(entry)
-        self._broadcast(protocol.TurnComplete(self.turn))
+        turn_usage = self.usage.end_turn()
+        closing = (
+            self.transcript.closing(self.turn, self.now())
+            if reason is not None
+            else self.transcript.last_of(self.turn)
+        )
+        if closing is not None:
+            closing.usage = _totals(turn_usage)
+            closing.reason = reason
+            closing.sources = list(self._sources)
+        self._sources = []
+        self._broadcast(protocol.TurnComplete(self.turn, reason))
         self.stats.turns += 1  # which starts the next turn
 
     def _on_tool_call(self, event: ToolCallEvent) -> None:
@@ -535,5 +780,9 @@ class LiveSession:
             "device_connected": self._device is not None,
             "turn": self.turn,
             "error": self.error,
-            "stats": self.stats.as_json(dropped),
+            "stats": self.stats.as_json(_totals(self.usage.session), dropped),
         }
+
+
+def _totals(usage: Usage) -> protocol.UsageTotals:
+    return cast(protocol.UsageTotals, usage.to_json())

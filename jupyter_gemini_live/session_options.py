@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.base import SessionOptions, VadOptions
+from . import models
+from .backends.base import MediaResolution, SessionOptions, VadOptions
+from .models import ModelCapabilities
 
 MAX_INSTRUCTION_CHARS = 20_000
 MAX_NAME_CHARS = 200
@@ -30,6 +33,13 @@ FIELDS = {
     "vad",
     "tools",
     "record",
+    "thinking_level",
+    "proactive_audio",
+    "affective_dialog",
+    "google_search",
+    "media_resolution",
+    "budget_tokens",
+    "budget_usd",
 }
 VAD_FIELDS = {"silence_ms", "prefix_padding_ms", "start_sensitivity", "end_sensitivity"}
 
@@ -63,7 +73,7 @@ def decode_body(raw: bytes) -> object:
     except UnicodeDecodeError as err:
         raise OptionError("body", f"not UTF-8 (byte {err.start})") from None
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise OptionError("body", f"nested deeper than {MAX_BODY_DEPTH} levels") from None
     except ValueError as err:  # JSONDecodeError, and integers of too many digits
@@ -75,6 +85,13 @@ def decode_body(raw: bytes) -> object:
 
 def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range (finite numbers only)")
+    return value
 
 
 def _depth(value: object) -> int:
@@ -107,9 +124,11 @@ def parse_session_options(body: object, defaults: Defaults) -> SessionOptions:
             unknown[0], f"unknown field; known fields are {', '.join(sorted(FIELDS))}"
         )
     backend = _choice(body, "backend", defaults.backends, defaults.backend)
+    model = _name(body, "model", defaults.model)
+    capable = models.capabilities(model)
     return SessionOptions(
         backend=backend,
-        model=_name(body, "model", defaults.model),
+        model=model,
         voice=_choice(body, "voice", defaults.voices, defaults.voice),
         system_instruction=_text(body, "system_instruction", MAX_INSTRUCTION_CHARS),
         language=_text(body, "language", 35),
@@ -118,9 +137,158 @@ def parse_session_options(body: object, defaults: Defaults) -> SessionOptions:
         if _choice(body, "activity_detection", frozenset({"auto", "manual"}), "auto") == "manual"
         else "auto",
         vad=_vad(body.get("vad")),
-        tools=_tools(body.get("tools")),
+        tools=_tools(body.get("tools"), capable),
         record=_flag(body, "record", False),
+        thinking_level=_thinking_level(body, capable),
+        proactive_audio=_proactive_audio(body, capable),
+        affective_dialog=_affective_dialog(body, capable),
+        google_search=_google_search(body, capable),
+        media_resolution=_media_resolution(body, capable),
+        budget_tokens=_budget_tokens(body),
+        budget_usd=_budget_usd(body),
     )
+
+
+def _budget_tokens(body: Mapping[str, Any]) -> int | None:
+    """A session's own token budget (the server's c.GeminiLive.budget_tokens caps it)."""
+    value = body.get("budget_tokens")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise OptionError("budget_tokens", "expected a whole number of tokens above 0")
+    return value
+
+
+def _budget_usd(body: Mapping[str, Any]) -> float | None:
+    """A session's own money budget in USD (c.GeminiLive.budget_usd caps it)."""
+    value = body.get("budget_usd")
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise OptionError("budget_usd", "expected an amount in USD above 0")
+    return float(value)
+
+
+# ---- what depends on the model (models.py's table) ----------------------------------------
+
+
+def _who(names: list[str]) -> str:
+    return ", ".join(names) if names else "none of the known models"
+
+
+def _thinking_level(body: Mapping[str, Any], capable: ModelCapabilities) -> str | None:
+    value = body.get("thinking_level")
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in models.THINKING_LEVELS:
+        raise OptionError("thinking_level", f"expected one of {', '.join(models.THINKING_LEVELS)}")
+    level = value.lower()
+    if not capable.thinking_levels:
+        with_levels = [
+            f"{m.name} ({', '.join(m.thinking_levels)})" for m in models.MODELS if m.thinking_levels
+        ]
+        raise OptionError(
+            "thinking_level",
+            f"{capable.name} takes no thinking level; models that do: {_who(with_levels)}",
+        )
+    if level not in capable.thinking_levels:
+        raise OptionError(
+            "thinking_level",
+            f"{capable.name} takes {', '.join(capable.thinking_levels)}, not {level!r}",
+        )
+    return level
+
+
+def _proactive_audio(body: Mapping[str, Any], capable: ModelCapabilities) -> bool | None:
+    if body.get("proactive_audio") is None:
+        return None
+    value = _flag(body, "proactive_audio", False)
+    optional = models.supporting("proactive_audio", "optional")
+    if capable.proactive_audio == "always_on" and not value:
+        raise OptionError(
+            "proactive_audio",
+            f"{capable.name} is always proactive and cannot turn it off; models where "
+            f"it is optional: {_who(optional)}",
+        )
+    if capable.proactive_audio == "unsupported" and value:
+        always = models.supporting("proactive_audio", "always_on")
+        raise OptionError(
+            "proactive_audio",
+            f"{capable.name} has no proactive audio; models that have it: "
+            f"{_who(optional + always)}",
+        )
+    return value
+
+
+def _affective_dialog(body: Mapping[str, Any], capable: ModelCapabilities) -> bool | None:
+    if body.get("affective_dialog") is None:
+        return None
+    value = _flag(body, "affective_dialog", False)
+    supported = _who(models.supporting("affective_dialog", "supported"))
+    if capable.affective_dialog == "service_decides":
+        raise OptionError(
+            "affective_dialog",
+            f"the service decides affective dialog for {capable.name} (it cannot be "
+            f"set); models where it can: {supported}",
+        )
+    if capable.affective_dialog == "unsupported" and value:
+        raise OptionError(
+            "affective_dialog",
+            f"{capable.name} has no affective dialog; models that have it: {supported}",
+        )
+    return value
+
+
+def _google_search(body: Mapping[str, Any], capable: ModelCapabilities) -> bool:
+    value = _flag(body, "google_search", False)
+    if value and not capable.google_search:
+        raise OptionError(
+            "google_search",
+            f"{capable.name} has no Google Search grounding; models that have it: "
+            f"{_who(models.supporting('google_search'))}",
+        )
+    return value
+
+
+def _media_resolution(
+    body: Mapping[str, Any], capable: ModelCapabilities
+) -> MediaResolution | None:
+    value = body.get("media_resolution")
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in models.MEDIA_RESOLUTIONS:
+        raise OptionError(
+            "media_resolution", f"expected one of {', '.join(models.MEDIA_RESOLUTIONS)}"
+        )
+    if not capable.image_input:
+        raise OptionError(
+            "media_resolution",
+            f"{capable.name} takes no images; models that do: "
+            f"{_who(models.supporting('image_input'))}",
+        )
+    resolution: MediaResolution = value.lower()  # type: ignore[assignment]
+    return resolution
+
+
+def _behavior(value: object, where: str, capable: ModelCapabilities) -> str:
+    if not isinstance(value, str) or value.upper() not in models.BEHAVIORS:
+        raise OptionError(where, f"expected one of {', '.join(models.BEHAVIORS)}")
+    behavior = value.upper()
+    if behavior in capable.behaviors:
+        return behavior
+    if behavior == "BLOCKING" and not capable.async_function_calling:
+        return behavior  # what such a model does anyway: nothing to send
+    able = _who(models.supporting("behaviors", behavior))
+    if capable.async_function_calling:
+        problem = f"{capable.name} calls functions {', '.join(capable.behaviors)} only"
+    else:
+        problem = f"{capable.name} has no async function calling"
+    raise OptionError(where, f"{problem}; models that take {behavior}: {able}")
 
 
 def _name(body: Mapping[str, Any], field: str, default: str) -> str:
@@ -192,7 +360,7 @@ def _int(body: Mapping[str, Any], field: str, default: int, low: int, high: int)
     return value
 
 
-def _tools(value: object) -> tuple[Mapping[str, Any], ...]:
+def _tools(value: object, capable: ModelCapabilities) -> tuple[Mapping[str, Any], ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -205,8 +373,10 @@ def _tools(value: object) -> tuple[Mapping[str, Any], ...]:
     for index, tool in enumerate(value):
         where = f"tools[{index}]"
         if not isinstance(tool, Mapping):
-            raise OptionError(where, "expected an object with name, description, parameters")
-        extra = sorted(set(tool) - {"name", "description", "parameters"})
+            raise OptionError(
+                where, "expected an object with name, description, parameters, behavior"
+            )
+        extra = sorted(set(tool) - {"name", "description", "parameters", "behavior"})
         if extra:
             raise OptionError(f"{where}.{extra[0]}", "unknown field")
         name = tool.get("name")
@@ -224,7 +394,17 @@ def _tools(value: object) -> tuple[Mapping[str, Any], ...]:
         params = tool.get("parameters")
         if params is not None:
             _schema(params, f"{where}.parameters", 0)
-    return tuple(dict(tool) for tool in value)
+    declarations = []
+    for index, tool in enumerate(value):
+        declaration = dict(tool)
+        if tool.get("behavior") is not None:
+            declaration["behavior"] = _behavior(
+                tool["behavior"], f"tools[{index}].behavior", capable
+            )
+        else:
+            declaration.pop("behavior", None)
+        declarations.append(declaration)
+    return tuple(declarations)
 
 
 # ---- the schema of a function's parameters -----------------------------------------------

@@ -21,18 +21,35 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.websocket import (
+    WebSocketClosedError,
+    WebSocketHandler,
+    WebSocketProtocol,
+    WebSocketProtocol13,
+    _DecompressTooLargeError,
+)
 
 from .backends.relay import MicQueue
 from .handler_base import GeminiLiveMixin
 from .outbox import Close, Outbox, OutboxOverflow
-from .protocol import DEVICE_BUSY, Error, FrameError, Mode, ServerEvent, parse_frame
-from .session import LiveSession
+from .protocol import (
+    DEVICE_BUSY,
+    INVALID_UTF8,
+    Error,
+    FrameError,
+    Mode,
+    Pong,
+    ServerEvent,
+    dumps,
+    parse_frame,
+)
+from .session import MAX_OBSERVERS, LiveSession
 
 DEVICE_TAKEN = (
     "session %s already has a device (a Gemini Live panel holds its microphone); "
     "stop it there first"
 )
+TOO_MANY_OBSERVERS = "session %s has %d observers already; close one first"
 
 
 class SessionWebSocket(
@@ -70,10 +87,26 @@ class SessionWebSocket(
         self.exclusive = self.mode == "device" and self.get_argument("exclusive", "0") == "1"
         if self.exclusive and session.has_device():
             raise web.HTTPError(409, "%s", DEVICE_TAKEN % session_id)
+        if self.mode == "observe" and session.observer_count() >= MAX_OBSERVERS:
+            raise web.HTTPError(429, "%s", TOO_MANY_OBSERVERS % (session_id, MAX_OBSERVERS))
+        # tornado's own origin check answers in plain text; the same check, answered in JSON
+        # (tornado checks again in super().get(), which then passes).
+        refused = self._check_cross_origin(self.check_origin)
+        if refused is not None:
+            self.log.warning("gemini-live: cross-origin stream refused: %s", refused)
+            raise web.HTTPError(403, "%s", f"cross-origin websocket refused: {refused}")
         if self.mode == "source" and (refusal := session.source_refusal()) is not None:
             raise web.HTTPError(409, "%s", refusal)
         self.live = session
         await super().get(session_id)
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        """tornado's protocol, except that a text frame of invalid UTF-8 is closed with
+        1007 and a reason (RFC 6455 7.1.7), where tornado drops the TCP connection."""
+        protocol = super().get_websocket_protocol()
+        if type(protocol) is WebSocketProtocol13:
+            protocol.__class__ = _StrictUtf8Protocol
+        return protocol
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open()  # WebSocketMixin's keep-alive pings
@@ -85,6 +118,9 @@ class SessionWebSocket(
         assert self.live is not None
         if self.exclusive and self.live.has_device():  # another one came in meanwhile
             self.close(DEVICE_BUSY, "the session has a device already")
+            return
+        if self.mode == "observe" and self.live.observer_count() >= MAX_OBSERVERS:
+            self.close(DEVICE_BUSY, f"the session has {MAX_OBSERVERS} observers already")
             return
         if self.mode == "source":
             refusal = self.live.source_refusal()  # another one came in meanwhile
@@ -115,6 +151,9 @@ class SessionWebSocket(
         writer = getattr(self, "_writer", None)
         if writer is not None:
             writer.cancel()
+        outbox = getattr(self, "outbox", None)
+        if outbox is not None:
+            outbox.clear()
         if self._mic_writer is not None:
             self._mic_writer.cancel()
 
@@ -125,7 +164,12 @@ class SessionWebSocket(
 
     def send_event(self, event: ServerEvent) -> None:
         try:
-            self.outbox.put_event(event.to_json())
+            text = dumps(event.to_json())
+        except ValueError as err:  # NaN or Infinity (from upstream): never on the wire
+            self.log.warning("gemini-live: %s event not sent: %s", event.type, err)
+            text = dumps(Error("unencodable_event", f"{event.type}: {err}").to_json())
+        try:
+            self.outbox.put_event(text)
         except OutboxOverflow as err:
             self.log.warning("gemini-live: dropping a client that does not read: %s", err)
             self.close(1008, "client too slow: events not read")
@@ -136,6 +180,12 @@ class SessionWebSocket(
     def disconnect(self, code: int, reason: str) -> None:
         """Close after what is queued has been written (a final error event, say)."""
         self.outbox.put_close(code, reason)
+
+    async def wait_closed(self) -> None:
+        writer = getattr(self, "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(writer)
 
     async def _write_forever(self) -> None:
         with contextlib.suppress(WebSocketClosedError, asyncio.CancelledError):
@@ -154,6 +204,48 @@ class SessionWebSocket(
                 await self.write_message(await mic.get(), binary=True)
 
 
+class _StrictUtf8Protocol(WebSocketProtocol13):
+    """Checks a text frame's UTF-8 before tornado, which would drop the connection."""
+
+    def _handle_message(self, opcode: int, data: bytes) -> Any:
+        if opcode != 0x1 or self.client_terminated:
+            return super()._handle_message(opcode, data)
+        if self.server_terminated:
+            return None  # closing: what the client still sends is not read
+        if self._frame_compressed:  # decompress here (as tornado would), then check
+            assert self._decompressor is not None
+            try:
+                data = self._decompressor.decompress(data)
+            except _DecompressTooLargeError:
+                self.close(1009, "message too big after decompression")
+                self._abort()
+                return None
+            self._frame_compressed = False
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            self.close(INVALID_UTF8, f"text frame is not valid UTF-8 (byte {err.start})")
+            return None
+        return super()._handle_message(opcode, data)
+
+
 def _short(reason: str) -> str:
     """A close reason fits in 123 bytes of UTF-8 (RFC 6455), cut on a character boundary."""
     return reason.encode()[:123].decode(errors="ignore")
+
+
+class ProbeWebSocket(GeminiLiveMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """`gemini-live/api/probe`: answers `{"type": "pong", "t": null}` and closes. The
+    panel's pre-flight check opens it to learn that websockets reach the server (a proxy
+    in between may pass plain HTTP but block them) before the user presses Start."""
+
+    def set_default_headers(self) -> None:
+        """Undo JupyterHandler's, which do not apply to a websocket."""
+
+    @ws_authenticated
+    async def get(self) -> None:
+        await super().get()
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        self.write_message(Pong(None).to_json())
+        self.close(1000, "probe answered")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh Debian machine, then run every check and test:
 # linters (ruff, mypy, eslint, prettier), jest, and pytest (server, backends, simulator,
-# and the browser end-to-end tests in Debian's Chromium). Extra arguments go to pytest.
+# the browser end-to-end tests in Debian's Chromium, and a real JupyterHub behind
+# configurable-http-proxy). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 DEBIAN_FRONTEND=noninteractive
@@ -14,7 +15,14 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 # Builds the lab extension (jlpm install + build:prod) and installs both halves.
-python -m pip install -q ".[test]"
+python -m pip install -q ".[test,bench]"
+
+# configurable-http-proxy (npm) for the JupyterHub tests (tests/hub), in .cache/chp
+chp_bin="$PWD/.cache/chp/node_modules/.bin"
+if [ ! -x "$chp_bin/configurable-http-proxy" ]; then
+  npm install -q --prefix "$PWD/.cache/chp" --no-audit --no-fund configurable-http-proxy
+fi
+export PATH="$chp_bin:$PATH"
 
 (
   cd labextension

@@ -33,6 +33,8 @@ class Lab:
     process: subprocess.Popen[bytes]
     root: Path
     runtime: Path
+    #: the server's output (stdout and stderr)
+    log: Path
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """The extension's REST API: `lab.api("GET", "sessions")`."""
@@ -54,13 +56,17 @@ class Lab:
 def start_lab(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
     started: list[Lab] = []
 
-    def start(*options: str, app: str = "lab") -> Lab:
+    def start(*options: str, app: str = "lab", env: dict[str, str] | None = None) -> Lab:
+        """`env`: variables added to the server's environment (a key, say)."""
         port, token = free_port(), secrets.token_hex(16)
         root = tmp_path / "root"
         root.mkdir(exist_ok=True)
         runtime = tmp_path / "runtime"
-        env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY", "GEMINI_API_KEY")}
-        env["JUPYTER_RUNTIME_DIR"] = str(runtime)
+        full_env = {
+            k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+        }
+        full_env.update(env or {})
+        full_env["JUPYTER_RUNTIME_DIR"] = str(runtime)
         command = [
             sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root",
             f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={token}",
@@ -73,11 +79,12 @@ def start_lab(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
                 f"--LabServerApp.user_settings_dir={quiet_settings(tmp_path / 'settings')}",
             ]
         command += options
-        log = open(tmp_path / f"lab-{port}.log", "wb")  # noqa: SIM115 -- closed with the process
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        lab = Lab(f"http://127.0.0.1:{port}/", token, process, root, runtime)
+        log_path = tmp_path / f"lab-{port}.log"
+        log = open(log_path, "wb")  # noqa: SIM115 -- closed with the process
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+        lab = Lab(f"http://127.0.0.1:{port}/", token, process, root, runtime, log_path)
         started.append(lab)
-        wait_until_up(lab, tmp_path / f"lab-{port}.log")
+        wait_until_up(lab, log_path)
         return lab
 
     yield start

@@ -1,4 +1,6 @@
-"""A scripted backend for session tests: the test says what the upstream yields, when."""
+"""A scripted backend for session tests: the test says what the upstream yields, when,
+and reads what the session forwarded to it. (Registered as the backend "scripted" by the
+`scripted` fixture of tests/conftest.py.)"""
 
 from __future__ import annotations
 
@@ -6,39 +8,54 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from jupyter_gemini_live.backends.base import Backend, Event, SessionOptions, Upstream
+from jupyter_gemini_live.backends.base import (
+    Backend,
+    Event,
+    SessionOptions,
+    Upstream,
+    UpstreamClosed,
+)
+
+#: `until_sent(kind)` without a payload: the first of that kind, whatever it carries
+ANY = object()
 
 
 class ScriptedUpstream(Upstream):
-    """Yields what the test `say`s; remembers what the session sent it."""
+    """Yields the bursts the test `say`s; remembers what the session sent it.
+
+    The events of one burst reach the session back to back, without the event loop
+    running anything else in between (as model messages that arrive in one network read).
+    """
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, Any]] = []
         self.closed = False
-        self._script: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._script: asyncio.Queue[tuple[Event, ...] | None] = asyncio.Queue()
         self._sent_changed = asyncio.Event()
 
     def say(self, *events: Event) -> None:
-        for event in events:
-            self._script.put_nowait(event)
+        self._script.put_nowait(events)
 
     def end(self) -> None:
         self._script.put_nowait(None)
 
-    async def until_sent(self, kind: str, timeout: float = 10.0) -> Any:
-        """What the session delivered of `kind` first (waits for it)."""
+    async def until_sent(self, kind: str, payload: Any = ANY, timeout: float = 10.0) -> Any:
+        """The first payload of `kind` the session delivered (equal to `payload` if given);
+        waits for it."""
 
         async def wait() -> Any:
             while True:
-                for sent_kind, payload in self.sent:
-                    if sent_kind == kind:
-                        return payload
+                for sent_kind, sent in self.sent:
+                    if sent_kind == kind and (payload is ANY or sent == payload):
+                        return sent
                 self._sent_changed.clear()
                 await self._sent_changed.wait()
 
         return await asyncio.wait_for(wait(), timeout)
 
     def _record(self, kind: str, payload: Any = None) -> None:
+        if self.closed:
+            raise UpstreamClosed("the scripted conversation is closed")
         self.sent.append((kind, payload))
         self._sent_changed.set()
 
@@ -61,13 +78,19 @@ class ScriptedUpstream(Upstream):
         self._record("image", (mime_type, data))
 
     async def send_tool_response(
-        self, call_id: str, name: str, response: Mapping[str, Any]
+        self,
+        call_id: str,
+        name: str,
+        response: Mapping[str, Any],
+        scheduling: str | None = None,
     ) -> None:
-        self._record("tool_response", (call_id, name, dict(response)))
+        answer = (call_id, name, dict(response))
+        self._record("tool_response", (*answer, scheduling) if scheduling else answer)
 
     async def events(self) -> AsyncIterator[Event]:
-        while (event := await self._script.get()) is not None:
-            yield event
+        while (burst := await self._script.get()) is not None:
+            for event in burst:
+                yield event
 
     async def close(self) -> None:
         self.closed = True

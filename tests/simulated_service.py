@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import trustme
-from google.genai import types
+from google.genai import _live_converters, types
 
 from jupyter_gemini_live.simulator import Faults, Simulator
 
@@ -50,4 +50,8 @@ def make_simulator(server_ssl: ssl.SSLContext) -> Iterator[Callable[..., Simulat
     for simulator in made:
         for text in simulator.sent:
             message = types.LiveServerMessage.model_validate(json.loads(text))
+            assert message.model_dump(exclude_none=True), text
+        for text in simulator.sent_vertex:  # as the SDK reads Vertex AI's messages
+            converted = _live_converters._LiveServerMessage_from_vertex(json.loads(text))
+            message = types.LiveServerMessage.model_validate(converted)
             assert message.model_dump(exclude_none=True), text

@@ -94,3 +94,53 @@ def test_the_new_settings_have_safe_defaults() -> None:
     assert app.expose_key_to_kernels is False
     assert app.keep_recordings is False
     assert app.recording_max_mb > 0
+
+
+async def test_status_offers_the_models_and_their_capabilities(api: Any) -> None:
+    from jupyter_gemini_live import models
+
+    code, status = await api("GET", "status")
+    assert code == 200
+    assert status["api"] == "developer"
+    assert status["default_model"] == "gemini-3.8-live"
+    assert status["models"] == models.offered()
+    assert set(status["capabilities"]) == set(status["models"])
+    live = status["capabilities"]["gemini-3.8-live"]
+    assert live == models.capabilities("gemini-3.8-live").to_json()
+    assert live["proactive_audio"] == "always_on"
+    unknown = status["unknown_model_capabilities"]
+    assert unknown["known"] is False
+    assert unknown["behaviors"] == []
+    code, body = await api("POST", "sessions", body={"backend": "echo", "thinking_level": "low"})
+    assert code == 400
+    assert "thinking_level" in body["message"]
+
+
+def test_vertex_ai_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "from-env")
+    monkeypatch.delenv("GOOGLE_CLOUD_LOCATION", raising=False)
+    app = GeminiLive(vertexai=True)
+    assert (app.project, app.location, app.api) == ("from-env", "us-central1", "vertex")
+    assert app.models[-1] == "gemini-live-2.5-flash-native-audio"
+    assert app.model == "gemini-3.8-live"
+    assert app.resolved_default_backend() == "gemini"
+    backend = app.make_backends()["gemini"]
+    assert backend.unavailable_reason() is None  # credentials are loaded at connect
+    assert (backend.vertexai, backend.project, backend.location) == (  # type: ignore[attr-defined]
+        True,
+        "from-env",
+        "us-central1",
+    )
+    assert "gemini-live-2.5-flash-native-audio" not in GeminiLive().models
+
+
+def test_prices_and_budget_settings() -> None:
+    app = GeminiLive(prices={"*": {"output_audio": 10}}, budget_tokens=1000)
+    policy = app.usage_policy()
+    assert policy.prices_for("any").output_audio == 10.0
+    assert policy.budget.max_tokens == 1000
+    assert policy.budget.max_usd is None
+    with pytest.raises(Exception, match="unknown field"):
+        GeminiLive(prices={"*": {"output_sound": 1}})

@@ -109,6 +109,44 @@ async def test_start_say_transcript_stop(
     assert session_id not in capsys.readouterr().out
 
 
+async def test_a_question_is_not_a_help_request(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's example as a user types it: the trailing `?` goes to the model."""
+    await line(shell, "start --backend echo")
+    capsys.readouterr()
+    result = await asyncio.to_thread(
+        shell.run_cell, "%gemini_live say Should I take an umbrella in Paris?"
+    )
+    result.raise_error()
+    out = capsys.readouterr().out
+    assert out == "You said: Should I take an umbrella in Paris?\n"
+    assert "not found" not in out
+    # in a cell with other code, indented, and with IPython's $-expansion
+    shell.user_ns["city"] = "Rome"
+    result = await asyncio.to_thread(
+        shell.run_cell, "if True:\n    %gemini_live say Sun in $city?\nanswered = True\n"
+    )
+    result.raise_error()
+    assert capsys.readouterr().out == "You said: Sun in Rome?\n"
+    assert shell.user_ns["answered"] is True
+    # without arguments it is still IPython's help for the magic
+    assert "pinfo" in shell.transform_cell("%gemini_live?")
+    await line(shell, "stop")
+
+
+def test_unloading_removes_the_question_transform() -> None:
+    from jupyter_gemini_live.client.magics import keep_questions
+
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("jupyter_gemini_live")
+    ip.extension_manager.load_extension("jupyter_gemini_live")
+    assert ip.input_transformers_cleanup.count(keep_questions) == 1
+    ip.extension_manager.unload_extension("jupyter_gemini_live")
+    assert keep_questions not in ip.input_transformers_cleanup
+    assert "pinfo" in ip.transform_cell("%gemini_live say where?")
+
+
 def get_weather(city: str) -> dict[str, Any]:
     """The weather in a city."""
     return {"city": city, "sky": "clear"}

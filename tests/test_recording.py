@@ -13,7 +13,7 @@ import pytest
 from speech import frames, silence, speech
 
 from jupyter_gemini_live.backends.base import BackendError
-from jupyter_gemini_live.recording import Recorder, RecordingUnavailable
+from jupyter_gemini_live.recording import Recorder, RecordingSettings, RecordingUnavailable
 
 
 def active_seconds(channel: np.ndarray, rate: int) -> tuple[float, float, float]:
@@ -62,13 +62,44 @@ async def test_an_unwritable_record_dir_is_a_503_and_frees_the_slot(
     manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    manager.record_dir = str(blocker / "recordings")
+    manager.recording = RecordingSettings(str(blocker / "recordings"))
     for _ in range(manager.max_sessions + 1):
         code, body = await api("POST", "sessions", body={"record": True})
         assert code == 503, body
         assert "c.GeminiLive.record_dir" in body["message"]
     code, _session = await api("POST", "sessions", body={})
     assert code == 201
+
+
+async def test_a_deleted_session_takes_its_recording_with_it(api: Any, jp_serverapp: Any) -> None:
+    """Regression: recordings were never deleted (~345 MB an hour each)."""
+    code, session = await api("POST", "sessions", body={"record": True})
+    assert code == 201
+    folder = Path(jp_serverapp.web_app.settings["gemini_live_sessions"].recording.folder)
+    path = folder / f"{session['id']}.wav"
+    assert path.exists()
+    code, _ = await api("DELETE", "sessions", session["id"])
+    assert code == 204
+    assert not path.exists()
+
+
+async def test_a_recording_that_reaches_its_size_limit_says_so(
+    api: Any, open_stream: Any, jp_serverapp: Any
+) -> None:
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    manager.recording = RecordingSettings(manager.recording.folder, max_bytes=48_000)
+    code, session = await api("POST", "sessions", body={"record": True})
+    assert code == 201
+    stream = await open_stream(session["id"])
+    await stream.until("ready")
+    await stream.talk(speech(1.0) + silence(0.8))
+    error = await stream.until("error")
+    assert error["code"] == "recording_stopped"
+    assert error["fatal"] is False
+    await stream.until("turn_complete", turn=1)  # the conversation goes on
+    code, body = await api("GET", "sessions", session["id"], "recording.wav")
+    assert code == 200
+    assert len(body) <= 48_000
 
 
 # ---- the Recorder on its own, on a clock the test moves -----------------------------------

@@ -151,6 +151,28 @@ async def test_text_turn_lands_in_the_transcript(api: Any) -> None:
     assert transcript[0]["turn"] == 1
 
 
+async def test_transcript_as_markdown(api: Any) -> None:
+    _, session = await api("POST", "sessions")
+    sid = session["id"]
+    await api("POST", "sessions", sid, "text", body={"text": "Will it rain in Paris?"})
+    code, body = await api("GET", "sessions", sid, "transcript", params={"format": "md"})
+    assert code == 200
+    text = body.decode()
+    assert text.startswith(f"# Gemini Live conversation {sid}\n")
+    assert "## Turn 1\n\n**You:** Will it rain in Paris?\n" in text
+    code, body = await api("GET", "sessions", sid, "transcript", params={"format": "json"})
+    assert body[0]["text"] == "Will it rain in Paris?"
+    code, error = await api("GET", "sessions", sid, "transcript", params={"format": "pdf"})
+    assert code == 400
+    assert error["message"].startswith("format")
+
+
+async def test_the_probe_websocket_answers_pong_and_closes(jp_ws_fetch: Any) -> None:
+    ws = await jp_ws_fetch("gemini-live", "api", "probe")
+    assert json.loads(await ws.read_message()) == {"type": "pong", "t": None}
+    assert await ws.read_message() is None
+
+
 @pytest.mark.parametrize("body", [{}, {"text": ""}, {"text": 3}, {"text": "x" * 30_000}])
 async def test_bad_text_bodies_are_400(api: Any, body: Any) -> None:
     _, session = await api("POST", "sessions")
@@ -164,3 +186,16 @@ async def test_recording_is_404_unless_requested(api: Any) -> None:
     code, error = await api("GET", "sessions", session["id"], "recording.wav")
     assert code == 404
     assert "record=true" in error["message"]
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe{}", b"[" * 5000 + b"]" * 5000, b'{"text": NaN}'])
+async def test_a_bad_body_is_a_400_about_the_body_on_every_post(api: Any, raw: bytes) -> None:
+    """Regression: a body that is not UTF-8 (or too deep for json) answered 500."""
+    code, body = await api("POST", "sessions", body=raw)
+    assert code == 400
+    assert body["message"].startswith("body:")
+    code, session = await api("POST", "sessions", body={})
+    assert code == 201
+    code, body = await api("POST", "sessions", session["id"], "text", body=raw)
+    assert code == 400
+    assert body["message"].startswith("body:")

@@ -7,14 +7,12 @@ import json
 import logging
 import os
 import secrets
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from jupyter_process import Lab, free_port, wait_for_kernel, wait_until_up
+from jupyter_process import Lab, wait_for_kernel
 from jupyter_process import _run as run_code
 from traitlets.config.loader import KVArgParseConfigLoader
 
@@ -71,38 +69,6 @@ def test_log_records_carrying_the_key_are_redacted() -> None:
 # ---- a real server, its kernels and terminals ---------------------------------------------
 
 
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., tuple[Lab, Path]]]:
-    """Like `start_lab`, with the environment a test gives (a key in it, say)."""
-    started: list[Lab] = []
-
-    def start(*options: str, env: dict[str, str]) -> tuple[Lab, Path]:
-        port, token = free_port(), secrets.token_hex(16)
-        root, runtime = tmp_path / "root", tmp_path / "runtime"
-        root.mkdir(exist_ok=True)
-        full_env = {**os.environ, **env, "JUPYTER_RUNTIME_DIR": str(runtime)}
-        command = [
-            sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root",
-            f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.token={token}",
-            f"--ServerApp.root_dir={root}", *options,
-        ]  # fmt: skip
-        log_path = tmp_path / f"server-{port}.log"
-        log = open(log_path, "wb")  # noqa: SIM115 -- closed with the process
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=full_env)
-        lab = Lab(f"http://127.0.0.1:{port}/", token, process, root, runtime)
-        started.append(lab)
-        wait_until_up(lab, log_path)
-        return lab, log_path
-
-    yield start
-    for lab in started:
-        lab.process.terminate()
-        try:
-            lab.process.wait(20)
-        except subprocess.TimeoutExpired:
-            lab.process.kill()
-
-
 def kernel_output(lab: Lab, code: str, timeout: float = 120.0) -> str:
     """What `code` prints in a new python3 kernel of the server."""
     from jupyter_client import BlockingKernelClient
@@ -142,11 +108,12 @@ def terminal_output(lab: Lab, command: str, until: str, timeout: float = 30.0) -
 
 
 def test_kernels_terminals_and_the_debug_log_never_see_the_key(
-    start_server: Callable[..., tuple[Lab, Path]],
+    start_lab: Callable[..., Lab],
 ) -> None:
-    lab, log = start_server(
+    lab = start_lab(
         "--debug",
         f"--GeminiLive.api_key={CLI_KEY}",
+        app="server",
         env={"GOOGLE_API_KEY": ENV_KEY, "GEMINI_API_KEY": OTHER_KEY},
     )
     seen = kernel_output(
@@ -168,7 +135,7 @@ def test_kernels_terminals_and_the_debug_log_never_see_the_key(
     assert lab.api("GET", "status")["backends"]["gemini"]["available"]
     lab.process.terminate()
     lab.process.wait(20)
-    text = log.read_text(errors="replace")
+    text = lab.log.read_text(errors="replace")
     assert "Config changed" in text, "the log is at debug level"
     for key in (CLI_KEY, ENV_KEY, OTHER_KEY):
         assert key not in text

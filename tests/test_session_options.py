@@ -52,6 +52,8 @@ def problem(body: object) -> str:
         (b"\xff\xfe{}", "not UTF-8"),
         (b'{"record": tru', "not JSON"),
         (b'{"vad": {"silence_ms": NaN}}', "NaN is not a JSON number"),
+        (b'{"vad": {"silence_ms": 1e999}}', "out of range"),
+        (b'{"vad": {"silence_ms": -1e400}}', "out of range"),
         (b"[" * 5000 + b"]" * 5000, "nested deeper"),
         (b"[" * 40 + b"]" * 40, "nested deeper"),
         (b'{"x": ' + b"9" * 5000 + b"}", "not JSON"),
@@ -122,7 +124,8 @@ BAD_TOOLS: list[tuple[dict[str, Any], str]] = [
     ({"name": "f", "parameters": {"anyOf": [{"type": "x"}]}}, "tools[2].parameters.anyOf[0].type"),
     ({"name": "f", "parameters": {"properties": []}}, "tools[2].parameters.properties"),
     ({"name": "f", "parameters": {"nullable": "yes"}}, "tools[2].parameters.nullable"),
-    ({"name": "f", "behavior": "BLOCKING"}, "tools[2].behavior"),
+    ({"name": "f", "behavior": "NON_BLOCKING"}, "tools[2].behavior"),  # model "m": unknown
+    ({"name": "f", "behavior": "SOMETIMES"}, "tools[2].behavior"),
 ]
 
 
@@ -143,3 +146,126 @@ async def test_the_rest_api_answers_400_for_bad_options(api: Any) -> None:
         code, body = await api("POST", "sessions", body={**bad, "backend": backend})
         assert code == 400, body
         assert "tools[0].parameters.type" in body["message"]
+
+
+# ---- options that depend on the model (models.py) ----------------------------------------
+
+
+def parse(**body: Any) -> Any:
+    return parse_session_options(body, DEFAULTS)
+
+
+def refused(**body: Any) -> OptionError:
+    with pytest.raises(OptionError) as caught:
+        parse_session_options(body, DEFAULTS)
+    return caught.value
+
+
+def test_model_options_default_to_not_sent():
+    options = parse(model="gemini-3.8-live")
+    assert options.thinking_level is None
+    assert options.proactive_audio is None
+    assert options.affective_dialog is None
+    assert options.google_search is False
+    assert options.media_resolution is None
+
+
+def test_model_options_a_model_supports_are_taken():
+    thinking = parse(model="gemini-3.8-live-extended-thinking", thinking_level="HIGH")
+    assert thinking.thinking_level == "high"
+    native = parse(
+        model="gemini-2.5-flash-native-audio-preview-12-2025",
+        proactive_audio=False,
+        affective_dialog=True,
+        google_search=True,
+        media_resolution="Low",
+        tools=[{"name": "f", "behavior": "non_blocking"}],
+    )
+    assert (native.proactive_audio, native.affective_dialog) == (False, True)
+    assert native.google_search
+    assert native.media_resolution == "low"
+    assert native.tools == ({"name": "f", "behavior": "NON_BLOCKING"},)
+    always = parse(model="gemini-3.8-live", proactive_audio=True)
+    assert always.proactive_audio is True  # always on anyway: accepted, never sent
+    legacy = parse(
+        model="gemini-3.1-flash-live-preview", tools=[{"name": "f", "behavior": "BLOCKING"}]
+    )
+    assert legacy.tools == ({"name": "f", "behavior": "BLOCKING"},)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        (
+            {"model": "gemini-3.8-live", "thinking_level": "low"},
+            "thinking_level",
+            "gemini-3.8-live-extended-thinking (low, medium, high)",
+        ),
+        (
+            {"model": "gemini-3.8-live-extended-thinking", "thinking_level": "minimal"},
+            "thinking_level",
+            "takes low, medium, high",
+        ),
+        (
+            {"model": "gemini-3.8-live", "thinking_level": "extreme"},
+            "thinking_level",
+            "expected one of",
+        ),
+        (
+            {"model": "gemini-3.8-live", "proactive_audio": False},
+            "proactive_audio",
+            "always proactive",
+        ),
+        (
+            {"model": "gemini-3.1-flash-live-preview", "proactive_audio": True},
+            "proactive_audio",
+            "gemini-2.5-flash-native-audio-preview-12-2025",
+        ),
+        (
+            {"model": "gemini-3.8-live", "proactive_audio": "yes"},
+            "proactive_audio",
+            "true or false",
+        ),
+        (
+            {"model": "gemini-3.8-live", "affective_dialog": True},
+            "affective_dialog",
+            "the service decides",
+        ),
+        (
+            {"model": "unknown-model", "affective_dialog": True},
+            "affective_dialog",
+            "gemini-live-2.5-flash-native-audio",
+        ),
+        (
+            {"model": "gemini-3.8-live", "media_resolution": "ultra"},
+            "media_resolution",
+            "low, medium, high",
+        ),
+        ({"model": "gemini-3.8-live", "google_search": "on"}, "google_search", "true or false"),
+        (
+            {
+                "model": "gemini-3.8-live-extended-thinking",
+                "tools": [{"name": "f", "behavior": "BLOCKING"}],
+            },
+            "tools[0].behavior",
+            "NON_BLOCKING only",
+        ),
+        (
+            {
+                "model": "gemini-3.1-flash-live-preview",
+                "tools": [{"name": "f", "behavior": "NON_BLOCKING"}],
+            },
+            "tools[0].behavior",
+            "gemini-3.8-live",
+        ),
+        (
+            {"model": "unknown-model", "tools": [{"name": "f", "behavior": "NON_BLOCKING"}]},
+            "tools[0].behavior",
+            "no async function calling",
+        ),
+    ],
+)
+def test_model_options_a_model_lacks_are_a_400_naming_the_field_and_who_has_them(body, field, says):
+    error = refused(**body)
+    assert error.field == field
+    assert says in str(error)

@@ -8,25 +8,18 @@ device receives on the stream websocket and what the REST API says.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
+from scripted import ScriptedBackend, ScriptedUpstream
 
 from jupyter_gemini_live.backends.base import (
     AudioEvent,
-    Backend,
-    Event,
     InterruptedEvent,
-    SessionOptions,
     ToolCallCancelledEvent,
     ToolCallEvent,
     TranscriptEvent,
     TurnCompleteEvent,
-    Upstream,
-    UpstreamClosed,
     UsageEvent,
 )
 
@@ -36,89 +29,6 @@ CHUNK = 24000 * 2 // 10
 
 def audio(mark: int) -> bytes:
     return bytes([mark]) * CHUNK
-
-
-class ScriptedUpstream(Upstream):
-    """Yields the bursts the test hands it and records what the session forwards.
-
-    The events of one burst reach the session back to back, without the event loop
-    running anything else in between (as model messages that arrive in one network read).
-    """
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[Any, ...]] = []
-        self._bursts: asyncio.Queue[tuple[Event, ...] | None] = asyncio.Queue()
-        self._forwarded = asyncio.Event()
-        self._closed = False
-
-    def say(self, *events: Event) -> None:
-        self._bursts.put_nowait(events)
-
-    async def until_sent(self, *item: Any, timeout: float = 10.0) -> None:
-        """Wait until the session has forwarded `item` (e.g. "text", "hi")."""
-        while item not in self.sent:
-            self._forwarded.clear()
-            await asyncio.wait_for(self._forwarded.wait(), timeout)
-
-    def _record(self, *item: Any) -> None:
-        if self._closed:
-            raise UpstreamClosed("closed")
-        self.sent.append(item)
-        self._forwarded.set()
-
-    async def send_audio(self, pcm: bytes) -> None:
-        self._record("audio", len(pcm))
-
-    async def send_text(self, text: str) -> None:
-        self._record("text", text)
-
-    async def activity_start(self) -> None:
-        self._record("activity_start")
-
-    async def activity_end(self) -> None:
-        self._record("activity_end")
-
-    async def audio_stream_end(self) -> None:
-        self._record("audio_stream_end")
-
-    async def send_image(self, mime_type: str, data: bytes) -> None:
-        self._record("image", mime_type)
-
-    async def send_tool_response(
-        self, call_id: str, name: str, response: Mapping[str, Any]
-    ) -> None:
-        self._record("tool_response", call_id, name, dict(response))
-
-    async def events(self) -> AsyncIterator[Event]:
-        while (burst := await self._bursts.get()) is not None:
-            for event in burst:
-                yield event
-
-    async def close(self) -> None:
-        self._closed = True
-        self._bursts.put_nowait(None)
-
-
-class ScriptedBackend(Backend):
-    name = "scripted"
-
-    def __init__(self) -> None:
-        self.upstreams: list[ScriptedUpstream] = []
-
-    async def connect(self, options: SessionOptions) -> Upstream:
-        self.upstreams.append(ScriptedUpstream())
-        return self.upstreams[-1]
-
-
-@pytest.fixture
-def scripted(jp_serverapp: Any) -> ScriptedBackend:
-    """The one place that knows how a backend is registered with the server."""
-    backend = ScriptedBackend()
-    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
-    manager.backends[backend.name] = backend
-    allowed = manager.defaults.backends | {backend.name}
-    manager.defaults = dataclasses.replace(manager.defaults, backends=allowed)
-    return backend
 
 
 async def conversation(scripted: ScriptedBackend, api: Any) -> tuple[str, ScriptedUpstream]:
@@ -253,7 +163,7 @@ async def test_a_cancelled_tool_call_takes_no_answer(
     await kernel.until("tool_call", id="call-1")
     answer = {"type": "tool_response", "name": "lookup", "response": {"found": 1}}
     await kernel.send_json({**answer, "id": "call-1"})  # a pending call is answered
-    await upstream.until_sent("tool_response", "call-1", "lookup", {"found": 1})
+    await upstream.until_sent("tool_response", ("call-1", "lookup", {"found": 1}))
 
     upstream.say(ToolCallEvent("call-2", "lookup", {"q": "second"}))
     await kernel.until("tool_call", id="call-2")
@@ -270,7 +180,8 @@ async def test_a_cancelled_tool_call_takes_no_answer(
 
     await kernel.send_json({"type": "text", "text": "after"})  # input is forwarded in order
     await upstream.until_sent("text", "after")
-    assert [item[1] for item in upstream.sent if item[0] == "tool_response"] == ["call-1"]
+    answered = [payload[0] for kind, payload in upstream.sent if kind == "tool_response"]
+    assert answered == ["call-1"]
 
 
 # ---- playback ----------------------------------------------------------------------------
@@ -304,3 +215,16 @@ async def test_played_ms_is_the_most_the_session_has_played(
     await second.until("pong")
     _, session = await api("GET", "sessions", session_id)
     assert session["stats"]["played_ms"] == 1500
+
+
+async def test_a_tool_response_passes_its_scheduling_on(
+    scripted: ScriptedBackend, open_stream: Any, api: Any
+) -> None:
+    session_id, upstream = await conversation(scripted, api)
+    kernel = await open_stream(session_id, mode="observe")
+    await kernel.until("ready")
+    upstream.say(ToolCallEvent("call-1", "lookup", {}))
+    await kernel.until("tool_call", id="call-1")
+    answer = {"type": "tool_response", "id": "call-1", "name": "lookup", "response": {"n": 1}}
+    await kernel.send_json({**answer, "scheduling": "WHEN_IDLE"})
+    await upstream.until_sent("tool_response", ("call-1", "lookup", {"n": 1}, "WHEN_IDLE"))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+import threading
 from typing import Annotated, Any, Literal, Optional
 
 import pytest
 from google.genai import types
 
+from jupyter_gemini_live.client import ToolResult, tool
 from jupyter_gemini_live.client.tools import Toolbox, ToolError, coerce_args, declare, jsonable
 
 
@@ -195,3 +197,22 @@ def test_jsonable_keeps_json_and_strings_the_rest() -> None:
     circular: list[Any] = []
     circular.append(circular)
     assert jsonable(circular) == "[[...]]"
+
+
+def test_tool_sets_behavior_and_scheduling_and_cancelled_is_not_declared() -> None:
+    def wait(seconds: int, *, cancelled: threading.Event) -> Any:
+        """Wait."""
+        return ToolResult(cancelled.is_set(), scheduling="SILENT") if seconds else seconds
+
+    box = Toolbox([tool(wait, behavior="NON_BLOCKING", scheduling="WHEN_IDLE")])
+    (declaration,) = box.declarations
+    assert declaration["behavior"] == "NON_BLOCKING"
+    assert list(declaration["parameters"]["properties"]) == ["seconds"]
+    event = threading.Event()
+    event.set()
+    answer = box.answer("wait", {"seconds": "1"}, event)
+    assert (answer.response, answer.scheduling) == ({"result": True}, "SILENT")
+    answer = box.answer("wait", {"seconds": 0})
+    assert (answer.response, answer.scheduling) == ({"result": 0}, "WHEN_IDLE")
+    with pytest.raises(ToolError):
+        tool(wait, scheduling="LATER")  # type: ignore[arg-type]

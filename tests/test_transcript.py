@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jupyter_gemini_live.transcript import Transcript
+from jupyter_gemini_live.transcript import CUT_MARKER, Transcript
 
 
 def test_deltas_grow_one_entry_until_final() -> None:
@@ -49,3 +49,43 @@ def test_interrupted_reply_is_marked_and_turns_keep_order() -> None:
         ("model", 1, True, True),
         ("user", 2, False, True),
     ]
+
+
+def test_an_entry_is_cut_at_its_cap_once() -> None:
+    transcript = Transcript(max_entry_chars=100)
+    transcript.append("user", "a" * 60, 1, 0.0, True)
+    assert transcript.cut is None
+    entry = transcript.append("user", "b" * 60, 1, 0.1, True)
+    assert entry is not None
+    assert transcript.cut is entry
+    assert entry.truncated
+    assert len(entry.text) <= 100
+    assert entry.text.endswith(CUT_MARKER)
+    assert transcript.append("user", "c" * 60, 1, 0.2, True) is None  # dropped, said once
+    assert transcript.cut is None
+    assert transcript.chars == len(entry.text)
+
+
+def test_the_whole_transcript_is_capped_by_characters() -> None:
+    transcript = Transcript(max_entry_chars=1000, max_total_chars=2500)
+    for turn in range(1, 11):
+        transcript.append("user", "x" * 1000, turn, float(turn), True)
+    assert transcript.chars <= 2500
+    assert [e["turn"] for e in transcript.entries()] == [9, 10]
+    assert sum(len(e["text"]) for e in transcript.entries()) == transcript.chars
+
+
+def test_markdown_groups_turns_and_marks_interruptions() -> None:
+    from jupyter_gemini_live.transcript import to_markdown
+
+    t = Transcript()
+    t.append("user", "hello", 1, 0.0, True)
+    t.append("model", "You said: hello", 1, 1.0, True)
+    t.append("user", "  ", 2, 2.0, True)  # nothing said: no paragraph
+    t.append("user", "stop", 3, 3.0, True)
+    t.append("model", "You sa", 3, 4.0, False)
+    t.mark_interrupted(3)
+    assert to_markdown(t.entries(), "T") == (
+        "# T\n\n## Turn 1\n\n**You:** hello\n\n**Gemini:** You said: hello\n\n"
+        "## Turn 3\n\n**You:** stop\n\n**Gemini:** You sa _(interrupted)_\n"
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from scripted import ScriptedBackend, ScriptedUpstream
 
 from jupyter_gemini_live.backends.base import (
@@ -24,16 +23,8 @@ LATE = b"\x02\x00" * 2400  # what a careless backend sends after the interruptio
 NEXT = b"\x03\x00" * 2400
 
 
-@pytest.fixture
-def scripted(jp_serverapp: Any) -> ScriptedBackend:
-    """New sessions (the default backend, echo) talk to a scripted upstream."""
-    backend = ScriptedBackend()
-    jp_serverapp.web_app.settings["gemini_live_sessions"].backends["echo"] = backend
-    return backend
-
-
 async def start(api: Any, scripted: ScriptedBackend) -> tuple[str, ScriptedUpstream]:
-    code, session = await api("POST", "sessions")
+    code, session = await api("POST", "sessions", body={"backend": "scripted"})
     assert code == 201, session
     return str(session["id"]), scripted.upstreams[-1]
 
@@ -171,9 +162,9 @@ async def test_tool_calls_and_usage_carry_their_turn(
     assert await device.until("tool_call_cancelled") == {
         "type": "tool_call_cancelled", "ids": ["c1"], "turn": 2,
     }  # fmt: skip
-    assert await device.until("usage") == {
-        "type": "usage", "usage": {"total_token_count": 7}, "turn": 2,
-    }  # fmt: skip
+    usage = await device.until("usage")
+    assert (usage["usage"], usage["turn"]) == ({"total_token_count": 7}, 2)
+    assert usage["delta"]["total"] == usage["session_usage"]["tokens"]["total"] == 7
     # The cancelled call is closed for answers.
     answer = {"type": "tool_response", "id": "c1", "name": "get_time", "response": {}}
     await device.send_json(answer)

@@ -306,7 +306,8 @@ def venv_lab(venv: Venv) -> Iterator[Lab]:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=venv.env, cwd=venv.folder
         )
-    lab = Lab(f"http://127.0.0.1:{port}/", token, process, root, venv.folder / "user" / "runtime")
+    runtime = venv.folder / "user" / "runtime"
+    lab = Lab(f"http://127.0.0.1:{port}/", token, process, root, runtime, log_path)
     try:
         wait_until_up(lab, log_path, timeout=240)
         yield lab

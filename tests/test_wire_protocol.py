@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import pytest
@@ -24,6 +24,7 @@ from jupyter_gemini_live.protocol import (
     ToolResponse,
     parse_frame,
 )
+from jupyter_gemini_live.usage import Tokens, Usage
 
 SCHEMA_FILE = Path(__file__).parents[1] / "labextension/src/__tests__/protocol-schema.json"
 
@@ -54,10 +55,14 @@ def test_the_schema_is_draft_07_and_strict() -> None:
         assert definition["required"] == list(definition["properties"]), name
 
 
+USAGE = cast(protocol.UsageTotals, Usage(Tokens(prompt_audio=5, total=5), 0.0001).to_json())
+
+
 def sample_events() -> list[protocol.ServerEvent]:
     stats: protocol.SessionStats = {
         "audio_in_ms": 1.5, "audio_out_ms": 0.0, "played_ms": 0.0, "turns": 1,
         "interruptions": 0, "reconnects": 0, "dropped_in_ms": 0.0, "dropped_out_ms": 0.0,
+        "usage": USAGE,
     }  # fmt: skip
     session: protocol.Session = {
         "id": "x", "backend": "echo", "model": "m", "voice": "Puck",
@@ -75,7 +80,7 @@ def sample_events() -> list[protocol.ServerEvent]:
         protocol.TurnComplete(1),
         protocol.ToolCall("c1", "get_time", {"zone": "UTC"}, 1),
         protocol.ToolCallCancelled(("c1",), 1),
-        protocol.Usage({"total_token_count": 12}, 1),
+        protocol.Usage({"total_token_count": 12}, 1, USAGE["tokens"], USAGE, USAGE),
         protocol.Error("busy", "try again"),
         protocol.Pong(12.5),
         protocol.Pong(None),
@@ -108,6 +113,20 @@ def test_frames_become_typed_commands() -> None:
     assert parse_frame('{"type": "ping"}') == Ping(None)
     response = parse_frame('{"type": "tool_response", "id": "c", "name": "f", "response": {}}')
     assert response == ToolResponse("c", "f", {})
+    assert response.scheduling is None
+    silent = parse_frame(
+        '{"type": "tool_response", "id": "c", "name": "f", "response": {}, "scheduling": "SILENT"}'
+    )
+    assert silent == ToolResponse("c", "f", {}, "SILENT")
+
+
+@pytest.mark.parametrize("scheduling", ["silent", "LATER", 1, ["SILENT"]], ids=repr)
+def test_a_bad_scheduling_is_a_bad_field(scheduling: Any) -> None:
+    frame = {"type": "tool_response", "id": "c", "name": "f", "response": {}}
+    with pytest.raises(FrameError) as err:
+        parse_frame(json.dumps({**frame, "scheduling": scheduling}))
+    assert err.value.code == "bad_field"
+    assert "INTERRUPT, WHEN_IDLE, SILENT" in err.value.message
 
 
 @pytest.mark.parametrize("text_id", ["", "x" * (MAX_TEXT_ID_CHARS + 1), 5, True, ["a"]], ids=repr)
@@ -163,3 +182,38 @@ def test_a_command_from_the_wrong_mode_is_refused(
     with pytest.raises(FrameError) as err:
         parse_frame(frame, mode)
     assert err.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ('{"type": "ping", "t": NaN}', "NaN is not a JSON number"),
+        ('{"type": "ping", "t": Infinity}', "Infinity is not a JSON number"),
+        ('{"type": "playback", "played_ms": 1e999}', "out of range"),
+        ("[" * 100_000 + "]" * 100_000, "nested deeper"),
+        ('{"type": "ping", "t": ' + "{" * 40 + "}" * 40 + "}", "not valid JSON"),
+        ('{"type": "ping", "t": ' + "9" * 5000 + "}", "not valid JSON"),
+        (b'{"type": "ping", "t": "\xff"}', "not valid JSON"),
+    ],
+)
+def test_json_frames_are_finite_and_shallow(frame: str | bytes, expected: str) -> None:
+    if isinstance(frame, bytes):
+        with pytest.raises(protocol.FrameError, match=expected) as caught:
+            protocol.loads(frame)
+    else:
+        with pytest.raises(protocol.FrameError, match=expected) as caught:
+            parse_frame(frame)
+    assert caught.value.code == "bad_json"
+
+
+@pytest.mark.parametrize("played", ["1" + "0" * 400, "-1", "true", '"5"'])
+def test_played_ms_is_a_finite_number(played: str) -> None:
+    with pytest.raises(protocol.FrameError, match=r"playback\.played_ms") as caught:
+        parse_frame('{"type": "playback", "played_ms": ' + played + "}")
+    assert caught.value.code == "bad_field"
+
+
+def test_the_server_writes_no_nan() -> None:
+    with pytest.raises(ValueError, match="JSON compliant"):
+        protocol.dumps({"t": float("inf")})
+    assert protocol.dumps({"t": 1.5}) == '{"t": 1.5}'

@@ -36,9 +36,11 @@ from ..protocol import OUTPUT_RATE as OUTPUT_RATE
 from ..protocol import SAMPLE_WIDTH as SAMPLE_WIDTH
 from ..protocol import ActivityDetection as ActivityDetection
 from ..protocol import Role as Role
+from ..protocol import Scheduling as Scheduling
 from ..protocol import pcm_ms as pcm_ms
 
 Sensitivity = Literal["high", "low"]
+MediaResolution = Literal["low", "medium", "high"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,16 @@ class SessionOptions:
     vad: VadOptions = field(default_factory=VadOptions)
     tools: tuple[Mapping[str, Any], ...] = ()
     record: bool = False
+    #: model-dependent settings (checked against `models.capabilities(model)`); None:
+    #: not sent, the model's own default applies
+    thinking_level: str | None = None
+    proactive_audio: bool | None = None
+    affective_dialog: bool | None = None
+    google_search: bool = False
+    media_resolution: MediaResolution | None = None
+    #: the session's own budget (capped by the server's): None, the server's applies
+    budget_tokens: int | None = None
+    budget_usd: float | None = None
 
 
 # ---- events an upstream yields -------------------------------------------------------
@@ -83,13 +95,55 @@ class TranscriptEvent:
 
 
 @dataclass(frozen=True)
+class InterimTranscriptEvent:
+    """The user's words of this turn so far as recognised while they speak: the whole
+    interim text (it replaces the previous one), until a `TranscriptEvent` settles it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class InterruptedEvent:
     pass
 
 
 @dataclass(frozen=True)
 class TurnCompleteEvent:
-    pass
+    #: why the turn ended abnormally (the service's `turn_complete_reason`, e.g.
+    #: GENERATED_CONTENT_SAFETY, MALFORMED_FUNCTION_CALL); None: it ended normally
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class GenerationCompleteEvent:
+    """The model has sent all of the reply under way (only its playback is left)."""
+
+
+@dataclass(frozen=True)
+class InteractionStatusEvent:
+    """The model works in the background (`active`: thinking, e.g. extended thinking)."""
+
+    active: bool
+
+
+@dataclass(frozen=True)
+class VoiceActivityEvent:
+    """The service heard the user's voice start or end."""
+
+    activity: Literal["start", "end"]
+
+
+@dataclass(frozen=True)
+class GroundingSource:
+    title: str
+    uri: str
+
+
+@dataclass(frozen=True)
+class GroundingEvent:
+    """Google Search grounding: the web sources of the reply under way."""
+
+    sources: tuple[GroundingSource, ...]
 
 
 @dataclass(frozen=True)
@@ -110,6 +164,12 @@ class UsageEvent:
 
 
 @dataclass(frozen=True)
+class NewConnectionEvent:
+    """The upstream opened a new connection to the service (a resumption or a new
+    session): the service's cumulative usage counts start from zero again."""
+
+
+@dataclass(frozen=True)
 class StateEvent:
     state: Literal["reconnecting", "live"]
 
@@ -126,9 +186,15 @@ Event = (
     | TranscriptEvent
     | InterruptedEvent
     | TurnCompleteEvent
+    | InterimTranscriptEvent
+    | GenerationCompleteEvent
+    | InteractionStatusEvent
+    | VoiceActivityEvent
+    | GroundingEvent
     | ToolCallEvent
     | ToolCallCancelledEvent
     | UsageEvent
+    | NewConnectionEvent
     | StateEvent
     | ErrorEvent
 )
@@ -190,9 +256,14 @@ class Upstream(abc.ABC):
 
     @abc.abstractmethod
     async def send_tool_response(
-        self, call_id: str, name: str, response: Mapping[str, Any]
+        self,
+        call_id: str,
+        name: str,
+        response: Mapping[str, Any],
+        scheduling: Scheduling | None = None,
     ) -> None:
-        """The result of a `ToolCallEvent`."""
+        """The result of a `ToolCallEvent`; `scheduling` (INTERRUPT / WHEN_IDLE / SILENT)
+        says how the model takes it, where the model supports it (else it is dropped)."""
 
     @abc.abstractmethod
     def events(self) -> AsyncIterator[Event]:

@@ -22,6 +22,7 @@ from .base import (
     Backend,
     Event,
     InterruptedEvent,
+    Scheduling,
     SessionOptions,
     ToolCallEvent,
     TranscriptEvent,
@@ -92,12 +93,23 @@ class EchoUpstream(Upstream):
         self._check_open()  # the echo has no eyes; frames are accepted and ignored
 
     async def send_tool_response(
-        self, call_id: str, name: str, response: Mapping[str, Any]
+        self,
+        call_id: str,
+        name: str,
+        response: Mapping[str, Any],
+        scheduling: Scheduling | None = None,
     ) -> None:
         self._check_open()
         if self._tool_calls.pop(call_id, None) is None:
             raise ValueError(f"no pending tool call with id {call_id!r}")
-        # A reply still playing finishes first.
+        if scheduling == "SILENT":
+            # Taken in without a word; the turn of the call ends if nothing is playing.
+            if not self._player.playing:
+                await self._events.put(TurnCompleteEvent())
+            return
+        if scheduling == "INTERRUPT":
+            await self._player.interrupt()
+        # Otherwise (WHEN_IDLE, or no scheduling) a reply still playing finishes first.
         self._player.play(offline.Reply(self._tone(), offline.returned(name, response)))
 
     # ---- output -------------------------------------------------------------------

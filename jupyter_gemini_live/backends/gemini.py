@@ -3,29 +3,36 @@
 `google.genai` is imported inside methods only: starting the server must not pay for it.
 
 One `GeminiUpstream` may span several websocket connections. The service recycles
-connections (goAway about a minute before the end) and sometimes drops them (1006,
-1011); the upstream then resumes with the newest resumable handle, holding the
-microphone meanwhile so no input is lost, and reports `reconnecting` and `live`.
-Refusals that retrying cannot fix (bad key, unknown model, bad settings) end the
-conversation with a fatal error that says what to change.
+connections (goAway, with the time left) and sometimes drops them (1006, 1011). After
+goAway the turn under way finishes on the old connection while time allows; the move
+to a new one comes at a turn boundary, resuming with the newest resumable handle and
+replaying the input the service did not confirm, without a word to the user unless it
+takes long. After a drop the same happens at once, and `reconnecting`/`live` say so. A
+refused or expired handle starts a new session seeded with the transcript. Refusals
+that retrying cannot fix (bad key, unknown model, bad settings) end the conversation
+with a fatal error that says what to change.
 
 `map_message` turns each service message into events (pure, no I/O); `TurnState`
-follows whether a turn is under way; `HoldBuffer` keeps input while reconnecting.
+follows whether a turn is under way; `HoldBuffer` keeps input while reconnecting;
+`ReplayBuffer` keeps sent input until a handle confirms it; `TranscriptHistory` keeps
+the conversation's text for a new session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import importlib.util
 import json
 import logging
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..models import Api, ModelCapabilities, capabilities, supporting
 from .base import (
     INPUT_RATE,
     SAMPLE_WIDTH,
@@ -35,8 +42,15 @@ from .base import (
     BackendUnavailable,
     ErrorEvent,
     Event,
+    GenerationCompleteEvent,
+    GroundingEvent,
+    GroundingSource,
+    InteractionStatusEvent,
+    InterimTranscriptEvent,
     InterruptedEvent,
+    NewConnectionEvent,
     Role,
+    Scheduling,
     SessionOptions,
     StateEvent,
     ToolCallCancelledEvent,
@@ -46,18 +60,39 @@ from .base import (
     Upstream,
     UpstreamClosed,
     UsageEvent,
+    VoiceActivityEvent,
     pcm_ms,
 )
 
 if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
     from google.genai import Client, types
     from google.genai.live import AsyncSession
+
+    from ..vad import SpeechDetector
 
 INPUT_MIME = f"audio/pcm;rate={INPUT_RATE}"
 NO_KEY = "no API key: set GOOGLE_API_KEY or GEMINI_API_KEY, or c.GeminiLive.api_key"
 NO_SDK = "the google-genai package is not installed: pip install google-genai"
+NO_PROJECT = "Vertex AI needs a project: set c.GeminiLive.project or GOOGLE_CLOUD_PROJECT"
+NO_LOCATION = "Vertex AI needs a location: set c.GeminiLive.location or GOOGLE_CLOUD_LOCATION"
+NO_CREDENTIALS = (
+    "The Gemini backend is off: no Application Default Credentials for Vertex AI. Run "
+    "`gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS"
+)
+VERTEX_REFUSED = (
+    "Vertex AI refused the credentials. Check Application Default Credentials "
+    "(`gcloud auth application-default login`), c.GeminiLive.project and that the "
+    "account may use Vertex AI there."
+)
+VERTEX_API_VERSION = "v1beta1"
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 EVENT_QUEUE_SIZE = 256
 CLOSE_TIMEOUT_S = 5.0
+#: audio kept to tell, at goAway, whether the user is speaking (20 ms frames: 0.5 s)
+RECENT_FRAMES = 25
+#: speech start threshold of that watch: as sensitive as the service's most sensitive
+WATCH_START_DB = -48.0
 
 
 @dataclass(frozen=True)
@@ -74,8 +109,16 @@ class ReconnectPolicy:
     #: inputs of any kind held while reconnecting, and their bytes; beyond, the oldest go
     hold_items: int = 1024
     hold_bytes: int = 8 * 1024 * 1024
-    #: after goAway a reply still playing may finish, until this long before the deadline
-    go_away_margin_s: float = 2.0
+    #: after goAway the connection is left this long before the deadline at the latest
+    go_away_margin_s: float = 0.5
+    #: sent input the service has not confirmed yet (replayed after a resumption), and
+    #: its bytes; beyond, the oldest goes (and counts as lost if a resumption needs it)
+    replay_items: int = 4096
+    replay_bytes: int = 8 * 1024 * 1024
+    #: a planned reconnect says `reconnecting` only once it took this long
+    notice_s: float = 1.0
+    #: transcript kept to seed a new session when a handle is refused, in UTF-8 bytes
+    history_bytes: int = 32 * 1024
 
     def delay(self, failures: int) -> float:
         """Wait before the connection attempt that follows `failures` failed ones."""
@@ -109,6 +152,10 @@ class GeminiBackend(Backend):
         log: logging.Logger | None = None,
         policy: ReconnectPolicy | None = None,
         compression: bool = False,
+        vertexai: bool = False,
+        project: str | None = None,
+        location: str | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -118,13 +165,29 @@ class GeminiBackend(Backend):
         self.policy = policy or ReconnectPolicy()
         #: per-message deflate on the upstream websocket (audio barely compresses)
         self.compression = compression
+        #: Vertex AI (Gemini Enterprise Agent Platform) instead of the Developer API:
+        #: a project and a location, and a bearer token from `credentials` (by default
+        #: Application Default Credentials, loaded at the first connection)
+        self.vertexai = vertexai
+        self.project = project
+        self.location = location
+        self.credentials = credentials
         self._client: Client | None = None
 
+    @property
+    def api(self) -> Api:
+        return "vertex" if self.vertexai else "developer"
+
     def unavailable_reason(self) -> str | None:
-        if not self.api_key:
-            return NO_KEY
         if importlib.util.find_spec("google.genai") is None:
             return NO_SDK
+        if self.vertexai:
+            if not self.project:
+                return NO_PROJECT
+            if not self.location:
+                return NO_LOCATION
+        elif not self.api_key:
+            return NO_KEY
         return None
 
     async def connect(self, options: SessionOptions) -> Upstream:
@@ -135,8 +198,15 @@ class GeminiBackend(Backend):
             live_config(options, None)
         except ValueError as error:  # pydantic's ValidationError is a ValueError
             raise BackendError("invalid_options", f"Bad session settings: {error}") from None
+        if self.vertexai and self.credentials is None:
+            self.credentials = await asyncio.to_thread(application_default_credentials)
         upstream = GeminiUpstream(self.client(), options, self.policy, self.log)
-        await upstream.start()
+        try:
+            await upstream.start()
+        except BackendError as error:
+            if self.vertexai and error.code == "bad_api_key":
+                raise BackendError("bad_credentials", VERTEX_REFUSED) from None
+            raise
         return upstream
 
     def client(self) -> Client:
@@ -157,6 +227,20 @@ class GeminiBackend(Backend):
         if self.ca_file:
             # The SDK hands async_client_args["ssl"] to websockets' connect for wss://.
             async_args["ssl"] = ssl.create_default_context(cafile=self.ca_file)
+        if self.vertexai:
+            # Vertex's own API version (v1beta1) unless one is configured.
+            http_options = types.HttpOptions(
+                api_version=self.vertex_api_version,
+                base_url=self.base_url or None,
+                async_client_args=async_args or None,
+            )
+            return genai.Client(
+                vertexai=True,
+                project=self.project,
+                location=self.location,
+                credentials=self.credentials,
+                http_options=http_options,
+            )
         http_options = types.HttpOptions(
             api_version=self.api_version,
             base_url=self.base_url or None,
@@ -164,11 +248,39 @@ class GeminiBackend(Backend):
         )
         return genai.Client(api_key=self.api_key, http_options=http_options)
 
+    @property
+    def vertex_api_version(self) -> str:
+        """The Developer API's pinned version means nothing to Vertex: its own default."""
+        return VERTEX_API_VERSION if self.api_version == "v1beta" else self.api_version
+
+
+def application_default_credentials() -> Credentials:
+    """Application Default Credentials for Vertex AI (blocking: run in a thread).
+
+    What `gcloud auth application-default login` wrote, $GOOGLE_APPLICATION_CREDENTIALS,
+    or the metadata server of a Google Cloud machine."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _project = google.auth.default(scopes=[CLOUD_PLATFORM])
+    except DefaultCredentialsError as error:
+        raise BackendUnavailable("gemini_unavailable", f"{NO_CREDENTIALS} ({error})") from None
+    return credentials
+
 
 def live_config(options: SessionOptions, handle: str | None) -> types.LiveConnectConfig:
-    """The setup of a connection: the session's options, plus the handle to resume."""
+    """The setup of a connection: the session's options, plus the handle to resume.
+
+    What depends on the model follows `models.capabilities` (never the name itself):
+    no `thinking_config` on a model without thinking levels, no `proactive_audio` where
+    the model is always proactive (false is an error there), `behavior` on function
+    declarations only where async calling is supported (the model's default unless the
+    declaration asks for another).
+    """
     from google.genai import types
 
+    capable = capabilities(options.model)
     voice = types.VoiceConfig(
         prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=options.voice)
     )
@@ -176,10 +288,26 @@ def live_config(options: SessionOptions, handle: str | None) -> types.LiveConnec
     instruction = None
     if options.system_instruction:
         instruction = types.Content(parts=[types.Part(text=options.system_instruction)])
-    tools: list[types.ToolUnion] | None = None
+    tools: list[types.ToolUnion] = []
     if options.tools:
-        declarations = [types.FunctionDeclaration.model_validate(dict(d)) for d in options.tools]
-        tools = [types.Tool(function_declarations=declarations)]
+        declarations = [function_declaration(d, capable) for d in options.tools]
+        tools.append(types.Tool(function_declarations=declarations))
+    if options.google_search and capable.google_search:
+        tools.append(types.Tool(google_search=types.GoogleSearch()))
+    thinking = None
+    if options.thinking_level and options.thinking_level in capable.thinking_levels:
+        thinking = types.ThinkingConfig(
+            thinking_level=types.ThinkingLevel(options.thinking_level.upper())
+        )
+    proactivity = None
+    if options.proactive_audio is not None and capable.proactive_audio == "optional":
+        proactivity = types.ProactivityConfig(proactive_audio=options.proactive_audio)
+    affective = None
+    if capable.affective_dialog == "supported":
+        affective = options.affective_dialog
+    resolution = None
+    if options.media_resolution and capable.image_input:
+        resolution = types.MediaResolution(f"MEDIA_RESOLUTION_{options.media_resolution.upper()}")
     return types.LiveConnectConfig(
         response_modalities=[types.Modality.AUDIO],
         speech_config=types.SpeechConfig(voice_config=voice, language_code=options.language),
@@ -189,13 +317,32 @@ def live_config(options: SessionOptions, handle: str | None) -> types.LiveConnec
         realtime_input_config=types.RealtimeInputConfig(
             automatic_activity_detection=activity_detection(options)
         ),
-        tools=tools,
-        # Without compression audio sessions end after 15 minutes.
+        tools=tools or None,
+        thinking_config=thinking,
+        proactivity=proactivity,
+        enable_affective_dialog=affective,
+        media_resolution=resolution,
+        # Without compression audio sessions end after 15 minutes (audio+video: 2).
         context_window_compression=types.ContextWindowCompressionConfig(
             sliding_window=types.SlidingWindow()
         ),
         session_resumption=types.SessionResumptionConfig(handle=handle),
     )
+
+
+def function_declaration(
+    declaration: Mapping[str, Any], capable: ModelCapabilities
+) -> types.FunctionDeclaration:
+    """A session's tool as the model takes it: `behavior` only where async function
+    calling is supported, and then always (the model's default unless asked)."""
+    from google.genai import types
+
+    fields = {key: value for key, value in declaration.items() if key != "behavior"}
+    if capable.async_function_calling:
+        behavior = declaration.get("behavior") or capable.default_behavior
+        if behavior in capable.behaviors:
+            fields["behavior"] = types.Behavior(behavior)
+    return types.FunctionDeclaration.model_validate(fields)
 
 
 def activity_detection(options: SessionOptions) -> types.AutomaticActivityDetection:
@@ -271,6 +418,12 @@ def closed(code: int, reason: str, model: str) -> Failure:
             f"The Gemini API quota is used up{said}. Wait, or check the plan of the key.",
             retry=False,
         )
+    if "handle" in lowered and code in (1007, 1008):
+        return Failure(
+            "handle_refused",
+            f"The Live API refused to resume the session{said}.",
+            retry=False,
+        )
     if code == 1008:
         return Failure(
             "model_refused",
@@ -321,8 +474,13 @@ class Mapped:
     events: tuple[Event, ...] = ()
     #: a handle to resume with (only from an update the service marked resumable)
     handle: str | None = None
+    #: the index of the last client message the handle's state includes (on the
+    #: connection that sent it; counted from 0, the `setup`), when the service says
+    last_consumed: int | None = None
     #: goAway: the seconds this connection has left
     go_away_s: float | None = None
+    #: the model has sent all of the reply under way (only its playback is left)
+    generation_complete: bool = False
     #: content or a tool call arrived: the conversation moves, the connection is sound
     progress: bool = False
 
@@ -337,16 +495,31 @@ def map_message(message: types.LiveServerMessage) -> Mapped:
     """
     events: list[Event] = []
     content = message.server_content
+    activity = message.voice_activity
+    kind = activity.voice_activity_type if activity is not None else None
+    if kind is not None and kind.name in ("ACTIVITY_START", "ACTIVITY_END"):
+        events.append(VoiceActivityEvent("start" if kind.name == "ACTIVITY_START" else "end"))
     if content is not None:
+        interim = content.interim_input_transcription
+        if interim is not None and interim.text:
+            events.append(InterimTranscriptEvent(interim.text))
         events.extend(transcript_of("user", content.input_transcription))
+        status = content.interaction_status
+        if status is not None and status.name in ("IN_PROGRESS", "IDLE"):
+            events.append(InteractionStatusEvent(status.name == "IN_PROGRESS"))
         parts = (content.model_turn.parts if content.model_turn else None) or []
         for part in parts:
             data = part.inline_data.data if part.inline_data else None
             if data:
                 events.append(AudioEvent(data))
         events.extend(transcript_of("model", content.output_transcription))
+        sources = grounding_sources(content.grounding_metadata)
+        if sources:
+            events.append(GroundingEvent(sources))
         if content.interrupted:
             events.append(InterruptedEvent())
+        if content.generation_complete:
+            events.append(GenerationCompleteEvent())
     calls = message.tool_call.function_calls if message.tool_call else None
     for call in calls or []:
         events.append(ToolCallEvent(call.id or "", call.name or "", dict(call.args or {})))
@@ -356,16 +529,51 @@ def map_message(message: types.LiveServerMessage) -> Mapped:
     if message.usage_metadata is not None:
         events.append(UsageEvent(message.usage_metadata.model_dump(mode="json", exclude_none=True)))
     if content is not None and content.turn_complete:
-        events.append(TurnCompleteEvent())
+        reason = content.turn_complete_reason
+        unusual = reason is not None and reason.name != "TURN_COMPLETE_REASON_UNSPECIFIED"
+        events.append(TurnCompleteEvent(reason.name if unusual and reason else None))
     update = message.session_resumption_update
-    handle = update.new_handle if update is not None and update.resumable else None
+    handle = (update.new_handle if update is not None and update.resumable else None) or None
+    consumed = update.last_consumed_client_message_index if update is not None else None
     go_away = message.go_away
     return Mapped(
         events=tuple(events),
-        handle=handle or None,
+        handle=handle,
+        last_consumed=consumed if handle is not None else None,
         go_away_s=seconds(go_away.time_left) if go_away is not None else None,
+        generation_complete=bool(content is not None and content.generation_complete),
         progress=content is not None or message.tool_call is not None,
     )
+
+
+#: grounding sources passed on per message, and the longest title and URI kept
+MAX_SOURCES = 10
+MAX_TITLE_CHARS = 300
+MAX_URI_CHARS = 2048
+
+
+def grounding_sources(metadata: types.GroundingMetadata | None) -> tuple[GroundingSource, ...]:
+    """The web sources of grounding metadata: http(s) links only, bounded in count and
+    size, each URI once."""
+    if metadata is None:
+        return ()
+    sources: list[GroundingSource] = []
+    seen: set[str] = set()
+    for chunk in metadata.grounding_chunks or []:
+        web = chunk.web
+        uri = (web.uri or "").strip() if web is not None else ""
+        if not uri or len(uri) > MAX_URI_CHARS or uri in seen:
+            continue
+        if not uri.lower().startswith(("https://", "http://")) or any(
+            c.isspace() or c in '<>"' for c in uri
+        ):
+            continue
+        seen.add(uri)
+        title = " ".join(((web.title if web else None) or "").split())[:MAX_TITLE_CHARS]
+        sources.append(GroundingSource(title, uri))
+        if len(sources) == MAX_SOURCES:
+            break
+    return tuple(sources)
 
 
 def transcript_of(role: Role, part: types.Transcription | None) -> list[Event]:
@@ -379,13 +587,19 @@ class TurnState:
     """Whether a turn is under way, followed from the events the upstream reports.
 
     The upstream needs it for two things: after goAway, to let a reply under way finish
-    on the old connection; and when a connection is lost mid-turn, to end that turn.
+    on the old connection; and when a connection is left mid-turn, to end that turn.
     """
 
     def __init__(self) -> None:
         self.open = False
         self._model_spoke = False
         self._interrupted = False
+        self._generated = False
+
+    def generation_complete(self) -> None:
+        """All of the reply arrived: leaving now cuts nothing (only playback is left)."""
+        if self.open:
+            self._generated = True
 
     def observe(self, event: Event) -> None:
         if isinstance(event, TurnCompleteEvent):
@@ -402,14 +616,14 @@ class TurnState:
         if not self.open:
             return []
         events: list[Event] = []
-        if self._model_spoke and not self._interrupted:
+        if self._model_spoke and not (self._interrupted or self._generated):
             events.append(InterruptedEvent())
         events.append(TurnCompleteEvent())
         self._reset()
         return events
 
     def _reset(self) -> None:
-        self.open = self._model_spoke = self._interrupted = False
+        self.open = self._model_spoke = self._interrupted = self._generated = False
 
 
 # ---- input held while reconnecting --------------------------------------------------------
@@ -497,11 +711,192 @@ class HoldBuffer:
         self._bytes -= item.nbytes
 
 
+def realtime_audio_message(pcm: bytes) -> str:
+    """The SDK's `send_realtime_input(audio=Blob(pcm, INPUT_MIME))` message, built directly.
+
+    The same JSON text the SDK writes (snake_case keys, URL-safe base64) for the Developer
+    API and Vertex AI alike, without its per-frame pydantic validation, conversion and
+    dict walk, which were the largest share of the uplink's CPU after deflate (issue 11,
+    benchmarks/RESULTS.md). tests/backends/test_gemini_send.py holds it to the SDK's.
+    """
+    data = base64.urlsafe_b64encode(pcm).decode("ascii")  # as the SDK encodes bytes
+    return f'{{"realtime_input": {{"audio": {{"data": "{data}", "mime_type": "{INPUT_MIME}"}}}}}}'
+
+
+def audio_sender(pcm: bytes) -> Callable[[AsyncSession], Awaitable[None]]:
+    """Deliver microphone audio on a connection: the prebuilt message on the SDK's socket.
+
+    Everything else still goes through the SDK; a session without the socket attribute
+    the SDK has today (a fake, a future SDK) gets the SDK's own call.
+    """
+    message = realtime_audio_message(pcm)
+
+    async def deliver(session: AsyncSession) -> None:
+        ws = getattr(session, "_ws", None)
+        if ws is None:
+            from google.genai import types
+
+            blob = types.Blob(data=pcm, mime_type=INPUT_MIME)
+            await session.send_realtime_input(audio=blob)
+            return
+        await ws.send(message)
+
+    return deliver
+
+
+# ---- input the service has not confirmed ----------------------------------------------------
+
+#: the index of input put back unsent: no confirmation covers it
+UNSENT = 2**62
+
+
+class ReplayBuffer:
+    """Input sent on the current connection that no resumption handle covers yet.
+
+    Each item keeps the index the service counts it by (`setup` is 0 on every
+    connection). A resumable handle whose state includes messages up to index N
+    confirms them; resuming with that handle replays the rest, in order. Bounded by item
+    count and bytes: the oldest go first, and are counted (`evicted_*`) until a
+    confirmation covers them, so a resumption can say what it could not replay.
+    """
+
+    def __init__(self, *, max_items: int, max_bytes: int) -> None:
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        #: items that had to go before any confirmation covered them
+        self.evicted = 0
+        self._items: deque[tuple[int, HeldInput]] = deque()
+        self._bytes = 0
+        #: (index, audio ms, other items) of evicted input not confirmed yet, oldest first
+        self._gone: deque[tuple[int, float, int]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def sent(self, index: int, item: HeldInput) -> None:
+        self._items.append((index, item))
+        self._bytes += item.nbytes
+        while len(self._items) > self.max_items or self._bytes > self.max_bytes:
+            gone_index, gone = self._items.popleft()
+            self._bytes -= gone.nbytes
+            self.evicted += 1
+            audio_ms = pcm_ms(gone.nbytes, INPUT_RATE) if gone.audio else 0.0
+            self._gone.append((gone_index, audio_ms, 0 if gone.audio else 1))
+            if len(self._gone) > 256:  # keep the record small: merge the two oldest
+                _, ms1, n1 = self._gone.popleft()
+                index2, ms2, n2 = self._gone.popleft()
+                self._gone.appendleft((index2, ms1 + ms2, n1 + n2))
+
+    def confirm(self, index: int) -> None:
+        """The service's state includes every message up to `index`."""
+        while self._items and self._items[0][0] <= index:
+            self._bytes -= self._items.popleft()[1].nbytes
+        while self._gone and self._gone[0][0] <= index:
+            self._gone.popleft()
+
+    def take(self) -> tuple[list[HeldInput], float, int]:
+        """Everything to replay, oldest first, and what could not be kept (ms, items)."""
+        items = [item for _, item in self._items]
+        lost_ms = sum(ms for _, ms, _ in self._gone)
+        lost_items = sum(n for _, _, n in self._gone)
+        self._items.clear()
+        self._gone.clear()
+        self._bytes = 0
+        return items, lost_ms, lost_items
+
+    def put_back(self, items: list[HeldInput]) -> None:
+        """Items a resumption could not deliver: they go first next time."""
+        for item in reversed(items):
+            self._items.appendleft((UNSENT, item))
+            self._bytes += item.nbytes
+
+
+# ---- the conversation so far, to seed a new session ---------------------------------------
+
+
+class TranscriptHistory:
+    """The text of the conversation's turns, bounded by UTF-8 bytes (oldest turns go).
+
+    When a handle is refused the service has forgotten the conversation; a new session
+    is seeded with this (as initial history, or as one summary turn).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._turns: deque[tuple[Role, str]] = deque()
+        self._bytes = 0
+        self._current: dict[Role, list[str]] = {"user": [], "model": []}
+
+    def observe(self, event: Event) -> None:
+        if isinstance(event, TranscriptEvent) and event.text:
+            self._current[event.role].append(event.text)
+        elif isinstance(event, TurnCompleteEvent):
+            self.end_turn()
+
+    def typed(self, text: str) -> None:
+        self._current["user"].append(text)
+
+    def end_turn(self) -> None:
+        for role in ("user", "model"):
+            text = "".join(self._current[role]).strip()
+            self._current[role] = []
+            if text:
+                self._add(role, text)
+
+    def _add(self, role: Role, text: str) -> None:
+        size = len(text.encode())
+        if size > self.max_bytes:
+            text = text.encode()[-self.max_bytes :].decode(errors="ignore")
+            size = len(text.encode())
+        self._turns.append((role, text))
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            self._bytes -= len(self._turns.popleft()[1].encode())
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def turns(self) -> list[tuple[Role, str]]:
+        """Completed turns (and what the turn under way said so far), oldest first."""
+        turns = list(self._turns)
+        for role in ("user", "model"):
+            text = "".join(self._current[role]).strip()
+            if text:
+                turns.append((role, text))
+        return turns
+
+    def summary(self) -> str:
+        names = {"user": "User", "model": "You"}
+        lines = [f"{names[role]}: {text}" for role, text in self.turns()]
+        return (
+            "The connection was renewed and the conversation so far was restored from its "
+            "transcript. Continue from here without repeating it.\n" + "\n".join(lines)
+        )
+
+
 # ---- the upstream ----------------------------------------------------------------------------
+
+SESSION_RESTARTED = (
+    "The Live API could not resume the conversation (its handle was refused or had "
+    "expired). A new session was started, and the conversation so far was restored from "
+    "the transcript: the model may have lost details that were not in the text."
+)
 
 
 class GeminiUpstream(Upstream):
-    """One conversation with the Live API, across as many connections as it takes."""
+    """One conversation with the Live API, across as many connections as it takes.
+
+    Seamless goAway: after the service announces the end of a connection, the turn
+    under way (a reply, a tool call, the user's utterance) finishes on it while time
+    allows; at the first turn boundary that has a fresh resumable handle the upstream
+    moves to a new connection, and replays what the service did not confirm. A planned
+    move says nothing to the user unless it takes longer than `policy.notice_s`.
+    """
 
     def __init__(
         self,
@@ -517,6 +912,17 @@ class GeminiUpstream(Upstream):
         self.held = HoldBuffer(
             max_audio_ms=policy.hold_ms, max_items=policy.hold_items, max_bytes=policy.hold_bytes
         )
+        #: input sent but not confirmed by a resumable handle yet
+        self.replay = ReplayBuffer(max_items=policy.replay_items, max_bytes=policy.replay_bytes)
+        #: the conversation's text, to seed a new session if resuming is refused
+        self.history = TranscriptHistory(policy.history_bytes)
+        #: seed a new session with `history_config.initial_history_in_client_content`
+        #: and the turns as client content; False: one summary turn (set per model)
+        self.history_in_client_content = True
+        #: sessions restarted because a handle was refused; audio and other input a
+        #: resumption could not replay (the replay buffer was full)
+        self.restarts = 0
+        self.replay_lost_ms = 0.0
         self._client = client
         self._events: asyncio.Queue[Event | None] = asyncio.Queue(EVENT_QUEUE_SIZE)
         self._ended = False  # the end-of-events marker was queued
@@ -524,10 +930,18 @@ class GeminiUpstream(Upstream):
         self._session: AsyncSession | None = None
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._handle: str | None = None
+        self._handle_fresh = False  # the handle came after the last turn ended
+        self._sent_index = 0  # index of the last message sent on this connection
         self._send_lock = asyncio.Lock()
         self._failures = 0
         self._turn = TurnState()
+        self._calls: set[str] = set()  # tool calls waiting for their response
+        self._told_scheduling = False  # `scheduling_unsupported` was reported
         self._activity_open = False
+        self._recent: deque[bytes] = deque(maxlen=RECENT_FRAMES)
+        self._speech: SpeechDetector | None = None  # watching the user after goAway
+        self._boundary = asyncio.Event()  # something a goAway wind-down waits on changed
+        self._announced = False  # `reconnecting` was reported
         self._runner: asyncio.Task[None] | None = None
         self._closing: asyncio.Future[None] | None = None
 
@@ -543,12 +957,10 @@ class GeminiUpstream(Upstream):
     # ---- input -------------------------------------------------------------------------
 
     async def send_audio(self, pcm: bytes) -> None:
-        from google.genai import types
-
-        blob = types.Blob(data=pcm, mime_type=INPUT_MIME)
-        await self._send(
-            HeldInput(lambda s: s.send_realtime_input(audio=blob), len(pcm), audio=True)
-        )
+        self._recent.append(pcm)
+        if self._speech is not None and any(e.kind == "end" for e in self._speech.feed(pcm)):
+            self._boundary.set()
+        await self._send(HeldInput(audio_sender(pcm), len(pcm), audio=True))
 
     async def send_text(self, text: str) -> None:
         # Realtime text, not clientContent: native-audio and 3.x Live models take
@@ -558,6 +970,7 @@ class GeminiUpstream(Upstream):
         bracket = self.options.activity_detection == "manual" and not self._activity_open
         if bracket:
             await self.activity_start()
+        self.history.typed(text)
         await self._send(HeldInput(lambda s: s.send_realtime_input(text=text), len(text.encode())))
         if bracket:
             await self.activity_end()
@@ -574,11 +987,17 @@ class GeminiUpstream(Upstream):
         from google.genai import types
 
         self._activity_open = False
+        self._boundary.set()
         await self._send(
             HeldInput(lambda s: s.send_realtime_input(activity_end=types.ActivityEnd()))
         )
 
     async def audio_stream_end(self) -> None:
+        if self._speech is not None:
+            self._speech.reset()
+            self._boundary.set()
+        if self._client.vertexai:
+            return  # Developer API only: the SDK refuses it for Vertex AI
         await self._send(HeldInput(lambda s: s.send_realtime_input(audio_stream_end=True)))
 
     async def send_image(self, mime_type: str, data: bytes) -> None:
@@ -588,15 +1007,38 @@ class GeminiUpstream(Upstream):
         await self._send(HeldInput(lambda s: s.send_realtime_input(video=blob), len(data)))
 
     async def send_tool_response(
-        self, call_id: str, name: str, response: Mapping[str, Any]
+        self,
+        call_id: str,
+        name: str,
+        response: Mapping[str, Any],
+        scheduling: Scheduling | None = None,
     ) -> None:
         from google.genai import types
 
-        answer = types.FunctionResponse(id=call_id, name=name, response=dict(response))
+        self._calls.discard(call_id)
+        fields: dict[str, Any] = {"id": call_id, "name": name, "response": dict(response)}
+        if scheduling is not None:
+            if capabilities(self.options.model).scheduling:
+                fields["scheduling"] = types.FunctionResponseScheduling(scheduling)
+            else:
+                await self._scheduling_unsupported()
+        answer = types.FunctionResponse(**fields)
         size = len(json.dumps(answer.response, default=str))
         await self._send(
             HeldInput(lambda s: s.send_tool_response(function_responses=[answer]), size)
         )
+
+    async def _scheduling_unsupported(self) -> None:
+        """Tell the sender once that this model takes no `scheduling` (it was dropped)."""
+        if self._told_scheduling:
+            return
+        self._told_scheduling = True
+        able = ", ".join(supporting("scheduling")) or "none"
+        message = (
+            f"{self.options.model} does not take scheduling on tool responses: it was "
+            f"dropped and the model's default applies (models that take it: {able})"
+        )
+        await self._emit(ErrorEvent("scheduling_unsupported", message))
 
     async def _send(self, item: HeldInput) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -613,11 +1055,14 @@ class GeminiUpstream(Upstream):
             except ConnectionClosed:
                 # The receiver sees the same drop and reconnects; this goes out then.
                 self.held.push(item)
+                return
+            self._sent_index += 1
+            self.replay.sent(self._sent_index, item)
 
     @property
     def dropped_ms(self) -> float:
-        """Microphone audio dropped because a reconnect took too long."""
-        return self.held.dropped_ms
+        """Microphone audio lost: not held long enough, or not kept for replay."""
+        return self.held.dropped_ms + self.replay_lost_ms
 
     # ---- output ------------------------------------------------------------------------
 
@@ -629,6 +1074,7 @@ class GeminiUpstream(Upstream):
             yield event
 
     async def _emit(self, event: Event) -> None:
+        self.history.observe(event)
         await self._events.put(event)
 
     def _end_events(self) -> None:
@@ -642,12 +1088,21 @@ class GeminiUpstream(Upstream):
 
     # ---- connections -----------------------------------------------------------------
 
-    async def _open(self) -> tuple[contextlib.AsyncExitStack, AsyncSession]:
-        """Connect (resuming when there is a handle); not yet used for sending."""
+    async def _open(
+        self, *, seeded: bool = False
+    ) -> tuple[contextlib.AsyncExitStack, AsyncSession]:
+        """Connect (resuming when there is a handle); not yet used for sending.
+
+        `seeded`: a new session that will get the history as initial client content.
+        """
+        config = live_config(self.options, self._handle)
+        if seeded:
+            from google.genai import types
+
+            history = types.HistoryConfig(initial_history_in_client_content=True)
+            config = config.model_copy(update={"history_config": history})
         stack = contextlib.AsyncExitStack()
-        connection = self._client.aio.live.connect(
-            model=self.options.model, config=live_config(self.options, self._handle)
-        )
+        connection = self._client.aio.live.connect(model=self.options.model, config=config)
         session = await asyncio.wait_for(
             stack.enter_async_context(connection), self.policy.connect_timeout_s
         )
@@ -682,77 +1137,196 @@ class GeminiUpstream(Upstream):
         while True:
             try:
                 await self._relay_connection()
+                planned = True
             except Exception as error:
                 failure = classify(error, self.options.model)
                 if not failure.retry:
                     raise failure from error
                 self.log.warning("Gemini Live connection lost: %s", failure.message)
-            await self._reconnect()
+                planned = False
+            await self._reconnect(planned=planned)
 
     async def _relay_connection(self) -> None:
-        """Relay until the connection fails (raises) or has to be replaced (returns)."""
-        time_left = await self._relay(until_turn_end=False)
-        if self._turn.open:
-            # Let the reply being played finish on this connection, if time allows.
-            with contextlib.suppress(asyncio.TimeoutError):
-                budget = max(0.0, time_left - self.policy.go_away_margin_s)
-                await asyncio.wait_for(self._relay(until_turn_end=True), budget)
-
-    async def _relay(self, *, until_turn_end: bool) -> float:
-        """Relay messages; return goAway's time left, or 0 once the turn has ended."""
+        """Relay until the connection fails (raises) or was wound down after goAway."""
         session = self._session
         assert session is not None
-        while True:
-            async for message in session.receive():
-                mapped = map_message(message)
-                if mapped.go_away_s is not None and not until_turn_end:
-                    self.log.info("Gemini Live goAway: %.1f s left", mapped.go_away_s)
-                    return mapped.go_away_s
+        messages = receive_all(session)
+        try:
+            while True:
+                mapped = map_message(await anext(messages))
                 await self._dispatch(mapped)
-                if until_turn_end and not self._turn.open:
-                    return 0.0
+                if mapped.go_away_s is not None:
+                    self.log.info("Gemini Live goAway: %.1f s left", mapped.go_away_s)
+                    await self._wind_down(messages, mapped.go_away_s)
+                    return
+        finally:
+            await messages.aclose()
+
+    async def _wind_down(
+        self, messages: AsyncIterator[types.LiveServerMessage], left: float
+    ) -> None:
+        """Keep relaying (and sending) until a turn boundary, or until time runs out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, left - self.policy.go_away_margin_s)
+        self._watch_speech()
+        receiving: asyncio.Future[types.LiveServerMessage] | None = None
+        try:
+            while not self._at_boundary():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    self.log.info("Gemini Live goAway: time is up before a turn boundary")
+                    return
+                if receiving is None:
+                    receiving = asyncio.ensure_future(anext(messages))
+                self._boundary.clear()
+                changed: asyncio.Future[Any] = asyncio.ensure_future(self._boundary.wait())
+                waiting: set[asyncio.Future[Any]] = {receiving, changed}
+                done, _ = await asyncio.wait(
+                    waiting, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                changed.cancel()
+                if receiving not in done:
+                    continue
+                arrived, receiving = receiving, None
+                try:
+                    message = arrived.result()
+                except Exception as error:  # the connection ended before its time
+                    failure = classify(error, self.options.model)
+                    if not failure.retry:
+                        raise failure from error
+                    return
+                await self._dispatch(map_message(message))
+        finally:
+            self._speech = None
+            if receiving is not None:
+                receiving.cancel()
+                await asyncio.gather(receiving, return_exceptions=True)
+
+    def _watch_speech(self) -> None:
+        """Follow whether the user is speaking (from the audio sent lately on)."""
+        from ..vad import SpeechDetector
+
+        self._speech = SpeechDetector(
+            INPUT_RATE, start_db=WATCH_START_DB, silence_ms=self.options.vad.silence_ms
+        )
+        for pcm in self._recent:
+            self._speech.feed(pcm)
+
+    def _user_speaking(self) -> bool:
+        if self.options.activity_detection == "manual":
+            return self._activity_open
+        return self._speech is not None and self._speech.speaking
+
+    def _at_boundary(self) -> bool:
+        """No reply, call or utterance under way, and a handle that covers all of it."""
+        return (
+            not self._turn.open
+            and not self._calls
+            and not self._user_speaking()
+            and self._handle_fresh
+        )
 
     async def _dispatch(self, mapped: Mapped) -> None:
         if mapped.progress:
             self._failures = 0  # the conversation moves again: the connection is sound
-        if mapped.handle is not None:
-            self._handle = mapped.handle
+        if mapped.generation_complete:
+            self._turn.generation_complete()
         for event in mapped.events:
             self._turn.observe(event)
+            if isinstance(event, ToolCallEvent):
+                self._calls.add(event.id)
+            elif isinstance(event, ToolCallCancelledEvent):
+                self._calls.difference_update(event.ids)
             await self._emit(event)
+        if self._turn.open:
+            self._handle_fresh = False
+        if mapped.handle is not None:
+            self._handle = mapped.handle
+            self._handle_fresh = not self._turn.open
+            # Without an index, the handle is taken to cover what was sent before it came.
+            confirmed = mapped.last_consumed
+            self.replay.confirm(self._sent_index if confirmed is None else confirmed)
 
-    async def _reconnect(self) -> None:
-        for event in self._turn.cut():
+    async def _reconnect(self, *, planned: bool) -> None:
+        cut = self._turn.cut()
+        self._calls.clear()
+        for event in cut:
             await self._emit(event)
-        await self._emit(StateEvent("reconnecting"))
+        noticed = not planned or any(isinstance(event, InterruptedEvent) for event in cut)
+        notice: asyncio.Task[None] | None = None
+        if noticed:
+            await self._announce()
+        else:
+            notice = asyncio.create_task(self._announce_later())
         async with self._send_lock:
             # From here on input is held; the old socket closes before the new one
             # opens, since the service resumes a session only once it is gone.
             await self._disconnect()
         dropped_ms, dropped_items = self.held.dropped_ms, self.held.dropped_items
-        stack, session = await self._connect_with_backoff()
         try:
-            await self._resume_input(stack, session)
+            stack, session, seeded = await self._connect_with_backoff()
+        finally:
+            if notice is not None:
+                notice.cancel()
+                await asyncio.gather(notice, return_exceptions=True)
+        try:
+            lost_ms, lost_items = await self._resume_input(stack, session, seeded)
         except BaseException:  # closed while resuming: the new socket must not leak
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(stack.aclose(), CLOSE_TIMEOUT_S)
             raise
+        self.replay_lost_ms += lost_ms
+        # The service's cumulative usage counts start again on the new connection.
+        await self._emit(NewConnectionEvent())
         lost = lost_input(
-            self.held.dropped_ms - dropped_ms, self.held.dropped_items - dropped_items
+            self.held.dropped_ms - dropped_ms + lost_ms,
+            self.held.dropped_items - dropped_items + lost_items,
         )
+        if seeded is not None:
+            self.restarts += 1
+            await self._emit(ErrorEvent("session_restarted", SESSION_RESTARTED))
         if lost:
             await self._emit(ErrorEvent("input_dropped", lost))
-        await self._emit(StateEvent("live"))
+        if self._announced:
+            self._announced = False
+            await self._emit(StateEvent("live"))
 
-    async def _connect_with_backoff(self) -> tuple[contextlib.AsyncExitStack, AsyncSession]:
+    async def _announce(self) -> None:
+        if not self._announced:
+            await self._emit(StateEvent("reconnecting"))
+            self._announced = True
+
+    async def _announce_later(self) -> None:
+        await asyncio.sleep(self.policy.notice_s)
+        await self._announce()
+
+    async def _connect_with_backoff(
+        self,
+    ) -> tuple[contextlib.AsyncExitStack, AsyncSession, str | None]:
+        """A new connection; the third item says how a new session is seeded with the
+        conversation so far ("history", "summary"), None when the old one was resumed."""
         last = "no attempt"
+        seeded: str | None = None
         while self._failures < self.policy.attempts:
             await asyncio.sleep(self.policy.delay(self._failures))
             self._failures += 1
             try:
-                return await self._open()
+                stack, session = await self._open(seeded=seeded == "history")
+                return stack, session, seeded
             except Exception as error:
                 failure = classify(error, self.options.model)
+                if failure.code == "handle_refused" and self._handle is not None:
+                    # Expired or unknown: start over, with the conversation as history.
+                    self.log.warning("Gemini Live refused the resumption: %s", failure.message)
+                    self._handle = None
+                    self._failures -= 1
+                    seeded = "history" if self.history_in_client_content else "summary"
+                    continue
+                if failure.code == "invalid_argument" and seeded == "history":
+                    # This model takes no initial history: one summary turn instead.
+                    self.history_in_client_content = False
+                    seeded = "summary"
+                    continue
                 if not failure.retry:
                     raise failure from error
                 last = failure.message
@@ -764,18 +1338,54 @@ class GeminiUpstream(Upstream):
             retry=False,
         )
 
-    async def _resume_input(self, stack: contextlib.AsyncExitStack, session: AsyncSession) -> None:
-        """Send what was held, in order, then let new input through."""
+    async def _resume_input(
+        self, stack: contextlib.AsyncExitStack, session: AsyncSession, seeded: str | None
+    ) -> tuple[float, int]:
+        """Seed a new session, replay what was not confirmed and send what was held, in
+        order, then let new input through. Returns what could not be replayed."""
         from websockets.exceptions import ConnectionClosed
 
         async with self._send_lock:
-            while self.held:
+            self._sent_index = 0
+            self._handle_fresh = False
+            if seeded is not None:
+                with contextlib.suppress(ConnectionClosed):
+                    await self._seed(session, seeded)
+            pending, lost_ms, lost_items = self.replay.take()
+            for index, item in enumerate(pending):
                 try:
-                    await self.held.first().deliver(session)
+                    await item.deliver(session)
                 except ConnectionClosed:
-                    break  # the receiver will reconnect again; the rest stays held
-                self.held.pop_first()
+                    self.replay.put_back(pending[index:])
+                    break  # the receiver will reconnect again; the rest waits
+                self._sent_index += 1
+                self.replay.sent(self._sent_index, item)
+            else:
+                while self.held:
+                    try:
+                        await self.held.first().deliver(session)
+                    except ConnectionClosed:
+                        break  # the receiver will reconnect again; the rest stays held
+                    self._sent_index += 1
+                    self.replay.sent(self._sent_index, self.held.pop_first())
             self._adopt(stack, session)
+        return lost_ms, lost_items
+
+    async def _seed(self, session: AsyncSession, how: str) -> None:
+        """Give a new session the conversation so far, without asking for a reply."""
+        from google.genai import types
+
+        turns = self.history.turns()
+        if not turns:
+            return
+        if how == "history":
+            contents: list[types.Content | types.ContentDict] = [
+                types.Content(role=role, parts=[types.Part(text=text)]) for role, text in turns
+            ]
+        else:
+            contents = [types.Content(role="user", parts=[types.Part(text=self.history.summary())])]
+        await session.send_client_content(turns=contents, turn_complete=False)
+        self._sent_index += 1
 
     # ---- closing ----------------------------------------------------------------------
 
@@ -796,6 +1406,13 @@ class GeminiUpstream(Upstream):
             self._end_events()
         finally:
             self._closing.set_result(None)
+
+
+async def receive_all(session: AsyncSession) -> AsyncGenerator[types.LiveServerMessage, None]:
+    """Every message of a connection (the SDK's `receive()` stops at each turn's end)."""
+    while True:
+        async for message in session.receive():
+            yield message
 
 
 def lost_input(audio_ms: float, items: int) -> str:

@@ -34,6 +34,7 @@ from .base import (
     Backend,
     Event,
     InterruptedEvent,
+    Scheduling,
     SessionOptions,
     TurnCompleteEvent,
     Upstream,
@@ -185,7 +186,11 @@ class RelayUpstream(Upstream):
         self._check_open()
 
     async def send_tool_response(
-        self, call_id: str, name: str, response: Mapping[str, Any]
+        self,
+        call_id: str,
+        name: str,
+        response: Mapping[str, Any],
+        scheduling: Scheduling | None = None,
     ) -> None:
         self._check_open()
         raise ValueError("a relay session makes no tool calls")

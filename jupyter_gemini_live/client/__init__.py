@@ -18,7 +18,7 @@ from .discovery import ServerAddress, ServerNotFound
 from .observer import Events, ToolCall, Turn
 from .rest import LiveError
 from .session import KernelSession, LiveServer, Reply, connect
-from .tools import ToolError
+from .tools import LiveTool, ToolError, ToolResult, tool
 
 __all__ = [
     "STANDARD_AUDIO_CONFIG",
@@ -31,12 +31,15 @@ __all__ = [
     "KernelSession",
     "LiveError",
     "LiveServer",
+    "LiveTool",
     "Reply",
     "RunningLiveAudio",
     "ServerAddress",
     "ServerNotFound",
     "ToolCall",
     "ToolError",
+    "ToolResult",
     "Turn",
     "connect",
+    "tool",
 ]

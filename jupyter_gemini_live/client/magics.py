@@ -12,6 +12,7 @@ usage errors (no traceback); the server's own message is kept.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -266,11 +267,47 @@ def _markdown(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
+#: `%gemini_live ARGS?`: a line magic with arguments that ends in `?` (not `%gemini_live?`)
+_QUESTION_LINE = re.compile(r"^(?P<indent>[ \t]*)%gemini_live[ \t]+(?P<args>\S.*\?)[ \t]*$")
+
+
+def keep_questions(lines: list[str]) -> list[str]:
+    """An IPython cleanup transform: `%gemini_live say Will it rain?` is a question to the
+    model, not a help request. IPython's `HelpEnd` token transform reads any line ending
+    in `?` as `obj?`; cleanup transforms run before the token transforms, so the magic
+    line becomes the call IPython would have made for it, which no longer ends in `?`.
+    `%gemini_live?` and `%gemini_live??` (no arguments) stay help requests, and
+    `%%gemini_live` cells are already one `run_cell_magic` call by then."""
+    if lines and lines[0].startswith("%%"):
+        return lines
+    out = []
+    for line in lines:
+        body = line.rstrip("\r\n")
+        match = _QUESTION_LINE.match(body)
+        if match is None:
+            out.append(line)
+            continue
+        call = f"get_ipython().run_line_magic('gemini_live', {match['args']!r})"
+        out.append(match["indent"] + call + line[len(body) :])
+    return out
+
+
+def _cleanup_transforms(ipython: Any) -> list[Any] | None:
+    transforms = getattr(ipython, "input_transformers_cleanup", None)
+    return transforms if isinstance(transforms, list) else None
+
+
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(GeminiLiveMagics)
+    transforms = _cleanup_transforms(ipython)
+    if transforms is not None and keep_questions not in transforms:
+        transforms.append(keep_questions)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    transforms = _cleanup_transforms(ipython)
+    if transforms is not None and keep_questions in transforms:
+        transforms.remove(keep_questions)
     magics = ipython.magics_manager.registry.get("GeminiLiveMagics")
     if isinstance(magics, GeminiLiveMagics):
         magics._leave()

@@ -24,7 +24,7 @@ import websocket
 
 from .event_socket import close_reason, close_stream, open_stream
 from .rest import LiveError, Rest
-from .tools import Toolbox
+from .tools import Answer, Toolbox
 
 #: events kept for `KernelSession.events`; older ones are dropped first
 MAX_EVENTS = 1000
@@ -46,6 +46,11 @@ class ToolCall:
     args: dict[str, Any]
     #: what the model was sent: `{"result": ...}` or `{"error": ...}`; None while running
     response: dict[str, Any] | None = None
+    #: how the model was asked to take the answer (INTERRUPT, WHEN_IDLE, SILENT)
+    scheduling: str | None = None
+    #: set when the model cancelled the call (`tool_call_cancelled`) or the session closed;
+    #: a tool taking the keyword `cancelled` gets this event
+    cancelled: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
 
 @dataclass
@@ -143,6 +148,8 @@ class Observer:
     def close(self) -> None:
         """Disconnect and join the threads (a tool still running is left to finish)."""
         with self._cond:
+            for call in self._pending.values():
+                call.cancelled.set()  # tools that listen may stop
             self._pending.clear()  # late tool results are not sent
         if self._ws is not None:
             close_stream(self._ws, self._reader, CLOSE_WAIT)
@@ -184,7 +191,9 @@ class Observer:
         turn = first
         while (record := self._turns.get(turn)) is not None and record.complete:
             gathered.append(replace(record, audio=bytes(self._audio.get(turn, b""))))
-            if record.model or not record.tool_calls:
+            # A turn whose calls were all answered SILENT has no reply to wait for.
+            silent = all(call.scheduling == "SILENT" for call in record.tool_calls)
+            if record.model or not record.tool_calls or silent:
                 return _merge(gathered)
             turn += 1
         return None
@@ -258,7 +267,9 @@ class Observer:
                 self._end_message = f"{event.get('code')}: {event.get('message')}"
             elif kind == "tool_call_cancelled":
                 for call_id in event.get("ids", []):
-                    self._pending.pop(call_id, None)
+                    cancelled = self._pending.pop(call_id, None)
+                    if cancelled is not None:
+                        cancelled.cancelled.set()  # its late answer is not sent
             self._cond.notify_all()
         if kind == "tool_call":
             self._start_tool(event)
@@ -275,7 +286,7 @@ class Observer:
         if not self.toolbox:
             return  # someone else (another kernel) may answer it
         if busy:
-            self._answer(call, {"error": f"too many tool calls running ({MAX_TOOL_CALLS})"})
+            self._answer(call, Answer({"error": f"too many tool calls running ({MAX_TOOL_CALLS})"}))
             return
         runner = threading.Thread(
             target=self._run_tool, args=(call,), name=f"gemini-live-tool-{call.name}", daemon=True
@@ -285,29 +296,35 @@ class Observer:
 
     def _run_tool(self, call: ToolCall) -> None:
         try:
-            box: list[dict[str, Any]] = []
+            box: list[Answer] = []
             worker = threading.Thread(
-                target=lambda: box.append(self.toolbox.call(call.name, call.args)),
+                target=lambda: box.append(
+                    self.toolbox.answer(call.name, call.args, call.cancelled)
+                ),
                 name=f"gemini-live-tool-{call.name}-body",
                 daemon=True,  # Python cannot stop a function; a hung one must not block exit
             )
             worker.start()
             worker.join(self.tool_timeout)
             timed_out = {"error": f"{call.name} did not finish within {self.tool_timeout:g} s"}
-            self._answer(call, box[0] if box else timed_out)
+            self._answer(call, box[0] if box else Answer(timed_out))
         finally:
             self._tool_threads.discard(threading.current_thread())
 
-    def _answer(self, call: ToolCall, response: dict[str, Any]) -> None:
+    def _answer(self, call: ToolCall, answer: Answer) -> None:
         with self._cond:
             if self._pending.pop(call.id, None) is None:
-                return  # cancelled by the model, or the session is being closed
-            call.response = response
+                return  # cancelled by the model (the server would refuse it), or closing
+            call.response = answer.response
+            call.scheduling = answer.scheduling
             self._cond.notify_all()
-        message = {"type": "tool_response", "id": call.id, "name": call.name}
+        message: dict[str, Any] = {"type": "tool_response", "id": call.id, "name": call.name}
+        message["response"] = answer.response
+        if answer.scheduling is not None:
+            message["scheduling"] = answer.scheduling
         try:
             assert self._ws is not None
-            self._ws.send(json.dumps({**message, "response": response}))
+            self._ws.send(json.dumps(message))
         except (OSError, websocket.WebSocketException):
             pass  # the stream is closing; the reader reports why
 

@@ -13,13 +13,21 @@ import enum
 import inspect
 import json
 import re
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, overload
 
 Tool = Callable[..., Any]
 Schema = dict[str, Any]
+Behavior = Literal["BLOCKING", "NON_BLOCKING"]
+Scheduling = Literal["INTERRUPT", "WHEN_IDLE", "SILENT"]
+BEHAVIORS: tuple[Behavior, ...] = ("BLOCKING", "NON_BLOCKING")
+SCHEDULINGS: tuple[Scheduling, ...] = ("INTERRUPT", "WHEN_IDLE", "SILENT")
+#: the keyword a tool may take to learn that the model cancelled its call
+CANCELLED = "cancelled"
 
 _NONE = type(None)
 _ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters)\s*:\s*$")
@@ -30,11 +38,93 @@ class ToolError(ValueError):
     """A tool cannot be declared, or a call's arguments do not fit its signature."""
 
 
+# ---- async tools: behavior, scheduling, cancellation ----------------------------------
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool returns to choose, for this call, how the model takes `value`:
+    `scheduling` INTERRUPT, WHEN_IDLE or SILENT (None: the tool's own, or the model's)."""
+
+    value: Any
+    scheduling: Scheduling | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.scheduling, SCHEDULINGS, "scheduling")
+
+
+@dataclass(frozen=True)
+class LiveTool:
+    """A Python function with how the model calls it (`behavior`: BLOCKING or
+    NON_BLOCKING, where the model supports async function calling) and how the model
+    takes its answers (`scheduling`, where the model supports it). Made by `tool()`;
+    calling it calls the function."""
+
+    func: Tool
+    behavior: Behavior | None = None
+    scheduling: Scheduling | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.behavior, BEHAVIORS, "behavior")
+        _check(self.scheduling, SCHEDULINGS, "scheduling")
+
+    @property
+    def __name__(self) -> str:
+        return str(getattr(self.func, "__name__", ""))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+
+@overload
+def tool(
+    func: Tool, *, behavior: Behavior | None = None, scheduling: Scheduling | None = None
+) -> LiveTool: ...
+
+
+@overload
+def tool(
+    func: None = None, *, behavior: Behavior | None = None, scheduling: Scheduling | None = None
+) -> Callable[[Tool], LiveTool]: ...
+
+
+def tool(
+    func: Tool | None = None,
+    *,
+    behavior: Behavior | None = None,
+    scheduling: Scheduling | None = None,
+) -> LiveTool | Callable[[Tool], LiveTool]:
+    """`func` as a tool with a `behavior` and a default `scheduling` for its answers:
+    `tool(f, behavior="NON_BLOCKING")`, or as a decorator `@tool(scheduling="WHEN_IDLE")`.
+    """
+
+    def wrap(target: Tool) -> LiveTool:
+        base = target.func if isinstance(target, LiveTool) else target
+        return LiveTool(base, behavior, scheduling)
+
+    return wrap if func is None else wrap(func)
+
+
+def _check(value: str | None, allowed: tuple[str, ...], name: str) -> None:
+    if value is not None and value not in allowed:
+        raise ToolError(f"{name} {value!r}: expected one of {', '.join(allowed)}")
+
+
+def _function(item: Tool) -> Tool:
+    return item.func if isinstance(item, LiveTool) else item
+
+
 # ---- declarations -------------------------------------------------------------------
 
 
 def declare(func: Tool) -> Schema:
-    """The function declaration of `func`: `{"name", "description", "parameters"}`."""
+    """The function declaration of `func`: `{"name", "description", "parameters"}`
+    (and `behavior` for a `tool()` that has one)."""
+    if isinstance(func, LiveTool):
+        declared = declare(func.func)
+        if func.behavior is not None:
+            declared["behavior"] = func.behavior
+        return declared
     name = getattr(func, "__name__", "")
     if not name.isidentifier():
         raise ToolError(f"{func!r}: a tool needs a function name (a lambda has none)")
@@ -70,9 +160,25 @@ def _hints(func: Tool) -> dict[str, Any]:
 
 
 def _parameters(func: Tool) -> list[inspect.Parameter]:
-    """The parameters the model fills: not *args/**kwargs, not positional-only."""
+    """The parameters the model fills: not *args/**kwargs, not positional-only, not the
+    keyword-only `cancelled` (the client's, see `takes_cancelled`)."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return [p for p in inspect.signature(func).parameters.values() if p.kind in kinds]
+    return [
+        p
+        for p in inspect.signature(func).parameters.values()
+        if p.kind in kinds and not _is_cancelled(p)
+    ]
+
+
+def _is_cancelled(param: inspect.Parameter) -> bool:
+    return param.name == CANCELLED and param.kind == inspect.Parameter.KEYWORD_ONLY
+
+
+def takes_cancelled(func: Tool) -> bool:
+    """`func` has a keyword-only `cancelled` parameter: it gets a `threading.Event`, set
+    when the model cancels the call."""
+    params = inspect.signature(_function(func)).parameters.values()
+    return any(_is_cancelled(p) for p in params)
 
 
 def _summary(doc: str) -> str:
@@ -286,28 +392,53 @@ def _fallback(value: Any) -> Any:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A tool's answer: the function response and how the model should take it."""
+
+    response: dict[str, Any]
+    scheduling: Scheduling | None = None
+
+
 class Toolbox:
-    """Python functions the model may call, by name."""
+    """Python functions (or `tool()`s) the model may call, by name."""
 
     def __init__(self, functions: Sequence[Tool] = ()) -> None:
-        self.declarations = [declare(f) for f in functions]
-        self.functions = {d["name"]: f for d, f in zip(self.declarations, functions, strict=True)}
+        tools = [f if isinstance(f, LiveTool) else LiveTool(f) for f in functions]
+        self.declarations = [declare(item) for item in tools]
+        self.tools = {d["name"]: t for d, t in zip(self.declarations, tools, strict=True)}
+        self.functions = {name: item.func for name, item in self.tools.items()}
         if len(self.functions) != len(self.declarations):
             raise ToolError("two tools have the same name")
 
     def __bool__(self) -> bool:
         return bool(self.functions)
 
-    def call(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+    def call(
+        self, name: str, args: Mapping[str, Any], cancelled: threading.Event | None = None
+    ) -> dict[str, Any]:
         """The function response for the model: `{"result": ...}` or `{"error": ...}`."""
-        func = self.functions.get(name)
-        if func is None:
+        return self.answer(name, args, cancelled).response
+
+    def answer(
+        self, name: str, args: Mapping[str, Any], cancelled: threading.Event | None = None
+    ) -> Answer:
+        """Call `name`; its response and scheduling (a `ToolResult`'s, else the tool's).
+        A tool that takes `cancelled` gets `cancelled` (a fresh Event when None)."""
+        item = self.tools.get(name)
+        if item is None:
             known = ", ".join(sorted(self.functions)) or "none"
-            return {"error": f"no tool named {name!r} (known: {known})"}
+            return Answer({"error": f"no tool named {name!r} (known: {known})"})
+        func = item.func
         try:
-            result = func(**coerce_args(func, args))
+            kwargs = coerce_args(func, args)
+            if takes_cancelled(func):
+                kwargs[CANCELLED] = cancelled if cancelled is not None else threading.Event()
+            result = func(**kwargs)
         except ToolError as err:
-            return {"error": str(err)}
+            return Answer({"error": str(err)}, item.scheduling)
         except Exception as err:  # the model is told, so it can say what went wrong
-            return {"error": f"{name} raised {type(err).__name__}: {err}"}
-        return {"result": jsonable(result)}
+            return Answer({"error": f"{name} raised {type(err).__name__}: {err}"}, item.scheduling)
+        if isinstance(result, ToolResult):
+            return Answer({"result": jsonable(result.value)}, result.scheduling or item.scheduling)
+        return Answer({"result": jsonable(result)}, item.scheduling)

@@ -26,6 +26,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     tls.add_argument("--keyfile", help="PEM private key of the server")
     tls.add_argument("--self-signed", metavar="DIR", help="write ca.pem, cert.pem, key.pem here")
     parser.add_argument("--api-key", help="the only key accepted (default: any key)")
+    parser.add_argument(
+        "--bearer-token", help="the only bearer token of the Vertex AI path (default: any)"
+    )
     parser.add_argument("--reply-lead", type=float, default=1.0, help="seconds of reply sent ahead")
     parser.add_argument("--playback-speed", type=float, default=1.0)
     faults = parser.add_argument_group("faults")
@@ -39,6 +42,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     faults.add_argument("--bad-key", action="store_true", help="refuse every API key")
     faults.add_argument(
         "--repeat-faults", action="store_true", help="timed faults hit every connection"
+    )
+    faults.add_argument(
+        "--refuse-resumption",
+        action="store_true",
+        help="refuse every resumption handle (close 1007, as for an expired handle)",
+    )
+    faults.add_argument(
+        "--handle-lifetime", type=float, metavar="S", help="handles expire after S seconds"
+    )
+    faults.add_argument(
+        "--read-delay", type=float, default=0.0, metavar="S", help="wait S before each read"
     )
     args = parser.parse_args(argv)
     if not args.self_signed and not (args.certfile and args.keyfile):
@@ -57,6 +71,9 @@ def faults_from(args: argparse.Namespace) -> Faults:
         refuse_models=set(args.refuse_model),
         bad_key=args.bad_key,
         repeat=args.repeat_faults,
+        refuse_resumption=args.refuse_resumption,
+        handle_lifetime=args.handle_lifetime,
+        read_delay=args.read_delay,
     )
 
 
@@ -72,6 +89,7 @@ async def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         api_key=args.api_key,
+        bearer_token=args.bearer_token,
         faults=faults_from(args),
         reply_lead_s=args.reply_lead,
         playback_speed=args.playback_speed,

@@ -7,7 +7,9 @@ records are what tests assert on ("the simulator heard every millisecond we sent
 
 from __future__ import annotations
 
+import copy
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +22,12 @@ from .protocol import field as get
 BURST_S = 0.24
 #: rough token rate of audio, for usageMetadata
 TOKENS_PER_S = 25
+#: tokens of one camera or screen frame
+IMAGE_TOKENS = 258
 #: the pitch of the simulated voice
 TONE_HZ = 440.0
+#: resumable states a conversation keeps (older handles expire)
+MAX_SNAPSHOTS = 64
 
 SENSITIVITY: dict[str, offline.StartSensitivity] = {
     "START_SENSITIVITY_HIGH": "high",
@@ -78,14 +84,39 @@ class Reply(offline.Reply):
     """One model turn, with what it cost in prompt tokens (for usageMetadata)."""
 
     prompt_tokens: int = 0
+    #: the modality of those prompt tokens (the service's name: AUDIO, TEXT)
+    prompt_modality: str = "TEXT"
+    #: Google Search sources (title, uri) sent as grounding metadata with the reply
+    sources: tuple[tuple[str, str], ...] = ()
+    #: the search queries of that grounding
+    queries: tuple[str, ...] = ()
 
-    @property
-    def response_tokens(self) -> int:
-        return round(self.seconds * TOKENS_PER_S)
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state a resumption handle stands for (what resuming with it restores)."""
+
+    turns: int
+    audio_in_bytes: int
+    images: int
+    texts: tuple[str, ...]
+    pending_tool: dict[str, Any] | None
+    listener: offline.Listener | None
+    #: the index of the last client message of the issuing connection it includes
+    last_consumed: int
+    #: loop time it was taken, for handles that expire
+    taken_at: float
 
 
 class Conversation:
-    """State and records of one conversation, across all its connections."""
+    """State and records of one conversation, across all its connections.
+
+    Resuming with a handle restores the state the handle was issued with (the turn
+    count, what the user was saying, what was heard): input the old connection took
+    after that is forgotten, as with the real service, and the client replays it (the
+    handle's `lastConsumedClientMessageIndex` says from where). `audio_received_bytes`,
+    `connections`, `setups` and the other records keep counting across resumptions.
+    """
 
     def __init__(self, number: int) -> None:
         self.number = number
@@ -93,16 +124,25 @@ class Conversation:
         self.interruptions = 0
         self.connections = 0
         self.overlapping_connections = 0
+        #: microphone audio in the conversation's state (rolled back on resumption)
         self.audio_in_bytes = 0
+        #: every byte of microphone audio that arrived, on any connection
+        self.audio_received_bytes = 0
         self.images = 0
         self.texts: list[str] = []
+        #: (role, text) of the client content turns that seeded the conversation
+        self.history: list[tuple[str, str]] = []
         self.tool_calls: list[dict[str, Any]] = []
         self.tool_responses: list[dict[str, Any]] = []
         self.setups: list[Mapping[str, Any]] = []
+        #: resumptions that restored a handle's state, and handles refused
+        self.resumptions = 0
+        self.refused_handles = 0
         self.pending_tool: dict[str, Any] | None = None
         #: what the user is saying (a half-said utterance survives a resumption)
         self.listener: offline.Listener | None = None
         self._handles = 0
+        self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
 
     @property
     def audio_in_ms(self) -> float:
@@ -112,6 +152,34 @@ class Conversation:
         self._handles += 1
         return f"sim-{self.number}-{self._handles}"
 
+    def snapshot(self, handle: str, last_consumed: int, now: float) -> None:
+        """Remember the state `handle` stands for (only the newest few are kept)."""
+        self._snapshots[handle] = Snapshot(
+            turns=self.turns,
+            audio_in_bytes=self.audio_in_bytes,
+            images=self.images,
+            texts=tuple(self.texts),
+            pending_tool=copy.deepcopy(self.pending_tool),
+            listener=copy.deepcopy(self.listener),
+            last_consumed=last_consumed,
+            taken_at=now,
+        )
+        while len(self._snapshots) > MAX_SNAPSHOTS:
+            self._snapshots.popitem(last=False)
+
+    def snapshot_of(self, handle: str) -> Snapshot | None:
+        return self._snapshots.get(handle)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Go back to a handle's state (what the old connection took later is forgotten)."""
+        self.resumptions += 1
+        self.turns = snapshot.turns
+        self.audio_in_bytes = snapshot.audio_in_bytes
+        self.images = snapshot.images
+        self.texts = list(snapshot.texts)
+        self.pending_tool = copy.deepcopy(snapshot.pending_tool)
+        self.listener = copy.deepcopy(snapshot.listener)
+
     def attach(self, settings: SetupSettings, *, overlapping: bool = False) -> offline.Listener:
         """A connection opened (or resumed) this conversation; `overlapping`: while
         another connection of it was still open (the real service refuses to resume then).
@@ -119,7 +187,7 @@ class Conversation:
         self.connections += 1
         self.overlapping_connections += overlapping
         self.setups.append(settings.raw)
-        if self.listener is None or settings.resume_handle is None:
+        if self.listener is None:
             self.listener = settings.listener()
         self.listener.manual = settings.manual_activity
         return self.listener
@@ -133,11 +201,13 @@ class Conversation:
             pcm=offline.echo_audio(pcm),
             transcript=f"Turn {self.turns}: you spoke for {seconds:.1f} seconds.",
             prompt_tokens=math.ceil(seconds * TOKENS_PER_S),
+            prompt_modality="AUDIO",
         )
         return heard, reply
 
-    def text_reply(self, text: str) -> Reply | dict[str, Any]:
-        """A reply to a typed turn, or the function call it asks for."""
+    def text_reply(self, text: str, behavior: str = "BLOCKING") -> Reply | dict[str, Any]:
+        """A reply to a typed turn, or the function call it asks for (pending with
+        `behavior`: a NON_BLOCKING call lets the conversation go on while it runs)."""
         self.turns += 1
         self.texts.append(text)
         request = offline.parse_call(text)
@@ -148,12 +218,37 @@ class Conversation:
                 "args": request.args,
             }
             self.tool_calls.append(call)
-            self.pending_tool = call
+            self.pending_tool = {**call, "behavior": behavior}
             return call
         return spoken(f"Turn {self.turns}: you said: {text}", len(text) // 4 + 1)
 
+    def search_reply(self, query: str) -> Reply:
+        """A reply grounded in (made-up) Google Search results for `query`."""
+        self.turns += 1
+        self.texts.append(f"search {query}")
+        slug = "-".join(query.lower().split())[:60] or "nothing"
+        sources = (
+            (f"Result 1 for {query}", f"https://example.com/search/{slug}/1"),
+            (f"Result 2 for {query}", f"https://example.org/{slug}"),
+        )
+        reply = spoken(f"Turn {self.turns}: I searched for {query}.", len(query) // 4 + 1)
+        return Reply(
+            reply.pcm, reply.transcript, reply.prompt_tokens, sources=sources, queries=(query,)
+        )
+
+    def refused_turn(self, text: str) -> None:
+        """A turn the model refuses to answer (the simulator's safety block)."""
+        self.turns += 1
+        self.texts.append(text)
+
+    @property
+    def pending_blocks(self) -> bool:
+        """A call is pending that the model waits for (not a NON_BLOCKING one)."""
+        return self.pending_tool is not None and self.pending_tool["behavior"] != "NON_BLOCKING"
+
     def tool_reply(self, response: Mapping[str, Any]) -> Reply | None:
-        """Record a toolResponse entry; answer it when it is the awaited one."""
+        """Record a toolResponse entry (with its `scheduling`, when it has one); the
+        reply to it when it is the awaited one."""
         self.tool_responses.append(dict(response))
         call = self.pending_tool
         if call is None or get(response, "id") != call["id"]:

@@ -19,6 +19,11 @@ API_PATH = re.compile(
     r"^/ws/google\.ai\.generativelanguage\.(?P<version>[A-Za-z0-9]+)\."
     r"GenerativeService\.BidiGenerateContent(?:Constrained)?$"
 )
+#: the Live path of Vertex AI (Gemini Enterprise Agent Platform): a bearer token, no key
+VERTEX_PATH = re.compile(
+    r"^/ws/google\.cloud\.aiplatform\.(?P<version>[A-Za-z0-9]+)\."
+    r"LlmBidiService/BidiGenerateContent$"
+)
 OUTPUT_MIME = f"audio/pcm;rate={OUTPUT_RATE}"
 
 Message = dict[str, Any]
@@ -83,6 +88,20 @@ def texts_of_turns(turns: Any) -> list[str]:
     return texts
 
 
+def turns_of(turns: Any) -> list[tuple[str, str]]:
+    """(role, text) of every text part of `clientContent.turns`, in order."""
+    if isinstance(turns, Mapping):
+        turns = [turns]
+    found: list[tuple[str, str]] = []
+    for turn in turns if isinstance(turns, Sequence) else []:
+        role = str(field(turn, "role", "user"))
+        for part in field(turn, "parts", []) or []:
+            text = field(part, "text")
+            if isinstance(text, str) and text:
+                found.append((role, text))
+    return found
+
+
 # ---- server messages -----------------------------------------------------------------
 
 
@@ -102,6 +121,23 @@ def input_transcription(text: str, *, finished: bool = False) -> Message:
     return {"serverContent": {"inputTranscription": body}}
 
 
+def interim_input_transcription(text: str) -> Message:
+    """The user's words so far, while they speak (models with interim transcription)."""
+    return {"serverContent": {"interimInputTranscription": {"text": text}}}
+
+
+def interaction_status(status: str) -> Message:
+    """IN_PROGRESS while the model works in the background, IDLE when it is done."""
+    return {"serverContent": {"interactionStatus": status}}
+
+
+def grounding(sources: Sequence[tuple[str, str]], queries: Sequence[str]) -> Message:
+    """Google Search grounding metadata: (title, uri) web sources and the queries."""
+    chunks = [{"web": {"title": title, "uri": uri}} for title, uri in sources]
+    body = {"groundingChunks": chunks, "webSearchQueries": list(queries)}
+    return {"serverContent": {"groundingMetadata": body}}
+
+
 def output_transcription(text: str) -> Message:
     return {"serverContent": {"outputTranscription": {"text": text}}}
 
@@ -110,8 +146,12 @@ def generation_complete() -> Message:
     return {"serverContent": {"generationComplete": True}}
 
 
-def turn_complete() -> Message:
-    return {"serverContent": {"turnComplete": True}}
+def turn_complete(reason: str | None = None) -> Message:
+    """The turn's end; `reason` (a TurnCompleteReason) when it ended abnormally."""
+    body: dict[str, Any] = {"turnComplete": True}
+    if reason is not None:
+        body["turnCompleteReason"] = reason
+    return {"serverContent": body}
 
 
 def interrupted() -> Message:
@@ -130,15 +170,37 @@ def go_away(time_left_s: float) -> Message:
     return {"goAway": {"timeLeft": f"{time_left_s:g}s"}}
 
 
-def resumption_update(handle: str, *, resumable: bool) -> Message:
-    return {"sessionResumptionUpdate": {"newHandle": handle, "resumable": resumable}}
+def resumption_update(handle: str, *, resumable: bool, last_consumed: int | None = None) -> Message:
+    """A new handle; `last_consumed`: the index of the last client message its state
+    includes, counted on the connection from 0 (the `setup` message)."""
+    body: dict[str, Any] = {"newHandle": handle if resumable else "", "resumable": resumable}
+    if resumable and last_consumed is not None:
+        body["lastConsumedClientMessageIndex"] = str(last_consumed)
+    return {"sessionResumptionUpdate": body}
 
 
-def usage(prompt_tokens: int, response_tokens: int, total_tokens: int) -> Message:
-    return {
-        "usageMetadata": {
-            "promptTokenCount": prompt_tokens,
-            "responseTokenCount": response_tokens,
-            "totalTokenCount": total_tokens,
-        }
+def usage(
+    prompt: Mapping[str, int],
+    response: Mapping[str, int],
+    thoughts: int = 0,
+    *,
+    vertex: bool = False,
+) -> Message:
+    """`usageMetadata` as the service sends it: cumulative counts of the connection,
+    split by modality (`prompt`/`response`: modality name → tokens). Vertex calls the
+    response "candidates"."""
+    answer = "candidates" if vertex else "response"
+    body: dict[str, Any] = {
+        "promptTokenCount": sum(prompt.values()),
+        f"{answer}TokenCount": sum(response.values()),
+        "totalTokenCount": sum(prompt.values()) + sum(response.values()) + thoughts,
+        "promptTokensDetails": _details(prompt),
+        f"{answer}TokensDetails": _details(response),
     }
+    if thoughts:
+        body["thoughtsTokenCount"] = thoughts
+    return {"usageMetadata": body}
+
+
+def _details(counts: Mapping[str, int]) -> list[dict[str, Any]]:
+    return [{"modality": name, "tokenCount": n} for name, n in counts.items() if n]

@@ -22,22 +22,46 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .. import offline
+from ..protocol import INPUT_RATE, OUTPUT_RATE
+from . import profiles
 from . import protocol as wire
-from .conversation import BURST_S, Conversation, Reply, SetupSettings
-from .faults import BAD_KEY_REASON, NO_KEY_REASON, Faults, refused_model_reason
+from .conversation import BURST_S, IMAGE_TOKENS, TOKENS_PER_S, Conversation, Reply, SetupSettings
+from .faults import (
+    BAD_KEY_REASON,
+    INVALID_HANDLE_CODE,
+    INVALID_HANDLE_REASON,
+    NO_KEY_REASON,
+    Faults,
+    refused_model_reason,
+)
 
 log = logging.getLogger(__name__)
 
 SETUP_TIMEOUT_S = 10.0
+#: thinking tokens a model with thinking levels reports per reply
+THOUGHTS_PER_TURN = 24
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+#: a resumable handle (when the conversation can be resumed) every this many client
+#: messages, so a client never has to keep much unconfirmed input (about 1 s of 20 ms audio)
+UPDATE_EVERY = 50
+#: typed text the simulated model refuses (the turn ends with this reason, no reply)
+UNSAFE_TEXT = "please be unsafe"
+UNSAFE_REASON = "GENERATED_CONTENT_SAFETY"
+#: typed text that asks for a grounded reply (when the setup has google_search)
+SEARCH_PREFIX = "search "
+#: interim input transcription every this much speech (models that send it)
+INTERIM_EVERY_S = 0.5
 
 
 class Simulator:
     """The Live API on 127.0.0.1, for tests and for trying the product offline.
 
-    `api_key=None` accepts any key; otherwise only that one. `reply_lead_s` is how far
+    `api_key=None` accepts any key; otherwise only that one. On the Vertex AI path a
+    bearer token replaces the key: `bearer_token=None` accepts any token, otherwise
+    only that one (HTTP 401 at the handshake otherwise). `reply_lead_s` is how far
     ahead of real-time playback reply audio is sent; `playback_speed` > 1 makes the
-    playback clock (and so each reply) run faster, for quick tests.
+    playback clock (and so each reply) run faster, for quick tests. `update_every`: a
+    resumable `sessionResumptionUpdate` every this many client messages, when resumable.
     """
 
     def __init__(
@@ -47,21 +71,28 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str | None = None,
+        bearer_token: str | None = None,
         faults: Faults | None = None,
         reply_lead_s: float = 1.0,
         playback_speed: float = 1.0,
         record_limit: int = 100_000,
+        update_every: int = UPDATE_EVERY,
     ) -> None:
         self.ssl_context = ssl_context
         self.host = host
         self.port = port
         self.api_key = api_key
+        self.bearer_token = bearer_token
         self.faults = faults or Faults()
         self.reply_lead_s = reply_lead_s
         self.playback_speed = playback_speed
+        self.update_every = update_every
         self.conversations: list[Conversation] = []
         #: every message sent, as JSON text, for tests that validate the wire format
         self.sent: deque[str] = deque(maxlen=record_limit)
+        #: the same, of connections on the Vertex AI path (Vertex names some fields
+        #: differently: they parse after the SDK's own Vertex conversion)
+        self.sent_vertex: deque[str] = deque(maxlen=record_limit)
         #: close codes of ended connections, in order
         self.close_codes: list[int | None] = []
         self._handles: dict[str, Conversation] = {}
@@ -120,22 +151,49 @@ class Simulator:
     # ---- conversations ---------------------------------------------------------------
 
     def conversation_for(self, handle: str | None) -> Conversation | None:
+        """A new conversation, or the one `handle` resumes, restored to the handle's
+        state (None: the handle is unknown, expired or refused)."""
         if handle is None:
             conversation = Conversation(len(self.conversations) + 1)
             self.conversations.append(conversation)
             return conversation
-        return self._handles.get(handle)
+        resumed = self._handles.get(handle)
+        if resumed is None:
+            return None
+        snapshot = resumed.snapshot_of(handle)
+        lifetime = self.faults.handle_lifetime
+        expired = snapshot is None or (
+            lifetime is not None
+            and asyncio.get_running_loop().time() - snapshot.taken_at > lifetime
+        )
+        if self.faults.refuse_resumption or expired:
+            resumed.refused_handles += 1
+            return None
+        assert snapshot is not None
+        # The connections that served this conversation so far take nothing more in.
+        for link in self.links():
+            if link.conversation is resumed:
+                link.superseded = True
+        resumed.restore(snapshot)
+        return resumed
 
     def remember_handle(self, handle: str, conversation: Conversation) -> None:
         self._handles[handle] = conversation
 
-    def record_sent(self, text: str) -> None:
-        self.sent.append(text)
+    def record_sent(self, text: str, *, vertex: bool = False) -> None:
+        (self.sent_vertex if vertex else self.sent).append(text)
 
     # ---- connections -----------------------------------------------------------------
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        if wire.VERTEX_PATH.match(path) is not None:
+            scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                return connection.respond(401, "Request is missing the bearer token.\n")
+            if self.bearer_token is not None and token != self.bearer_token:
+                return connection.respond(401, "Request had invalid authentication credentials.\n")
+            return None
         if wire.API_PATH.match(path) is None:
             return connection.respond(404, f"No Live API endpoint at {path}\n")
         return None
@@ -159,11 +217,29 @@ class Link:
         self.index = index
         self.conversation: Conversation | None = None
         self.settings: SetupSettings | None = None
+        path = connection.request.path if connection.request else ""
+        #: which API the client speaks: "developer" or "vertex"
+        self.api = "vertex" if wire.VERTEX_PATH.match(path.split("?", 1)[0]) else "developer"
+        #: the profile of the model of the setup (models.py's table)
+        self.model = profiles.profile_of({}, self.api)
+        #: cumulative token counts of this connection (the service counts per connection)
+        self.prompt_tokens: dict[str, int] = {"TEXT": 0, "AUDIO": 0, "IMAGE": 0}
+        self.response_seconds = 0.0
+        self.thoughts = 0
         self._send_lock = asyncio.Lock()
         pacing = offline.Pacing(BURST_S, simulator.reply_lead_s, simulator.playback_speed)
         self._player = offline.ReplyPlayer(_Voice(self), pacing, name="simulated-reply")
         self._engine: offline.Engine | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: index of the last client message taken in (0: `setup`), for
+        #: `lastConsumedClientMessageIndex`
+        self.consumed = 0
+        #: a later connection resumed the conversation: this one takes nothing more in
+        self.superseded = False
+        self._heard_bytes = 0  # speech of the utterance under way (interim transcription)
+        self._in_message = False  # a client message is being taken in
+        self._update_due = False  # a resumable update waits for that to end
+        self.turn_open = False  # a turn is under way that no reply will end (a call's)
 
     def close_code(self) -> int | None:
         return self.ws.close_code
@@ -174,7 +250,11 @@ class Link:
                 return
             self._start_timed_faults()
             async for raw in self.ws:
-                await self._on_message(raw)
+                if self.sim.faults.read_delay:
+                    await asyncio.sleep(self.sim.faults.read_delay)
+                if self.superseded:
+                    continue
+                await self._take(raw)
         except ConnectionClosed:
             pass
         except wire.ProtocolError as error:
@@ -204,13 +284,14 @@ class Link:
             await self.close(1007, "setup must be the first message")
             return False
         settings = SetupSettings.parse(setup)
+        self.model = profiles.profile_of(setup, self.api)
         refusal = self._refusal(settings)
         if refusal is not None:
             await self.close(*refusal)
             return False
         conversation = self.sim.conversation_for(settings.resume_handle)
         if conversation is None:
-            await self.close(1007, "Invalid session resumption handle.")
+            await self.close(INVALID_HANDLE_CODE, INVALID_HANDLE_REASON)
             return False
         others = [link for link in self.sim.links() if link is not self]
         listener = conversation.attach(
@@ -226,15 +307,17 @@ class Link:
         return True
 
     def _refusal(self, settings: SetupSettings) -> tuple[int, str] | None:
-        key = self.ws.request.headers.get("x-goog-api-key") if self.ws.request else None
-        if not key:
-            return 1008, NO_KEY_REASON
-        if self.sim.faults.bad_key or (self.sim.api_key is not None and key != self.sim.api_key):
-            return 1007, BAD_KEY_REASON
+        if self.api == "developer":  # on Vertex the bearer token was checked already
+            key = self.ws.request.headers.get("x-goog-api-key") if self.ws.request else None
+            if not key:
+                return 1008, NO_KEY_REASON
+            wrong = self.sim.api_key is not None and key != self.sim.api_key
+            if self.sim.faults.bad_key or wrong:
+                return 1007, BAD_KEY_REASON
         if self.sim.faults.refuses(settings.model):
             version = api_version_of(self.ws.request.path if self.ws.request else "")
             return 1008, refused_model_reason(settings.model, version)
-        return None
+        return profiles.refusal(settings.raw, self.model)
 
     def _start_timed_faults(self) -> None:
         faults = self.sim.faults
@@ -272,6 +355,8 @@ class Link:
     # ---- sending ---------------------------------------------------------------------
 
     async def send(self, message: wire.Message) -> None:
+        if self.superseded:
+            return  # the client left this connection for another one
         text = json.dumps(message)
         async with self._send_lock:
             if self.sim.faults.message_delay:
@@ -280,20 +365,51 @@ class Link:
                 await self.ws.send(text)
             except ConnectionClosed:
                 return  # the reader still drains what the client sent before closing
-            self.sim.record_sent(text)
+            self.sim.record_sent(text, vertex=self.api == "vertex")
 
     async def send_all(self, messages: Iterable[wire.Message]) -> None:
         for message in messages:
             await self.send(message)
 
     async def send_handle(self, *, resumable: bool) -> None:
+        """A `sessionResumptionUpdate`; a resumable one stands for the state after the
+        client message taken in last (so it waits while one is being taken in)."""
         if self.conversation is None or self.settings is None or not self.settings.resumption:
             return
+        if not resumable:
+            await self.send(wire.resumption_update("", resumable=False))
+            return
+        if self._in_message:
+            self._update_due = True
+            return
+        self._update_due = False
         handle = self.conversation.new_handle()
+        self.conversation.snapshot(handle, self.consumed, asyncio.get_running_loop().time())
         self.sim.remember_handle(handle, self.conversation)
-        await self.send(wire.resumption_update(handle, resumable=resumable))
+        await self.send(wire.resumption_update(handle, resumable=True, last_consumed=self.consumed))
+
+    def resumable(self) -> bool:
+        """No reply under way and no call pending: the state can be handed out."""
+        conversation = self.conversation
+        return (
+            conversation is not None
+            and conversation.pending_tool is None
+            and not self._player.playing
+        )
 
     # ---- receiving -------------------------------------------------------------------
+
+    async def _take(self, raw: str | bytes) -> None:
+        """Take one client message in, then hand out a handle if one is due."""
+        self._in_message = True
+        try:
+            await self._on_message(raw)
+        finally:
+            self._in_message = False
+        self.consumed += 1
+        every = self.sim.update_every
+        if self._update_due or (every and self.consumed % every == 0 and self.resumable()):
+            await self.send_handle(resumable=self.resumable())
 
     async def _on_message(self, raw: str | bytes) -> None:
         message = parse_json(raw)
@@ -318,11 +434,13 @@ class Link:
             data = wire.decode_bytes(wire.field(blob, "data", ""))
             if mime.startswith("audio/"):
                 conversation.audio_in_bytes += len(data)
+                conversation.audio_received_bytes += len(data)
                 await self._engine_().audio(data)
+                await self._interim(len(data))
             else:
-                conversation.images += 1
+                self._image_in()
         if wire.field(body, "video") is not None:
-            conversation.images += 1
+            self._image_in()
         if wire.field(body, "activity_start") is not None:
             await self._engine_().activity_start()
         if wire.field(body, "activity_end") is not None:
@@ -334,41 +452,129 @@ class Link:
             await self._engine_().text(text)
 
     async def _on_client_content(self, body: Mapping[str, Any]) -> None:
-        texts = wire.texts_of_turns(wire.field(body, "turns", []))
+        turns = wire.field(body, "turns", [])
+        if not wire.field(body, "turn_complete", False):
+            self._conversation().history.extend(wire.turns_of(turns))
+        texts = wire.texts_of_turns(turns)
         if texts and wire.field(body, "turn_complete", False):
             await self._engine_().text(" ".join(texts))
         else:
             self._conversation().texts.extend(texts)
 
     async def _on_tool_response(self, body: Mapping[str, Any]) -> None:
+        """Answer the awaited call as its `scheduling` says: SILENT takes the result in
+        without a word, INTERRUPT cuts in on a reply under way, WHEN_IDLE (and no
+        scheduling) waits until the reply under way ends. Only models whose capabilities
+        have `scheduling` take the field (others refuse it, as the service does)."""
         for response in wire.field(body, "function_responses", []) or []:
+            scheduling = wire.field(response, "scheduling")
+            if scheduling is not None and not self.model.scheduling:
+                raise wire.ProtocolError(
+                    "Invalid argument: function response scheduling is not supported "
+                    f"(model {self.model.name})."
+                )
             reply = self._conversation().tool_reply(response)
-            if reply is not None:
-                self._player.play(reply)
+            if reply is None:
+                continue
+            if scheduling == "SILENT":
+                await self._end_quiet_turn()
+                continue
+            if scheduling == "INTERRUPT":
+                await self._engine_().barge_in()
+            self._player.play(reply)
+
+    async def _end_quiet_turn(self) -> None:
+        """A turn the model ends without saying anything (nothing playing to end it)."""
+        if self.turn_open and not self._player.playing:
+            self.turn_open = False
+            await self.send_all([self.usage(), wire.turn_complete()])
+            await self.send_handle(resumable=self.resumable())
+
+    async def _interim(self, nbytes: int) -> None:
+        """While the user speaks, the words so far (models with interim transcription)."""
+        listener = self._conversation().listener
+        settings = self._settings()
+        if (
+            listener is None
+            or listener.manual
+            or not listener.speech.speaking
+            or not settings.input_transcription
+            or not self.model.interim_input_transcription
+        ):
+            self._heard_bytes = 0
+            return
+        step = round(INTERIM_EVERY_S * INPUT_RATE) * 2
+        before, self._heard_bytes = self._heard_bytes, self._heard_bytes + nbytes
+        if self._heard_bytes // step > before // step:
+            seconds = self._heard_bytes / 2 / INPUT_RATE
+            await self.send(wire.interim_input_transcription(f"({seconds:.1f} s of speech…"))
+
+    def google_search(self) -> bool:
+        """The setup asked for Google Search grounding."""
+        tools = wire.field(self._settings().raw, "tools", []) or []
+        return any(wire.field(tool, "google_search") is not None for tool in tools)
+
+    def _image_in(self) -> None:
+        self._conversation().images += 1
+        self.prompt_tokens["IMAGE"] += IMAGE_TOKENS
+
+    # ---- usage ---------------------------------------------------------------------------
+
+    def usage(self) -> wire.Message:
+        """The cumulative usage of this connection, as the service reports it."""
+        response = {"AUDIO": round(self.response_seconds * TOKENS_PER_S)}
+        return wire.usage(self.prompt_tokens, response, self.thoughts, vertex=self.api == "vertex")
 
     # ---- turns (the engine's hooks) ---------------------------------------------------
 
+    def behavior_of(self, name: str) -> str:
+        """How the model calls `name`: the declaration's `behavior`, else the model's
+        default (BLOCKING for a function the setup does not declare)."""
+        for tool in wire.field(self._settings().raw, "tools", []) or []:
+            for declaration in wire.field(tool, "function_declarations", []) or []:
+                if wire.field(declaration, "name") == name:
+                    behavior = wire.field(declaration, "behavior")
+                    return str(behavior or self.model.default_behavior or "BLOCKING")
+        return "BLOCKING"
+
     async def _on_utterance(self, pcm: bytes) -> None:
         await self._engine_().barge_in()
-        await self._cancel_tool_call()
+        await self._cancel_tool_call(blocking_only=True)
+        self._heard_bytes = 0
         heard, reply = self._conversation().speech_reply(pcm)
         if self._settings().input_transcription:
             await self.send(wire.input_transcription(heard, finished=True))
         self._player.play(reply)
 
     async def _on_text(self, text: str) -> None:
-        await self._cancel_tool_call()
-        answer = self._conversation().text_reply(text)
+        request = offline.parse_call(text)
+        # A NON_BLOCKING call runs on while the user talks; a new call replaces it.
+        await self._cancel_tool_call(blocking_only=request is None)
+        conversation = self._conversation()
+        if text.strip().lower() == UNSAFE_TEXT:
+            conversation.refused_turn(text)
+            self.turn_open = False
+            await self.send_all([self.usage(), wire.turn_complete(UNSAFE_REASON)])
+            return
+        if text.lower().startswith(SEARCH_PREFIX) and self.google_search():
+            self._player.play(conversation.search_reply(text[len(SEARCH_PREFIX) :].strip()))
+            return
+        behavior = self.behavior_of(request.name) if request is not None else "BLOCKING"
+        answer = conversation.text_reply(text, behavior)
         if isinstance(answer, Reply):
             self._player.play(answer)
             return
+        self.turn_open = True
         await self.send_handle(resumable=False)
         await self.send(wire.tool_call(answer["id"], answer["name"], answer["args"]))
 
-    async def _cancel_tool_call(self) -> None:
-        """A new user turn makes the model drop a call it is still waiting for."""
+    async def _cancel_tool_call(self, *, blocking_only: bool = False) -> None:
+        """A new user turn makes the model drop a call it is still waiting for (not a
+        NON_BLOCKING one, with `blocking_only`: the conversation goes on beside it)."""
         conversation = self._conversation()
-        if conversation.pending_tool is not None:
+        if conversation.pending_tool is not None and (
+            conversation.pending_blocks or not blocking_only
+        ):
             call_id = conversation.pending_tool["id"]
             conversation.pending_tool = None
             await self.send(wire.tool_call_cancellation([call_id]))
@@ -393,29 +599,43 @@ class _Voice:
         self.link = link
 
     async def started(self, reply: Reply) -> None:
-        await self.link.send_handle(resumable=False)
+        link = self.link
+        link.prompt_tokens[reply.prompt_modality] += reply.prompt_tokens
+        if link.model.thinking_levels:
+            link.thoughts += THOUGHTS_PER_TURN
+        await link.send_handle(resumable=False)
+        if link.model.interaction_status:  # extended thinking: it works in the background
+            await link.send(wire.interaction_status("IN_PROGRESS"))
 
     async def chunk(self, reply: Reply, pcm: bytes, words: str) -> None:
+        self.link.response_seconds += len(pcm) / 2 / OUTPUT_RATE
         await self.link.send(wire.audio_chunk(pcm))
         settings = self.link.settings
         if words and settings is not None and settings.output_transcription:
             await self.link.send(wire.output_transcription(words))
 
     async def sent(self, reply: Reply) -> None:
+        if reply.sources:
+            await self.link.send(wire.grounding(reply.sources, reply.queries))
         await self.link.send(wire.generation_complete())
 
     async def finished(self, reply: Reply) -> None:
-        total = reply.prompt_tokens + reply.response_tokens
-        await self.link.send(wire.usage(reply.prompt_tokens, reply.response_tokens, total))
+        self.link.turn_open = False
+        if self.link.model.interaction_status:
+            await self.link.send(wire.interaction_status("IDLE"))
+        await self.link.send(self.link.usage())
         await self.link.send(wire.turn_complete())
-        await self.link.send_handle(resumable=True)
+        await self.link.send_handle(resumable=self.link.resumable())
 
     async def interrupted(self) -> None:
         """The user spoke while a reply was still playing: say so."""
+        self.link.turn_open = False
         if self.link.conversation is not None:
             self.link.conversation.interruptions += 1
-        await self.link.send_all([wire.interrupted(), wire.turn_complete()])
-        await self.link.send_handle(resumable=True)
+        if self.link.model.interaction_status:
+            await self.link.send(wire.interaction_status("IDLE"))
+        await self.link.send_all([wire.interrupted(), self.link.usage(), wire.turn_complete()])
+        await self.link.send_handle(resumable=self.link.resumable())
 
 
 def parse_json(raw: str | bytes) -> dict[str, Any]:

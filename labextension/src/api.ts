@@ -5,6 +5,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { IGroundingSource, IUsageTotals } from './stream';
+
 export const API_PATH = 'gemini-live/api';
 
 export interface IBackendStatus {
@@ -19,12 +21,39 @@ export interface IAudioFormat {
   channels: number;
 }
 
+/**
+ * What one Live model supports (`status.capabilities[model]`, from the server's
+ * capability table `jupyter_gemini_live/models.py`).
+ */
+export interface IModelCapabilities {
+  /** `thinking_level` values the model takes (empty: none). */
+  thinking_levels: string[];
+  default_thinking_level: string | null;
+  /** optional: may be turned on; always_on: never sent; unsupported: never sent. */
+  proactive_audio: 'unsupported' | 'optional' | 'always_on';
+  /** supported: may be set; otherwise never sent. */
+  affective_dialog: 'supported' | 'service_decides' | 'unsupported';
+  google_search: boolean;
+  /** Camera and screen frames, and so `media_resolution`. */
+  image_input: boolean;
+  interaction_status?: boolean;
+  interim_input_transcription?: boolean;
+  /** False for the conservative profile of a name the table does not know. */
+  known?: boolean;
+}
+
+export type MediaResolution = 'low' | 'medium' | 'high';
+
 export interface IStatus {
   version: string;
   backends: Record<string, IBackendStatus>;
   default_backend: string;
   models: string[];
   default_model: string;
+  /** What each offered model (and the default) supports. */
+  capabilities?: Record<string, IModelCapabilities>;
+  /** The conservative profile of any other model name. */
+  unknown_model_capabilities?: IModelCapabilities;
   voices: string[];
   default_voice: string;
   audio: IAudioFormat;
@@ -44,6 +73,8 @@ export interface ISessionStats {
   dropped_in_ms: number;
   /** Model audio a too-slow client could not take. */
   dropped_out_ms: number;
+  /** The session's token usage so far and its estimated cost. */
+  usage: IUsageTotals;
 }
 
 export type ActivityDetection = 'auto' | 'manual';
@@ -78,6 +109,11 @@ export interface ICreateSession {
   activity_detection?: ActivityDetection;
   tools?: Record<string, unknown>[];
   record?: boolean;
+  thinking_level?: string;
+  proactive_audio?: boolean;
+  affective_dialog?: boolean;
+  google_search?: boolean;
+  media_resolution?: MediaResolution;
 }
 
 export interface ITranscriptEntry {
@@ -88,6 +124,12 @@ export interface ITranscriptEntry {
   end: number;
   final: boolean;
   interrupted: boolean;
+  /** The turn's usage (on its last entry, once the turn is complete). */
+  usage: IUsageTotals | null;
+  /** Why the turn ended abnormally (on its last entry), e.g. GENERATED_CONTENT_SAFETY. */
+  reason: string | null;
+  /** Google Search sources of the model's reply (on the turn's last entry). */
+  sources: IGroundingSource[];
 }
 
 /** The text route's answer: the turn the text went into. */

@@ -7,10 +7,13 @@ import {
 } from '@jupyterlab/application';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { microphoneIcon } from './icon';
 import { LivePanelModel } from './panel/panel-model';
+import { browserEnvironment } from './panel/preflight';
 import { LivePanel } from './panel/widget';
 import { IPreferences, readPreferences } from './preferences';
 import { IGeminiLive } from './tokens';
@@ -22,15 +25,31 @@ export const panelPlugin: JupyterFrontEndPlugin<IGeminiLive> = {
   description: 'Voice conversations with Gemini in a sidebar panel.',
   autoStart: true,
   provides: IGeminiLive,
-  optional: [ISettingRegistry, IDefaultFileBrowser, ILayoutRestorer, ILabShell],
+  optional: [
+    ISettingRegistry,
+    IDefaultFileBrowser,
+    ILayoutRestorer,
+    ILabShell,
+    ITranslator,
+    INotebookTracker
+  ],
   activate: async (
     app: JupyterFrontEnd,
     registry: ISettingRegistry | null,
     browser: IDefaultFileBrowser | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    labShell: ILabShell | null,
+    translator: ITranslator | null,
+    notebooks: INotebookTracker | null
   ): Promise<IGeminiLive> => {
     const settings = await loadSettings(registry);
+    translator = translator ?? nullTranslator;
     const model = new LivePanelModel({
+      translator,
+      preflight: browserEnvironment(app.serviceManager.serverSettings),
+      insertCells: notebooks
+        ? cells => insertMarkdownCells(notebooks, cells)
+        : undefined,
       saveFile: async (name, content) => {
         const path = PathExt.join(browser?.model.path ?? '', name);
         await app.serviceManager.contents.save(path, {
@@ -50,13 +69,36 @@ export const panelPlugin: JupyterFrontEndPlugin<IGeminiLive> = {
 
     const panel = new LivePanel(model);
     panel.title.icon = microphoneIcon;
-    panel.title.caption = 'Gemini Live';
+    panel.title.caption = model.trans.__('Gemini Live');
     app.shell.add(panel, prefs.position, { rank: 900 });
     restorer?.add(panel, panel.id);
-    void model.refreshStatus();
+    void model.refreshStatus().then(() => model.resume());
+    void model.checkPreflight();
     return geminiLive(model, () => app.shell.activateById(panel.id));
   }
 };
+
+/**
+ * Markdown cells after the active cell of the current notebook (at its end when none is
+ * active); returns the notebook's path, or null when no notebook is open.
+ */
+async function insertMarkdownCells(
+  notebooks: INotebookTracker,
+  cells: string[]
+): Promise<string | null> {
+  const panel = notebooks.currentWidget;
+  const shared = panel?.content.model?.sharedModel;
+  if (!panel || !shared) {
+    return null;
+  }
+  const active = panel.content.activeCellIndex;
+  const at = active >= 0 ? active + 1 : shared.cells.length;
+  shared.insertCells(
+    at,
+    cells.map(source => ({ cell_type: 'markdown', source }))
+  );
+  return panel.context.path;
+}
 
 /** The token's view of the panel: what other plugins may read and do. */
 export function geminiLive(

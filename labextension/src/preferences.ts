@@ -10,6 +10,12 @@ export interface IPreferences {
   pushToTalkKey: string;
   halfDuplex: boolean;
   position: 'left' | 'right';
+  /** Model options, sent only when the chosen model supports them ('' / false: not sent). */
+  thinkingLevel: string;
+  proactiveAudio: boolean;
+  affectiveDialog: boolean;
+  googleSearch: boolean;
+  mediaResolution: string;
 }
 
 export const DEFAULT_PREFERENCES: IPreferences = {
@@ -20,7 +26,12 @@ export const DEFAULT_PREFERENCES: IPreferences = {
   pushToTalk: false,
   pushToTalkKey: 'F8',
   halfDuplex: false,
-  position: 'right'
+  position: 'right',
+  thinkingLevel: '',
+  proactiveAudio: false,
+  affectiveDialog: false,
+  googleSearch: false,
+  mediaResolution: ''
 };
 
 /** Read the composite settings, keeping defaults for anything missing or mistyped. */

@@ -49,9 +49,44 @@ export interface IInterruptedEvent {
   turn: number;
 }
 
+/** `reason`: why the turn ended abnormally (e.g. GENERATED_CONTENT_SAFETY), else null. */
 export interface ITurnCompleteEvent {
   type: 'turn_complete';
   turn: number;
+  reason: string | null;
+}
+
+/** All of the model's audio of `turn` has arrived (playback may still go on). */
+export interface IGenerationCompleteEvent {
+  type: 'generation_complete';
+  turn: number;
+}
+
+/** The model works in the background (`active`) or is done (extended thinking). */
+export interface IThinkingEvent {
+  type: 'thinking';
+  turn: number;
+  active: boolean;
+}
+
+/** The service heard the user's voice start or end. */
+export interface IVoiceActivityEvent {
+  type: 'voice_activity';
+  turn: number;
+  activity: 'start' | 'end';
+}
+
+/** A web source of a grounded reply (an http(s) link). */
+export interface IGroundingSource {
+  title: string;
+  uri: string;
+}
+
+/** Google Search sources of the model's reply in `turn`. */
+export interface IGroundingEvent {
+  type: 'grounding';
+  turn: number;
+  sources: IGroundingSource[];
 }
 
 export interface IToolCallEvent {
@@ -68,10 +103,38 @@ export interface IToolCallCancelledEvent {
   turn: number;
 }
 
+export interface IModalityTokens {
+  text: number;
+  audio: number;
+  image: number;
+}
+
+/** Tokens by kind and modality. */
+export interface ITokenCounts {
+  prompt: IModalityTokens;
+  response: IModalityTokens;
+  thinking: number;
+  tool_use: number;
+  total: number;
+}
+
+/** Tokens and their estimated cost in USD (a turn's or a session's). */
+export interface IUsageTotals {
+  tokens: ITokenCounts;
+  cost_usd: number;
+}
+
+/**
+ * A usage report: `usage` as the service sent it (cumulative per connection), `delta`
+ * what it adds, `turn_usage` the turn so far, `session_usage` the session's so far.
+ */
 export interface IUsageEvent {
   type: 'usage';
   usage: Record<string, unknown>;
   turn: number;
+  delta: ITokenCounts;
+  turn_usage: IUsageTotals;
+  session_usage: IUsageTotals;
 }
 
 /** A fatal error is followed by `state: error` and the socket closing (4002). */
@@ -100,7 +163,7 @@ export interface IDeviceEvent {
   reason: string | null;
 }
 
-/** To a relay session's source: the device's running total of played audio. */
+/** To a relay session's source: what the device's speaker really played so far. */
 export interface IPlaybackEvent {
   type: 'playback';
   played_ms: number;
@@ -113,6 +176,10 @@ export type ServerEvent =
   | ITextAcceptedEvent
   | IInterruptedEvent
   | ITurnCompleteEvent
+  | IGenerationCompleteEvent
+  | IThinkingEvent
+  | IVoiceActivityEvent
+  | IGroundingEvent
   | IToolCallEvent
   | IToolCallCancelledEvent
   | IUsageEvent
@@ -122,6 +189,8 @@ export type ServerEvent =
   | IPlaybackEvent;
 
 export type ClientControl =
+  /** The device's microphone runs, could not start (`reason` says what to do) or stopped. */
+  | { type: 'device_status'; status: DeviceStatus; reason: string | null }
   /** `id` (1..64 characters) comes back in `text_accepted`. */
   | { type: 'text'; text: string; id?: string }
   | { type: 'activity_start' }
@@ -134,11 +203,19 @@ export type ClientControl =
    * the user; relayed to a relay session's source as `device`.
    */
   | { type: 'device_status'; status: DeviceStatus; reason: string | null }
+  /** A camera or screen frame (base64). */
+  | {
+      type: 'image';
+      mime_type: 'image/jpeg' | 'image/png' | 'image/webp';
+      data: string;
+    }
   | {
       type: 'tool_response';
       id: string;
       name: string;
       response: Record<string, unknown>;
+      /** How the model takes the answer, where the model supports it. */
+      scheduling?: 'INTERRUPT' | 'WHEN_IDLE' | 'SILENT';
     };
 
 /** `open` once `ready` arrived; `closed` is final (stopped, fatal error, retries spent). */

@@ -22,9 +22,42 @@ export interface ITranscriptRow {
   text: string;
   final: boolean;
   interrupted: boolean;
-  /** Date.now() when the row appeared; for the saved Markdown. */
+  /** Date.now() when the row appeared; shown on hover. */
   time: number;
+  /** A user row that holds typed text (not only speech). */
+  typedText?: boolean;
 }
+
+/** One turn of the conversation, for the chat view and the notebook cells. */
+export interface ITurnGroup {
+  /** The server's turn; null for typed text not (yet) in one. */
+  turn: number | null;
+  rows: ITranscriptRow[];
+}
+
+/** The names of the roles in Markdown (the server's `?format=md` uses the same). */
+export const SPEAKERS: Record<Role, string> = {
+  user: 'You',
+  model: 'Gemini',
+  tool: 'Tool call'
+};
+
+/** One row as a Markdown paragraph, the server's `transcript.to_markdown` structure. */
+export function rowMarkdown(row: ITranscriptRow): string {
+  const note = row.interrupted ? ' _(interrupted)_' : '';
+  const text = row.role === 'tool' ? `\`${row.text}\`` : row.text.trim();
+  return `**${SPEAKERS[row.role]}:** ${text}${note}`;
+}
+
+/** The rows of one turn as Markdown: `## Turn N`, then a paragraph per row. */
+export function turnMarkdown(group: ITurnGroup): string {
+  const rows = group.rows.filter(row => row.text.trim());
+  const heading = group.turn === null ? [] : [`## Turn ${group.turn}`];
+  return [...heading, ...rows.map(rowMarkdown)].join('\n\n');
+}
+
+/** More Markdown paragraphs for the end of a turn (its sources, its usage). */
+export type TurnExtras = (turn: number | null) => string[];
 
 export class TranscriptModel {
   private readonly rows: ITranscriptRow[] = [];
@@ -79,6 +112,7 @@ export class TranscriptModel {
       row.text = row.text ? `${row.text} ${typed.text}` : typed.text;
     }
     row.final = true;
+    row.typedText = true;
     this._changed.emit();
   }
 
@@ -138,24 +172,47 @@ export class TranscriptModel {
     this._changed.emit();
   }
 
-  /** The conversation as Markdown, for "Save transcript". */
-  toMarkdown(title: string): string {
-    const lines = [`# ${title}`, ''];
+  /** Rows grouped by turn, in the order the turns started. */
+  turns(): ITurnGroup[] {
+    const groups: ITurnGroup[] = [];
+    const byTurn = new Map<number, ITurnGroup>();
     for (const row of this.rows) {
-      if (!row.text) {
+      if (row.turn === null) {
+        groups.push({ turn: null, rows: [row] });
         continue;
       }
-      const who =
-        row.role === 'user'
-          ? 'You'
-          : row.role === 'model'
-            ? 'Gemini'
-            : 'Tool call';
-      const note = row.interrupted ? ' _(interrupted)_' : '';
-      const text = row.role === 'tool' ? `\`${row.text}\`` : row.text.trim();
-      lines.push(`**${who}:** ${text}${note}`, '');
+      let group = byTurn.get(row.turn);
+      if (!group) {
+        group = { turn: row.turn, rows: [] };
+        byTurn.set(row.turn, group);
+        groups.push(group);
+      }
+      group.rows.push(row);
     }
-    return lines.join('\n');
+    return groups;
+  }
+
+  /**
+   * The conversation as Markdown, for "Save transcript": the structure of the server's
+   * `GET transcript?format=md` (a title, `## Turn N`, `**You:**` / `**Gemini:**`).
+   */
+  toMarkdown(
+    title: string,
+    extras?: TurnExtras,
+    trailer: string[] = []
+  ): string {
+    return (
+      [`# ${title}`, ...this.toCells(extras), ...trailer].join('\n\n') + '\n'
+    );
+  }
+
+  /** One Markdown cell per turn, for "Insert into notebook" (empty turns left out). */
+  toCells(extras?: TurnExtras): string[] {
+    return this.turns()
+      .filter(group => group.rows.some(row => row.text.trim()))
+      .map(group =>
+        [turnMarkdown(group), ...(extras?.(group.turn) ?? [])].join('\n\n')
+      );
   }
 
   private refuse(row: ITranscriptRow | undefined): void {

@@ -17,7 +17,9 @@ from jupyter_gemini_live.backends.base import (
     BackendUnavailable,
     ErrorEvent,
     Event,
+    GenerationCompleteEvent,
     InterruptedEvent,
+    NewConnectionEvent,
     SessionOptions,
     StateEvent,
     ToolCallCancelledEvent,
@@ -37,9 +39,11 @@ from jupyter_gemini_live.backends.gemini import (
     Mapped,
     ReconnectPolicy,
     TurnState,
+    live_config,
     lost_input,
     map_message,
 )
+from jupyter_gemini_live.models import MODELS, capabilities
 from jupyter_gemini_live.simulator import Faults
 from jupyter_gemini_live.simulator import protocol as wire
 from jupyter_gemini_live.simulator.protocol import field
@@ -97,6 +101,10 @@ class Listener:
     def audio_seconds(self, events: Iterable[Event] | None = None) -> float:
         chosen = self.events if events is None else events
         return sum(len(e.pcm) for e in chosen if isinstance(e, AudioEvent)) / 2 / 24000
+
+
+#: events the order checks leave out
+NOT_COUNTED = (AudioEvent, TranscriptEvent, GenerationCompleteEvent, NewConnectionEvent)
 
 
 def dig(message: Any, *names: str) -> Any:
@@ -217,7 +225,48 @@ async def test_tool_call_answered(make_simulator, make_backend):
     assert dig(declared, "function_declarations")[0]["name"] == "get_time"
 
 
-async def test_go_away_mid_utterance_loses_no_input(make_simulator, make_backend, monkeypatch):
+async def test_scheduling_goes_where_the_model_takes_it(make_simulator, make_backend):
+    tool = {"name": "lamp", "description": "A lamp.", "behavior": "NON_BLOCKING"}
+    options = SessionOptions(backend="gemini", model="gemini-3.8-live", voice="Puck", tools=(tool,))
+    async with make_simulator(playback_speed=8.0) as sim:
+        upstream = await make_backend(sim).connect(options)
+        listener = Listener(upstream)
+        await upstream.send_text("call lamp {}")
+        call = await listener.until(lambda e: isinstance(e, ToolCallEvent))
+        assert isinstance(call, ToolCallEvent)
+        await upstream.send_tool_response(call.id, call.name, {"ok": True}, "SILENT")
+        await listener.turns(1)
+        await upstream.close()
+
+    assert sim.conversations[0].tool_responses == [
+        {"id": call.id, "name": "lamp", "response": {"ok": True}, "scheduling": "SILENT"}
+    ]
+    assert not listener.of(AudioEvent)  # a silent answer says nothing
+    assert not listener.of(ErrorEvent)
+
+
+async def test_scheduling_is_dropped_where_the_model_has_none(make_simulator, make_backend):
+    options = SessionOptions(backend="gemini", model="gemini-3.1-flash-live-preview", voice="Puck")
+    async with make_simulator(playback_speed=8.0) as sim:
+        upstream = await make_backend(sim).connect(options)
+        listener = Listener(upstream)
+        for turn in (1, 2):
+            await upstream.send_text("call lamp {}")
+            call = await listener.until(lambda e: isinstance(e, ToolCallEvent), turn)
+            assert isinstance(call, ToolCallEvent)
+            await upstream.send_tool_response(call.id, call.name, {"n": turn}, "WHEN_IDLE")
+            await listener.turns(turn)
+        await upstream.close()
+
+    # the answers went (without the field the model would refuse), told once
+    assert [r.get("scheduling") for r in sim.conversations[0].tool_responses] == [None, None]
+    assert sim.conversations[0].connections == 1
+    errors = listener.of(ErrorEvent)
+    assert [(e.code, e.fatal) for e in errors] == [("scheduling_unsupported", False)]
+    assert "gemini-3.8-live" in errors[0].message
+
+
+async def test_drop_mid_utterance_loses_no_input(make_simulator, make_backend, monkeypatch):
     utterance = frames(speech(1.5) + silence(0.4))
     async with make_simulator(playback_speed=4.0) as sim:
         upstream = await make_backend(sim).connect(OPTIONS)
@@ -228,14 +277,14 @@ async def test_go_away_mid_utterance_loses_no_input(make_simulator, make_backend
         gate = asyncio.Event()
         open_connection = upstream._open
 
-        async def gated_open() -> Any:
+        async def gated_open(**kwargs: Any) -> Any:
             await gate.wait()
-            return await open_connection()
+            return await open_connection(**kwargs)
 
         monkeypatch.setattr(upstream, "_open", gated_open)
         for index, frame in enumerate(utterance):
             if index == 25:  # half a second into the utterance
-                await sim.go_away(time_left_s=5.0)
+                await sim.drop(1011)
                 await listener.until(lambda e: e == StateEvent("reconnecting"))
             if index == 50:
                 gate.set()
@@ -252,11 +301,39 @@ async def test_go_away_mid_utterance_loses_no_input(make_simulator, make_backend
     assert len(sim.conversations) == 1
     assert conversation.connections == 2
     assert conversation.overlapping_connections == 0  # the old socket closed first
+    # what the resumed state holds is exactly what was sent: the frames the old
+    # connection took after its last handle were replayed, the held ones sent
     assert conversation.audio_in_bytes == sum(len(f) for f in utterance)
     assert upstream.dropped_ms == 0
     # the resumed connection heard the whole utterance: the reply echoes all of it
     assert listener.text("user") == "(1.5 s of speech)"
     assert listener.audio_seconds() == pytest.approx(1.5, abs=0.25)
+
+
+async def test_go_away_mid_utterance_waits_for_its_end(make_simulator, make_backend):
+    utterance = frames(speech(1.5) + silence(0.4))
+    async with make_simulator(playback_speed=4.0) as sim:
+        upstream = await make_backend(sim).connect(OPTIONS)
+        listener = Listener(upstream)
+        for index, frame in enumerate(utterance):
+            if index == 25:  # half a second into the utterance
+                await sim.go_away(time_left_s=8.0)
+            await upstream.send_audio(frame)
+            await asyncio.sleep(0.005)
+        await listener.turns(1)
+        conversation = sim.conversations[0]
+        await asyncio.wait_for(_until(lambda: conversation.connections == 2), TIMEOUT)
+        await upstream.close()
+
+    # the utterance and its reply both happened on the old connection, in full; the
+    # move to the new one came after, and the user saw nothing of it
+    assert listener.text("user") == "(1.5 s of speech)"
+    assert listener.audio_seconds() == pytest.approx(1.5, abs=0.25)
+    assert not listener.of(StateEvent)
+    assert not listener.of(InterruptedEvent)
+    assert conversation.turns == 1
+    assert conversation.resumptions == 1
+    assert conversation.audio_in_bytes == sum(len(f) for f in utterance)
 
 
 async def test_reply_under_way_finishes_before_the_go_away_reconnect(make_simulator, make_backend):
@@ -266,17 +343,19 @@ async def test_reply_under_way_finishes_before_the_go_away_reconnect(make_simula
         await upstream.send_text("a long enough question")
         await listener.until(lambda e: isinstance(e, AudioEvent))
         await sim.go_away(time_left_s=5.0)
-        await listener.until(lambda e: e == StateEvent("live"))
+        conversation = sim.conversations[0]
+        await asyncio.wait_for(_until(lambda: conversation.connections == 2), TIMEOUT)
         await upstream.send_text("again")
         await listener.turns(2)
         await upstream.close()
 
-    kinds = [type(e) for e in listener.events if not isinstance(e, (AudioEvent, TranscriptEvent))]
-    # the first reply played to its end on the old connection: no cut, then the reconnect
-    assert kinds[: kinds.index(StateEvent)] == [UsageEvent, TurnCompleteEvent]
-    assert not listener.of(InterruptedEvent)
-    assert listener.text("model").startswith("Turn 1: you said: a long enough question")
-    assert sim.conversations[0].connections == 2
+    kinds = [type(e) for e in listener.events if not isinstance(e, NOT_COUNTED)]
+    # the first reply played to its end on the old connection: no cut, no state change
+    assert kinds == [UsageEvent, TurnCompleteEvent, UsageEvent, TurnCompleteEvent]
+    assert listener.text("model") == (
+        "Turn 1: you said: a long enough questionTurn 2: you said: again"
+    )
+    assert conversation.connections == 2
 
 
 async def test_internal_error_resumes_the_conversation(make_simulator, make_backend):
@@ -329,7 +408,7 @@ async def test_reply_cut_by_a_drop_ends_interrupted(make_simulator, make_backend
         await listener.until(lambda e: e == StateEvent("live"))
         await upstream.close()
 
-    kinds = [type(e) for e in listener.events if not isinstance(e, (AudioEvent, TranscriptEvent))]
+    kinds = [type(e) for e in listener.events if not isinstance(e, NOT_COUNTED)]
     assert kinds == [InterruptedEvent, TurnCompleteEvent, StateEvent, StateEvent]
 
 
@@ -530,7 +609,9 @@ def test_interrupted_and_turn_complete_report_only_what_happened():
     # no synthesized finals, and no muting: the session owns both rules
     assert map_message(content(interrupted=True)).events == (InterruptedEvent(),)
     assert map_message(content(turnComplete=True)).events == (TurnCompleteEvent(),)
-    assert map_message(content(generationComplete=True)) == Mapped(progress=True)
+    assert map_message(content(generationComplete=True)) == Mapped(
+        events=(GenerationCompleteEvent(),), progress=True, generation_complete=True
+    )
 
 
 def test_tool_calls_and_cancellation():
@@ -552,10 +633,18 @@ def test_tool_calls_and_cancellation():
 
 
 def test_usage_is_reported_as_given_and_before_the_turn_it_closes():
-    usage = wire.usage(10, 20, 30)["usageMetadata"]
+    usage = wire.usage({"TEXT": 10}, {"AUDIO": 20})["usageMetadata"]
     mapped = map_message(message({"usageMetadata": usage, "serverContent": {"turnComplete": True}}))
     assert mapped.events == (
-        UsageEvent({"prompt_token_count": 10, "response_token_count": 20, "total_token_count": 30}),
+        UsageEvent(
+            {
+                "prompt_token_count": 10,
+                "response_token_count": 20,
+                "total_token_count": 30,
+                "prompt_tokens_details": [{"modality": "TEXT", "token_count": 10}],
+                "response_tokens_details": [{"modality": "AUDIO", "token_count": 20}],
+            }
+        ),
         TurnCompleteEvent(),
     )
 
@@ -675,3 +764,229 @@ def test_what_a_reconnect_lost_is_said_plainly():
         "20 ms of microphone audio and 2 other inputs (text, images, tool results) "
         "were lost while reconnecting."
     )
+
+
+# ---- the setup follows the capability table (models.py) --------------------------------
+
+
+def setup_of(options: SessionOptions) -> dict[str, Any]:
+    """The `setup` the SDK would send for `options` (Developer API)."""
+    from google import genai
+    from google.genai import _common, _live_converters
+
+    client = genai.Client(api_key="x")
+    config = live_config(options, None)
+    params = types.LiveConnectParameters(model=f"models/{options.model}", config=config)
+    converted = _live_converters._LiveConnectParameters_to_mldev(
+        api_client=client._api_client, from_object=params.model_dump(exclude_none=True)
+    )
+    setup: dict[str, Any] = _common.convert_to_dict(converted)["setup"]
+    return setup
+
+
+TOOLS = ({"name": "slow"}, {"name": "quick", "behavior": "BLOCKING"})
+
+
+def behaviors(setup: dict[str, Any]) -> list[Any]:
+    return [
+        declaration.get("behavior")
+        for tool in setup.get("tools", [])
+        for declaration in tool.get("functionDeclarations", [])
+    ]
+
+
+def test_setup_of_gemini_3_8_live():
+    setup = setup_of(
+        SessionOptions(
+            backend="gemini",
+            model="gemini-3.8-live",
+            voice="Puck",
+            tools=TOOLS,
+            google_search=True,
+            media_resolution="low",
+            proactive_audio=True,  # always on: nothing to send
+        )
+    )
+    assert behaviors(setup) == ["NON_BLOCKING", "BLOCKING"]
+    assert {"googleSearch": {}} in setup["tools"]
+    generation = setup["generationConfig"]
+    assert generation["mediaResolution"] == "MEDIA_RESOLUTION_LOW"
+    assert "thinkingConfig" not in generation
+    assert "enableAffectiveDialog" not in generation
+    assert "proactivity" not in setup
+
+
+def test_setup_of_the_extended_thinking_model():
+    setup = setup_of(
+        SessionOptions(
+            backend="gemini",
+            model="gemini-3.8-live-extended-thinking",
+            voice="Puck",
+            tools=({"name": "slow"},),
+            thinking_level="high",
+        )
+    )
+    assert behaviors(setup) == ["NON_BLOCKING"]
+    assert dig(setup, "generation_config", "thinking_config", "thinking_level") == "HIGH"
+
+
+def test_setup_of_the_legacy_3_1_model_sends_no_behavior():
+    setup = setup_of(
+        SessionOptions(
+            backend="gemini",
+            model="gemini-3.1-flash-live-preview",
+            voice="Puck",
+            tools=TOOLS,
+            thinking_level="minimal",
+        )
+    )
+    assert behaviors(setup) == [None, None]
+    assert dig(setup, "generation_config", "thinking_config", "thinking_level") == "MINIMAL"
+
+
+def test_setup_of_the_2_5_native_audio_model():
+    setup = setup_of(
+        SessionOptions(
+            backend="gemini",
+            model="gemini-2.5-flash-native-audio-preview-12-2025",
+            voice="Puck",
+            tools=({"name": "slow"}, {"name": "bg", "behavior": "NON_BLOCKING"}),
+            proactive_audio=False,
+            affective_dialog=True,
+        )
+    )
+    assert behaviors(setup) == ["BLOCKING", "NON_BLOCKING"]
+    assert dig(setup, "proactivity", "proactive_audio") is False
+    assert setup["generationConfig"]["enableAffectiveDialog"] is True
+
+
+def test_setup_of_an_unknown_model_is_conservative():
+    # options a request could not even carry for this model are not sent either
+    setup = setup_of(
+        SessionOptions(
+            backend="gemini",
+            model="gemini-next-live",
+            voice="Puck",
+            tools=TOOLS,
+            thinking_level="high",
+            proactive_audio=False,
+            affective_dialog=True,
+        )
+    )
+    assert behaviors(setup) == [None, None]
+    assert "thinkingConfig" not in setup["generationConfig"]
+    assert "enableAffectiveDialog" not in setup["generationConfig"]
+    assert "proactivity" not in setup
+
+
+@pytest.mark.parametrize("model", [m.name for m in MODELS if m.api == "developer"])
+async def test_each_model_with_all_it_supports_is_accepted(make_simulator, make_backend, model):
+    """The simulator refuses (1007) what its profile of the model does not support."""
+    capable = capabilities(model)
+    options = SessionOptions(
+        backend="gemini",
+        model=model,
+        voice="Puck",
+        tools=({"name": "f"},),
+        google_search=capable.google_search,
+        media_resolution="medium",
+        thinking_level=capable.thinking_levels[-1] if capable.thinking_levels else None,
+        proactive_audio=True if capable.proactive_audio == "optional" else None,
+        affective_dialog=True if capable.affective_dialog == "supported" else None,
+    )
+    async with make_simulator(playback_speed=8.0) as sim:
+        upstream = await make_backend(sim).connect(options)
+        listener = Listener(upstream)
+        await upstream.send_text("hi")
+        await listener.turns(1)
+        await upstream.close()
+    assert sim.close_codes[0] != 1007
+    usage = listener.of(UsageEvent)[-1].usage
+    assert usage.get("thoughts_token_count", 0) > 0 or not capable.thinking_levels
+
+
+# ---- Vertex AI -----------------------------------------------------------------------------
+
+VERTEX_MODEL = "gemini-live-2.5-flash-native-audio"
+TOKEN = "test-token"
+
+
+def vertex_backend(sim: Any, ca_file: str, token: str = TOKEN, **kwargs: Any) -> GeminiBackend:
+    from google.oauth2.credentials import Credentials
+
+    return GeminiBackend(
+        api_key=None,
+        base_url=sim.url,
+        ca_file=ca_file,
+        policy=ReconnectPolicy(attempts=2, first_delay_s=0.05, connect_timeout_s=5),
+        vertexai=True,
+        project="test-project",
+        location="us-central1",
+        credentials=Credentials(token=token),
+        **kwargs,
+    )
+
+
+async def test_vertex_ai_through_the_sdk_with_a_bearer_token(make_simulator, certificate_authority):
+    async with make_simulator(playback_speed=8.0, bearer_token=TOKEN) as sim:
+        backend = vertex_backend(sim, str(certificate_authority[1]))
+        assert backend.unavailable_reason() is None
+        assert backend.api == "vertex"
+        options = SessionOptions(
+            backend="gemini", model=VERTEX_MODEL, voice="Puck", tools=({"name": "f"},)
+        )
+        upstream = await backend.connect(options)
+        listener = Listener(upstream)
+        await upstream.send_text("hello vertex")
+        await listener.turns(1)
+        await upstream.audio_stream_end()  # Developer API only: not sent, no error
+        await sim.drop(1011)  # a reconnect fetches the token again
+        await listener.until(lambda e: e == StateEvent("live"))
+        await upstream.send_text("again")
+        await listener.turns(2)
+        await upstream.close()
+
+    assert listener.text("model") == "Turn 1: you said: hello vertexTurn 2: you said: again"
+    setup = sim.conversations[0].setups[0]
+    assert setup["model"] == (
+        f"projects/test-project/locations/us-central1/publishers/google/models/{VERTEX_MODEL}"
+    )
+    assert behaviors(setup) == ["BLOCKING"]
+    assert sim.sent_vertex
+    assert not sim.sent
+    # Vertex's candidatesTokenCount arrives as the SDK's response count
+    usage = listener.of(UsageEvent)[0].usage
+    assert usage["response_token_count"] > 0
+    assert usage["response_tokens_details"][0]["modality"] == "AUDIO"
+
+
+async def test_vertex_ai_refuses_a_wrong_token_clearly(make_simulator, certificate_authority):
+    async with make_simulator(bearer_token=TOKEN) as sim:
+        backend = vertex_backend(sim, str(certificate_authority[1]), token="stale")
+        with pytest.raises(BackendError) as caught:
+            await backend.connect(
+                SessionOptions(backend="gemini", model=VERTEX_MODEL, voice="Puck")
+            )
+    assert caught.value.code == "bad_credentials"
+    assert "Application Default Credentials" in caught.value.message
+
+
+def test_vertex_ai_needs_a_project_and_a_location():
+    backend = GeminiBackend(api_key=None, vertexai=True, location="us-central1")
+    assert "c.GeminiLive.project" in (backend.unavailable_reason() or "")
+    backend = GeminiBackend(api_key=None, vertexai=True, project="p")
+    assert "c.GeminiLive.location" in (backend.unavailable_reason() or "")
+    assert GeminiBackend(api_key=None, vertexai=True, project="p", location="l").api == "vertex"
+
+
+async def test_vertex_ai_without_credentials_is_unavailable(monkeypatch, tmp_path):
+    import google.auth
+
+    def no_credentials(**kwargs: Any) -> Any:
+        raise google.auth.exceptions.DefaultCredentialsError("nothing found")
+
+    monkeypatch.setattr(google.auth, "default", no_credentials)
+    backend = GeminiBackend(api_key=None, vertexai=True, project="p", location="l")
+    with pytest.raises(BackendUnavailable) as caught:
+        await backend.connect(SessionOptions(backend="gemini", model=VERTEX_MODEL, voice="Puck"))
+    assert "gcloud auth application-default login" in caught.value.message

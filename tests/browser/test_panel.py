@@ -78,8 +78,9 @@ def converse(
 
     stats = wait_for("two spoken turns heard back", grown, timeout=60)
     assert stats["audio_in_ms"] > 4000
-    # The echo returns what it heard: out ≈ speech in (1 s per 4 s of microphone).
-    assert stats["audio_out_ms"] >= 0.8 * 1000 * stats["turns"]
+    # The echo returns what it heard: out ≈ speech in (1 s per 4 s of microphone). The
+    # first utterance may be cut by where in the looping WAV the capture started.
+    assert stats["audio_out_ms"] >= 0.8 * 1000 * (stats["turns"] - 1)
     assert stats["played_ms"] <= stats["audio_out_ms"] + 50
     assert stats["dropped_in_ms"] == 0
 

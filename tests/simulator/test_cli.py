@@ -57,3 +57,18 @@ def test_cli_needs_a_certificate():
     )  # fmt: skip
     assert result.returncode == 2
     assert "--self-signed" in result.stderr
+
+
+def test_fault_flags_reach_the_faults():
+    from jupyter_gemini_live.simulator.__main__ import faults_from, parse_args
+
+    flags = "--go-away-after 20 --go-away-time-left 3 --repeat-faults --refuse-resumption"
+    more = "--handle-lifetime 60 --read-delay 0.01"
+    args = parse_args(["--self-signed", "/tmp/x", *flags.split(), *more.split()])
+    faults = faults_from(args)
+    assert (faults.go_away_after, faults.go_away_time_left, faults.repeat) == (20, 3, True)
+    assert (faults.refuse_resumption, faults.handle_lifetime, faults.read_delay) == (
+        True,
+        60,
+        0.01,
+    )

@@ -16,7 +16,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from jupyter_gemini_live.simulator import Faults, Simulator
-from jupyter_gemini_live.simulator.faults import BAD_KEY_REASON
+from jupyter_gemini_live.simulator.faults import (
+    BAD_KEY_REASON,
+    INVALID_HANDLE_CODE,
+    INVALID_HANDLE_REASON,
+)
 
 TIMEOUT = 10.0
 PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -140,6 +144,80 @@ async def test_resume_keeps_the_conversation(make_simulator, client_ssl):
     ]
     assert said == []  # no outputAudioTranscription was asked for
     assert sim.conversations[0].turns == 2
+
+
+def update(message: dict[str, Any]) -> dict[str, Any] | None:
+    body = message.get("sessionResumptionUpdate")
+    return body if isinstance(body, dict) else None
+
+
+def audio_message(pcm: bytes) -> str:
+    data = base64.b64encode(pcm).decode()
+    return json.dumps(
+        {"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": data}}}
+    )
+
+
+async def test_resumption_updates_say_what_they_include(make_simulator, client_ssl):
+    async with make_simulator(update_every=5) as sim:
+        ws = await open_link(sim, client_ssl, setup={"sessionResumption": {}})
+        first = await read_until(ws, lambda m: update(m) is not None)
+        for frame in frames(silence(0.2)):  # 10 messages: two updates
+            await ws.send(audio_message(frame))
+        updates = [
+            update(m)
+            for m in await read_until(
+                ws, lambda m: (update(m) or {}).get("lastConsumedClientMessageIndex") == "10"
+            )
+        ]
+        await ws.close()
+
+    # counted on the connection from 0, the setup; int64 is a JSON string
+    assert update(first[-1]) == {
+        "newHandle": "sim-1-1",
+        "resumable": True,
+        "lastConsumedClientMessageIndex": "0",
+    }
+    assert [u["lastConsumedClientMessageIndex"] for u in updates if u] == ["5", "10"]
+
+
+async def test_resuming_restores_the_state_of_the_handle(make_simulator, client_ssl):
+    async with make_simulator(update_every=0) as sim:
+        ws = await open_link(sim, client_ssl, setup={"sessionResumption": {}})
+        [message] = (await read_until(ws, lambda m: update(m) is not None))[-1:]
+        handle = message["sessionResumptionUpdate"]["newHandle"]
+        for frame in frames(silence(0.2)):
+            await ws.send(audio_message(frame))
+        conversation = sim.conversations[0]
+        while conversation.audio_in_bytes < 6400:  # noqa: ASYNC110 (no notification)
+            await asyncio.sleep(0.01)
+        await ws.close()
+        ws = await open_link(sim, client_ssl, setup={"sessionResumption": {"handle": handle}})
+        await read_until(ws, lambda m: update(m) is not None)
+        await ws.close()
+
+    # the handle came before any audio: what the old connection took later is
+    # forgotten (a client replays it), but the records keep counting
+    assert (conversation.audio_in_bytes, conversation.audio_received_bytes) == (0, 6400)
+    assert (conversation.resumptions, conversation.connections) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [Faults(refuse_resumption=True), Faults(handle_lifetime=0.0)],
+    ids=["refused", "expired"],
+)
+async def test_refused_or_expired_handle(make_simulator, client_ssl, faults):
+    async with make_simulator(faults=faults) as sim:
+        ws = await open_link(sim, client_ssl, setup={"sessionResumption": {}})
+        [message] = (await read_until(ws, lambda m: update(m) is not None))[-1:]
+        await ws.close()
+        handle = message["sessionResumptionUpdate"]["newHandle"]
+        ws = await open_link(sim, client_ssl, setup={"sessionResumption": {"handle": handle}})
+        assert await closed_with(ws) == (INVALID_HANDLE_CODE, INVALID_HANDLE_REASON)
+    assert INVALID_HANDLE_CODE == 1007
+    assert "handle" in INVALID_HANDLE_REASON
+    assert sim.conversations[0].refused_handles == 1
 
 
 async def test_refusals(make_simulator, client_ssl):

@@ -11,11 +11,34 @@ describe('LatencyTracker', () => {
     expect(t.last).toBe(680);
   });
 
-  it('uses the activity_end time in push-to-talk', () => {
+  it('does not measure push-to-talk or typed turns', () => {
     const t = new LatencyTracker();
     t.micFrame(-20, 1000);
-    t.activityEnd(1500);
-    expect(t.modelAudioStarted(2100)).toBe(600);
+    t.skipTurn(); // released the Talk key, or sent typed text
+    expect(t.modelAudioStarted(1020)).toBeNull();
+    expect(t.last).toBeNull();
+    expect(t.median).toBeNull();
+  });
+
+  it("keeps the session's median, and forgets all on clear", () => {
+    const t = new LatencyTracker();
+    for (const [end, heard] of [
+      [0, 600],
+      [1000, 1700],
+      [2000, 2620]
+    ]) {
+      t.micFrame(-20, end);
+      t.modelAudioStarted(heard);
+    }
+    expect(t.last).toBe(620);
+    expect(t.median).toBe(620);
+    expect(t.count).toBe(3);
+    t.micFrame(-20, 3000);
+    t.modelAudioStarted(3900);
+    expect(t.median).toBe(660);
+    t.clear();
+    expect(t.last).toBeNull();
+    expect(t.median).toBeNull();
   });
 
   it('measures once per user turn', () => {
@@ -35,11 +58,5 @@ describe('LatencyTracker', () => {
     t.reset();
     expect(t.modelAudioStarted(300)).toBeNull();
     expect(t.last).toBeNull();
-  });
-
-  it('measures typed turns from when they were sent', () => {
-    const t = new LatencyTracker();
-    t.textSent(10);
-    expect(t.modelAudioStarted(410)).toBe(400);
   });
 });

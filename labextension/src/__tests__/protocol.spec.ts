@@ -8,8 +8,19 @@
 import Ajv from 'ajv';
 
 import { ISession, ISessionStats, ITextTurn, ITranscriptEntry } from '../api';
-import { ServerEvent } from '../stream';
+import { IUsageTotals, ServerEvent } from '../stream';
 import schema from './protocol-schema.json';
+
+const usage = {
+  tokens: {
+    prompt: { text: 4, audio: 30, image: 0 },
+    response: { text: 0, audio: 50, image: 0 },
+    thinking: 24,
+    tool_use: 0,
+    total: 108
+  },
+  cost_usd: 0.00075
+} satisfies IUsageTotals;
 
 const stats = {
   audio_in_ms: 1200.5,
@@ -19,7 +30,8 @@ const stats = {
   interruptions: 0,
   reconnects: 0,
   dropped_in_ms: 0,
-  dropped_out_ms: 0
+  dropped_out_ms: 0,
+  usage
 } satisfies ISessionStats;
 
 const session = {
@@ -57,7 +69,15 @@ const events = {
   },
   text_accepted: { type: 'text_accepted', id: 'a1', turn: 2 },
   interrupted: { type: 'interrupted', turn: 1 },
-  turn_complete: { type: 'turn_complete', turn: 1 },
+  turn_complete: { type: 'turn_complete', turn: 1, reason: null },
+  generation_complete: { type: 'generation_complete', turn: 1 },
+  thinking: { type: 'thinking', turn: 1, active: true },
+  voice_activity: { type: 'voice_activity', turn: 1, activity: 'start' },
+  grounding: {
+    type: 'grounding',
+    turn: 1,
+    sources: [{ title: 'Jupyter', uri: 'https://jupyter.org/' }]
+  },
   tool_call: {
     type: 'tool_call',
     id: 'c1',
@@ -66,7 +86,14 @@ const events = {
     turn: 1
   },
   tool_call_cancelled: { type: 'tool_call_cancelled', ids: ['c1'], turn: 1 },
-  usage: { type: 'usage', usage: { total_token_count: 42 }, turn: 1 },
+  usage: {
+    type: 'usage',
+    usage: { total_token_count: 108 },
+    turn: 1,
+    delta: usage.tokens,
+    turn_usage: usage,
+    session_usage: usage
+  },
   error: { type: 'error', code: 'busy', message: 'try again', fatal: false },
   pong: { type: 'pong', t: 12.5 },
   device: {
@@ -87,7 +114,10 @@ const shapes = {
     start: 0.5,
     end: 1.25,
     final: true,
-    interrupted: false
+    interrupted: false,
+    usage,
+    reason: null,
+    sources: [{ title: 'Jupyter', uri: 'https://jupyter.org/' }]
   } satisfies ITranscriptEntry,
   TextTurn: { turn: 3 } satisfies ITextTurn
 };

@@ -123,4 +123,24 @@ describe('TranscriptModel', () => {
     expect(model.items.map(r => r.typed)).toEqual(['refused', 'refused']);
     expect(model.toMarkdown('T')).toContain('**You:** one');
   });
+
+  it("writes the server's Markdown structure (transcript.to_markdown), cells per turn", () => {
+    const model = new TranscriptModel();
+    model.update('user', 1, 'hello', true);
+    model.update('model', 1, 'You said: hello', true);
+    model.update('user', 3, 'stop', true);
+    model.update('model', 3, 'You sa', false);
+    model.interrupt(3);
+    // The same text as tests/test_transcript.py's to_markdown of the same entries.
+    expect(model.toMarkdown('T')).toBe(
+      '# T\n\n## Turn 1\n\n**You:** hello\n\n**Gemini:** You said: hello\n\n' +
+        '## Turn 3\n\n**You:** stop\n\n**Gemini:** You sa _(interrupted)_\n'
+    );
+    model.addToolCall(3, 'c1', 'get_weather', { city: 'Paris' });
+    expect(model.toCells()).toEqual([
+      '## Turn 1\n\n**You:** hello\n\n**Gemini:** You said: hello',
+      '## Turn 3\n\n**You:** stop\n\n**Gemini:** You sa _(interrupted)_\n\n' +
+        '**Tool call:** `get_weather({"city":"Paris"})`'
+    ]);
+  });
 });

@@ -4,6 +4,7 @@
  * browsers only let a context run after one.
  */
 import { MicCapture } from './capture';
+import { insecureContextError } from './microphone';
 import { IPlayerCallbacks, ModelPlayer } from './player';
 
 export interface IEngineOptions extends IPlayerCallbacks {
@@ -41,10 +42,25 @@ export class AudioEngine implements IAudioDevices {
   constructor() {
     this.context = new AudioContext({ latencyHint: 'interactive' });
     void this.context.resume().catch(() => undefined);
+    if (this.context.state !== 'running') {
+      // Not started from a gesture (a conversation resumed after a reload): the
+      // first click or key press anywhere lets the sound start.
+      const resume = () => {
+        document.removeEventListener('pointerdown', resume, true);
+        document.removeEventListener('keydown', resume, true);
+        void this.context.resume().catch(() => undefined);
+      };
+      document.addEventListener('pointerdown', resume, true);
+      document.addEventListener('keydown', resume, true);
+    }
   }
 
   /** Start the speaker side; model audio can play even without a microphone. */
   async startPlayer(options: IEngineOptions): Promise<void> {
+    // Outside a secure context there is no AudioWorklet (nor microphone) at all.
+    if (!window.isSecureContext || !this.context.audioWorklet) {
+      throw insecureContextError();
+    }
     this.player = await ModelPlayer.start(
       this.context,
       options.outputRate,

@@ -38,26 +38,21 @@ export function microphoneMessage(
   switch (problem) {
     case 'insecure':
       return trans.__(
-        'The browser offers no microphone on this page because it is not a secure ' +
-          'context. Open JupyterLab over https, or as http://localhost (for a remote ' +
-          'server, tunnel it: ssh -L 8888:localhost:8888 HOST).'
+        'This page is not a secure context (plain http from a name other than localhost), so the browser allows no microphone and no audio processing here. Open JupyterLab over https, or tunnel it to localhost: ssh -L 8888:localhost:8888 HOST, then open http://localhost:8888.'
       );
     case 'denied':
       return trans.__(
-        'Microphone access was denied. Allow the microphone for this site (the icon ' +
-          'in the address bar) and press %1 again.',
+        'Microphone access was denied. Allow the microphone for this site (the icon in the address bar) and press %1 again.',
         retry
       );
     case 'missing':
       return trans.__(
-        'No microphone was found. Connect one (or pick it in the system settings) ' +
-          'and press %1 again.',
+        'No microphone was found. Connect one (or pick it in the system settings) and press %1 again.',
         retry
       );
     case 'busy':
       return trans.__(
-        'The microphone is in use by another application or could not be started. ' +
-          'Close the other application and press %1 again.',
+        'The microphone is in use by another application or could not be started. Close the other application and press %1 again.',
         retry
       );
     default:
@@ -85,13 +80,18 @@ export class MicrophoneError extends Error {
   }
 }
 
+/** The page is not a secure context (plain http from a remote name). */
+export function insecureContextError(): MicrophoneError {
+  return new MicrophoneError('insecure');
+}
+
 /** Why the microphone cannot work on this page at all, or null if it may. */
 export function microphoneUnavailable(
   nav: Navigator = navigator,
   secure: boolean = window.isSecureContext
 ): MicrophoneError | null {
   if (!secure || !nav.mediaDevices || !nav.mediaDevices.getUserMedia) {
-    return new MicrophoneError('insecure');
+    return insecureContextError();
   }
   return null;
 }

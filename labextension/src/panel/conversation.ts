@@ -18,6 +18,7 @@ import {
 import { meanSquareToDb, pcm16Rms, rmsToDb } from '../audio/level-meter';
 import {
   DeviceStatus,
+  ClientControl,
   IConnectionChange,
   IErrorEvent,
   IEventStream,
@@ -69,6 +70,11 @@ export interface IConversationOptions {
 export interface IConversationTarget {
   /** Join this existing session; otherwise a session is created. */
   join?: string;
+  /**
+   * Take up this session of our own again (the page was reloaded while it ran): it is
+   * ours (Stop deletes it) and its transcript so far is loaded.
+   */
+  resume?: string;
   /** The new session's options (not used when joining). */
   create?: api.ICreateSession;
   /** The wire audio format, asked for once the audio devices exist. */
@@ -120,6 +126,7 @@ export class Conversation implements IDisposable {
   private readonly _speechEnded = new Signal<this, void>(this);
   private readonly _voiceStarted = new Signal<this, void>(this);
   private readonly _voiceLevel = new Signal<this, number>(this);
+  private readonly _event = new Signal<this, ServerEvent>(this);
 
   constructor(options: IConversationOptions = {}) {
     this.api = options.api ?? api.restApi;
@@ -146,6 +153,11 @@ export class Conversation implements IDisposable {
 
   get micFrame(): ISignal<this, IMicFrame> {
     return this._micFrame;
+  }
+
+  /** Every server event of the stream, for what shows the conversation's state. */
+  get event(): ISignal<this, ServerEvent> {
+    return this._event;
   }
 
   /** The user's turn ended: push-to-talk released, or text sent. */
@@ -206,27 +218,38 @@ export class Conversation implements IDisposable {
   }
 
   /**
-   * Create or join the session, start the audio and open the stream. Call from a user
-   * gesture: the audio devices are created before the first await. On failure all is
-   * torn down and the error is thrown.
+   * Start the audio, then create (or join, or resume) the session and open the stream.
+   * Call from a user gesture: the audio devices are created before the first await.
+   * The audio starts first so that a page that cannot play or record (not a secure
+   * context) creates nothing on the server; on any failure all is torn down, a session
+   * created here is deleted, and the error is thrown.
    */
   async start(target: IConversationTarget): Promise<void> {
-    this.audio = this.createAudio();
     this._phase = 'starting';
+    let created: string | null = null;
     try {
+      this.audio = this.createAudio();
       const format = await target.audioFormat();
+      await this.startAudio(format);
       const session = target.join
         ? await this.joinSession(target.join)
-        : await this.createSession(target.create ?? {});
+        : target.resume
+          ? await this.resumeSession(target.resume)
+          : await this.createSession(target.create ?? {});
+      created = target.join || target.resume ? null : session.id;
       this._sessionId = session.id;
       this.transcript.clear();
-      if (this._joined) {
+      if (target.join || target.resume) {
         await this.loadHistory(session.id);
       }
-      await this.startAudio(format);
       this.openStream(session.id);
     } catch (error) {
       await this.teardown();
+      if (created) {
+        await this.api
+          .deleteSession(created)
+          .catch(reason => console.warn('gemini-live:', reason));
+      }
       throw error;
     }
   }
@@ -288,6 +311,11 @@ export class Conversation implements IDisposable {
     }
   }
 
+  /** Send a control frame on the device stream; false when there is none open. */
+  send(control: ClientControl): boolean {
+    return this.stream?.send(control) ?? false;
+  }
+
   dispose(): void {
     if (this.disposed) {
       return;
@@ -323,7 +351,18 @@ export class Conversation implements IDisposable {
     return session;
   }
 
-  /** What the notebook and the model said before the panel joined. */
+  /** Our own session after a page reload: still up, its own turn-taking mode. */
+  private async resumeSession(id: string): Promise<api.ISession> {
+    const session = await this.api.getSession(id);
+    if (session.state !== 'live' && session.state !== 'connecting') {
+      throw new Error(`that session has ended (${session.state})`);
+    }
+    this._joined = false;
+    this._manual = session.activity_detection === 'manual';
+    return session;
+  }
+
+  /** What was said before the panel joined (or before the page was reloaded). */
   private async loadHistory(id: string): Promise<void> {
     const entries = await this.api.getTranscript(id).catch(() => undefined);
     for (const entry of entries ?? []) {
@@ -409,6 +448,7 @@ export class Conversation implements IDisposable {
   }
 
   private onEvent(event: ServerEvent): void {
+    this._event.emit(event);
     switch (event.type) {
       case 'state':
         return this.onSessionState(event.state);

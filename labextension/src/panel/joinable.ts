@@ -46,12 +46,14 @@ export class JoinableSessions {
     > = api.restApi
   ) {}
 
+  /** Sessions never offered: the panel's own (its id is kept across a page reload). */
+  readonly ignored = new Set<string>();
   private _items: api.ISession[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly _changed = new Signal<this, void>(this);
 
   get items(): readonly api.ISession[] {
-    return this._items;
+    return this._items.filter(s => !this.ignored.has(s.id));
   }
 
   get changed(): ISignal<this, void> {
@@ -70,7 +72,9 @@ export class JoinableSessions {
   async refresh(): Promise<void> {
     let sessions: api.ISession[];
     try {
-      sessions = (await this.server.listSessions()).filter(isJoinable);
+      sessions = (await this.server.listSessions()).filter(
+        s => isJoinable(s) && !this.ignored.has(s.id)
+      );
     } catch (error) {
       console.debug('gemini-live: cannot list sessions', error);
       return;

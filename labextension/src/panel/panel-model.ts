@@ -4,12 +4,15 @@
  * (sessions, stream, audio, transcript) is `Conversation`'s; this model reads its
  * signals and adds the words.
  */
+import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from '../api';
 import { LevelMeter } from '../audio/level-meter';
 import { LatencyTracker } from '../latency';
 import { DEFAULT_PREFERENCES, IPreferences } from '../preferences';
+import { IMediaShareOptions, MediaShare } from '../share/media-share';
+import { ConversationState, LooseEvent } from '../state/conversation-state';
 import { IStartOptions } from '../tokens';
 import { TranscriptModel } from '../transcript';
 import {
@@ -19,10 +22,19 @@ import {
   IMicFrame,
   Phase
 } from './conversation';
+import { modelRequest } from '../options/model-options';
 import { JoinableSessions } from './joinable';
 import {
-  ENDED_MESSAGE,
+  IPreflightEnvironment,
+  IPreflightProblem,
+  preflight
+} from './preflight';
+import {
+  DEFAULT_TRANS,
   PanelState,
+  TRANSLATION_DOMAIN,
+  endedMessage,
+  explainError,
   idleMessage,
   liveMessage,
   phaseStatus,
@@ -36,6 +48,30 @@ export interface IPanelModelOptions extends IConversationOptions {
   saveFile: (name: string, content: string) => Promise<string>;
   /** Stores preferences changed in the panel (the settings registry). */
   persist?: (prefs: IPreferences) => void;
+  /** Inserts Markdown cells into the active notebook; returns its path (null: none). */
+  insertCells?: (cells: string[]) => Promise<string | null>;
+  /** JupyterLab's translator; English without one. */
+  translator?: ITranslator;
+  /** Where the running session's id outlives a page reload (default: sessionStorage). */
+  storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
+  /** The browser, for the pre-flight check; none: no check. */
+  preflight?: IPreflightEnvironment | null;
+  /** Camera and screen sharing's devices, capture and clock (tests). */
+  share?: Omit<IMediaShareOptions, 'send'>;
+}
+
+/** The sessionStorage key of the session this tab runs. */
+export const SESSION_KEY = 'jupyter-gemini-live:session';
+
+function defaultStorage(): Pick<
+  Storage,
+  'getItem' | 'setItem' | 'removeItem'
+> | null {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
 }
 
 export class LivePanelModel {
@@ -44,21 +80,44 @@ export class LivePanelModel {
   readonly micMeter = new LevelMeter();
   readonly modelMeter = new LevelMeter();
   readonly latency = new LatencyTracker();
+  /** Thinking, grounding sources and usage, from the server's events. */
+  readonly liveState = new ConversationState();
+  /** Camera and screen sharing; stops whenever the conversation does. */
+  readonly share: MediaShare;
   status: api.IStatus | null = null;
   state: PanelState = 'idle';
-  message = 'Loading…';
+  message: string;
+  /** What the pre-flight check found; null before it ran. */
+  problems: IPreflightProblem[] | null = null;
+  readonly trans: TranslationBundle;
   /** The Session select: null until the user picks, '' a new session, else an id. */
   sessionChoice: string | null = null;
   prefs: IPreferences = { ...DEFAULT_PREFERENCES };
   private readonly api: api.ISessionsApi;
   private visible = false;
+  private readonly storage: Pick<
+    Storage,
+    'getItem' | 'setItem' | 'removeItem'
+  > | null;
   private readonly _changed = new Signal<this, void>(this);
   private readonly _levelsChanged = new Signal<this, void>(this);
 
   constructor(private readonly options: IPanelModelOptions) {
     this.api = options.api ?? api.restApi;
+    this.trans = options.translator?.load(TRANSLATION_DOMAIN) ?? DEFAULT_TRANS;
+    this.message = this.trans.__('Loading…');
+    this.storage =
+      options.storage === undefined ? defaultStorage() : options.storage;
     this.conversation = new Conversation(options);
+    this.share = new MediaShare({
+      ...options.share,
+      send: frame => this.conversation.send(frame)
+    });
     this.joinable = new JoinableSessions(this.api);
+    const remembered = this.rememberedSession;
+    if (remembered) {
+      this.joinable.ignored.add(remembered);
+    }
     this.joinable.changed.connect(this.onJoinableChanged, this);
     this.follow(this.conversation);
   }
@@ -97,6 +156,24 @@ export class LivePanelModel {
     return this.state !== 'idle' && this.state !== 'error';
   }
 
+  /** Live, but the microphone could not start: only typing and listening work. */
+  get micWarning(): boolean {
+    return this.state === 'live' && this.conversation.microphoneError !== null;
+  }
+
+  /** The session this tab ran before a page reload, if any. */
+  get rememberedSession(): string | null {
+    try {
+      return this.storage?.getItem(SESSION_KEY) || null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Notebook cells can be inserted (JupyterLab has notebooks). */
+  get canInsert(): boolean {
+    return !!this.options.insertCells;
+  }
   /** Push-to-talk as the session in use has it, else as the preferences say. */
   get pushToTalk(): boolean {
     return this.conversation.manual ?? this.prefs.pushToTalk;
@@ -109,6 +186,52 @@ export class LivePanelModel {
       this.sessionChoice === null &&
       this.joinable.items.length === 1
     );
+  }
+
+  /** The pre-flight check: what will stop the microphone, before Start. */
+  async checkPreflight(): Promise<IPreflightProblem[]> {
+    const env = this.options.preflight;
+    if (!env) {
+      return [];
+    }
+    const problems = await preflight(env, this.trans);
+    this.problems = problems;
+    this.emit();
+    return problems;
+  }
+
+  /**
+   * After a page reload: take up the session this tab ran, within the server's
+   * reconnect grace, with its transcript so far. A session that has ended (or cannot
+   * be taken up) is forgotten, and deleted when it still exists.
+   */
+  async resume(): Promise<boolean> {
+    const id = this.rememberedSession;
+    if (!id || this.active) {
+      return false;
+    }
+    const session = await this.api.getSession(id).catch(() => null);
+    if (
+      !session ||
+      (session.state !== 'live' && session.state !== 'connecting')
+    ) {
+      this.forgetSession(id);
+      return false;
+    }
+    const started = this.conversation.start({
+      resume: id,
+      audioFormat: () => this.audioFormat()
+    });
+    this.setState('starting', this.trans.__('Rejoining the conversation…'));
+    try {
+      await started;
+      return true;
+    } catch (error) {
+      this.forgetSession(id);
+      void this.api.deleteSession(id).catch(() => undefined);
+      this.finish('error', startFailure(false, error, this.trans));
+      return false;
+    }
   }
 
   /** The backend a new session would use. */
@@ -135,7 +258,10 @@ export class LivePanelModel {
     } catch (error) {
       this.status = null;
       const why = (error as Error).message;
-      this.setState('error', `Cannot read the server status: ${why}`);
+      this.setState(
+        'error',
+        this.trans.__('Cannot read the server status: %1', why)
+      );
     }
   }
 
@@ -161,25 +287,30 @@ export class LivePanelModel {
       return;
     }
     const join = options.sessionId ?? this.sessionChoice ?? '';
+    this.liveState.clear();
     const started = this.conversation.start({
       join: join || undefined,
-      create: sessionRequest(this.prefs),
+      create: sessionRequest(this.prefs, this.status),
       audioFormat: () => this.audioFormat()
     });
-    const doing = join ? 'Joining the session…' : 'Creating the session…';
+    const doing = join
+      ? this.trans.__('Joining the session…')
+      : this.trans.__('Creating the session…');
     this.setState('starting', doing);
     try {
       await started;
     } catch (error) {
-      this.finish('error', startFailure(!!join, error));
+      this.finish('error', startFailure(!!join, error, this.trans));
+      void this.checkPreflight();
     }
   }
 
   async stop(): Promise<void> {
     const joined = this.conversation.joined;
     await this.conversation.leave();
+    this.forgetSession();
     // A joined session belongs to the notebook, which keeps using it: only left.
-    const left = "Left the notebook's session";
+    const left = this.trans.__("Left the notebook's session");
     this.finish('idle', joined ? left : this.idleMessage());
   }
 
@@ -206,20 +337,51 @@ export class LivePanelModel {
 
   async saveTranscript(): Promise<string | null> {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-    const title = `Gemini Live conversation ${stamp}`;
-    const content = this.transcript.toMarkdown(title);
+    const content = this.transcript.toMarkdown(
+      this.title(stamp),
+      turn => this.liveState.markdown(turn),
+      this.liveState.sessionMarkdown()
+    );
     try {
       const name = `gemini-live-${stamp}.md`;
       const path = await this.options.saveFile(name, content);
-      this.note(`Transcript saved to ${path}`);
+      this.note(this.trans.__('Transcript saved to %1', path));
       return path;
     } catch (error) {
-      this.note(`Could not save the transcript: ${(error as Error).message}`);
+      const why = (error as Error).message;
+      this.note(this.trans.__('Could not save the transcript: %1', why));
+      return null;
+    }
+  }
+
+  /** The conversation as Markdown cells (a title, then one per turn) in the notebook. */
+  async insertIntoNotebook(): Promise<string | null> {
+    const insert = this.options.insertCells;
+    const cells = this.transcript.toCells(turn =>
+      this.liveState.markdown(turn)
+    );
+    if (!insert || cells.length === 0) {
+      return null;
+    }
+    const stamp = new Date().toISOString().replace('T', ' ').slice(0, 16);
+    try {
+      const path = await insert([`# ${this.title(stamp)}`, ...cells]);
+      this.note(
+        path
+          ? this.trans.__('Conversation inserted into %1', path)
+          : this.trans.__('Open a notebook to insert the conversation into.')
+      );
+      return path;
+    } catch (error) {
+      const why = (error as Error).message;
+      this.note(this.trans.__('Could not insert the conversation: %1', why));
       return null;
     }
   }
 
   dispose(): void {
+    this.share.dispose();
+    this.liveState.dispose();
     this.conversation.dispose();
     this.joinable.dispose();
     Signal.clearData(this);
@@ -232,10 +394,12 @@ export class LivePanelModel {
       this.note(`${error.message} (${error.code})`)
     );
     conversation.micFrame.connect((_, frame) => this.onMicFrame(frame));
-    conversation.speechEnded.connect(() =>
-      this.latency.activityEnd(performance.now())
-    );
+    // Typed text and push-to-talk turns are not voice-to-voice: not measured.
+    conversation.speechEnded.connect(() => this.latency.skipTurn());
     conversation.voiceStarted.connect(() => this.onVoiceStarted());
+    conversation.event.connect((_, event) =>
+      this.liveState.handle(event as unknown as LooseEvent)
+    );
     conversation.voiceLevel.connect((_, db) => this.onVoiceLevel(db));
   }
 
@@ -248,17 +412,47 @@ export class LivePanelModel {
 
   private onPhase(phase: Phase): void {
     if (phase === 'live') {
+      const id = this.sessionId;
+      if (id && !this.joined) {
+        this.rememberSession(id);
+      }
       this.setState('live', this.liveMessage());
       return;
     }
-    const status = phaseStatus(phase);
+    const status = phaseStatus(phase, this.trans);
     if (status) {
       this.setState(...status);
     }
   }
 
   private onEnded(ending: IEnding): void {
-    this.finish('error', ending.reason ?? ENDED_MESSAGE);
+    this.forgetSession();
+    this.finish('error', ending.reason ?? endedMessage(this.trans));
+  }
+
+  private rememberSession(id: string): void {
+    this.joinable.ignored.add(id);
+    try {
+      this.storage?.setItem(SESSION_KEY, id);
+    } catch {
+      // storage full or disabled: a reload will not rejoin
+    }
+  }
+
+  /** The remembered session is over (or `id`, which was remembered). */
+  private forgetSession(id?: string): void {
+    const remembered = this.rememberedSession;
+    if (remembered && (!id || id === remembered)) {
+      try {
+        this.storage?.removeItem(SESSION_KEY);
+      } catch {
+        // nothing to do
+      }
+    }
+  }
+
+  private title(stamp: string): string {
+    return this.trans.__('Gemini Live conversation %1', stamp);
   }
 
   private onMicFrame(frame: IMicFrame): void {
@@ -297,21 +491,26 @@ export class LivePanelModel {
   }
 
   private liveMessage(): string {
-    return liveMessage({
-      pushToTalk: this.pushToTalk,
-      pushToTalkKey: this.prefs.pushToTalkKey,
-      joined: this.joined,
-      microphoneError: this.conversation.microphoneError
-    });
+    const failure = this.conversation.microphoneFailure;
+    return liveMessage(
+      {
+        pushToTalk: this.pushToTalk,
+        pushToTalkKey: this.prefs.pushToTalkKey,
+        joined: this.joined,
+        microphoneError: failure ? explainError(failure, this.trans) : null
+      },
+      this.trans
+    );
   }
 
   private idleMessage(): string {
-    return idleMessage(this.status, this.backend);
+    return idleMessage(this.status, this.trans);
   }
 
-  /** The conversation is over (left, failed, ended): nothing of it is measured on. */
+  /** The conversation is over (left, failed, ended): its measurements go too. */
   private finish(state: PanelState, message: string): void {
-    this.latency.reset();
+    this.share.stop();
+    this.latency.clear();
     this.micMeter.reset();
     this.modelMeter.reset();
     this.setState(state, message);
@@ -335,10 +534,15 @@ export class LivePanelModel {
 }
 
 /** The POST body of a new session, from the panel's options. */
-export function sessionRequest(prefs: IPreferences): api.ICreateSession {
+export function sessionRequest(
+  prefs: IPreferences,
+  status: api.IStatus | null = null
+): api.ICreateSession {
   const request: api.ICreateSession = {
     transcription: true,
-    activity_detection: prefs.pushToTalk ? 'manual' : 'auto'
+    activity_detection: prefs.pushToTalk ? 'manual' : 'auto',
+    // Only what the chosen model supports (the server's capability table).
+    ...modelRequest(prefs, status)
   };
   if (prefs.backend) {
     request.backend = prefs.backend;

@@ -159,3 +159,17 @@ export const loud = (): ArrayBuffer => new Int16Array(320).fill(8000).buffer;
 
 export const tick = (): Promise<void> =>
   new Promise(resolve => setTimeout(resolve, 0));
+
+/** sessionStorage for one test. */
+export class MemoryStorage {
+  readonly items = new Map<string, string>();
+  getItem(key: string): string | null {
+    return this.items.get(key) ?? null;
+  }
+  setItem(key: string, value: string): void {
+    this.items.set(key, value);
+  }
+  removeItem(key: string): void {
+    this.items.delete(key);
+  }
+}

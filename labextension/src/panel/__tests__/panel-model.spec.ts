@@ -15,6 +15,7 @@ beforeEach(() => {
 function newModel(options: Partial<{ saveFile: jest.Mock }> = {}) {
   return new LivePanelModel({
     saveFile: jest.fn(async name => `dir/${name}`),
+    storage: null,
     ...options,
     ...devices.options
   });
@@ -128,6 +129,8 @@ describe('LivePanelModel', () => {
       played_ms: 480
     });
     expect(c.latency.last).not.toBeNull();
+    await c.stop();
+    expect(c.latency.last).toBeNull(); // the last turn's latency goes with Stop
   });
 
   it('saves the transcript as Markdown through the given writer', async () => {

@@ -1,4 +1,5 @@
 import { Widget } from '@lumino/widgets';
+/* eslint-disable @typescript-eslint/no-explicit-any */
 
 import * as api from '../../api';
 import { LivePanelModel } from '../panel-model';
@@ -15,7 +16,11 @@ beforeEach(() => {
 });
 
 const newModel = () =>
-  new LivePanelModel({ saveFile: jest.fn(), ...devices.options });
+  new LivePanelModel({
+    saveFile: jest.fn(),
+    storage: null,
+    ...devices.options
+  });
 
 const waiting = {
   id: '3f2a9c1e-0000-4000-8000-000000000000',
@@ -98,6 +103,73 @@ describe('LivePanel', () => {
       ['model', '1', 'false']
     ]);
     expect(rows[1].classList).toContain('jp-mod-partial');
+    panel.dispose();
+  });
+
+  it('groups a turn, marks typed and interrupted rows, folds tool calls, announces final turns', async () => {
+    const controller = newModel();
+    const panel = await rendered(controller);
+    controller.transcript.update('user', 1, 'Hi', true);
+    controller.transcript.addTyped('t1', 'and Rome?');
+    controller.transcript.acceptTyped('t1', 1);
+    controller.transcript.update('model', 1, 'Hel', false);
+    controller.transcript.addToolCall(1, 'c1', 'get_weather', { city: 'Rome' });
+    controller.transcript.interrupt(1);
+    await new Promise(resolve => setTimeout(resolve, 20));
+    const turns = panel.node.querySelectorAll(
+      '[data-testid="gemini-live-turn"]'
+    );
+    expect(turns).toHaveLength(1);
+    expect(turns[0].getAttribute('aria-label')).toBe('Turn 1');
+    const notes = Array.from(
+      panel.node.querySelectorAll('.jp-GeminiLive-note')
+    ).map(n => n.textContent);
+    expect(notes).toEqual(['typed', 'interrupted']);
+    const tool = panel.node.querySelector('details.jp-mod-tool');
+    expect(tool?.querySelector('summary')?.textContent).toContain(
+      'get_weather'
+    );
+    expect(panel.node.querySelector('[aria-live="polite"]')?.textContent).toBe(
+      'Gemini: Hel'
+    );
+    expect(
+      panel.node.querySelector('[role="region"]')?.getAttribute('tabindex')
+    ).toBe('0');
+    panel.dispose();
+  });
+
+  it('puts every string through the translator', async () => {
+    const translator = {
+      languageCode: 'xx',
+      load: () => ({
+        __: (text: string, ...args: unknown[]) =>
+          `«${text.replace(/%(\d+)/g, (_m, n) => String(args[Number(n) - 1]))}»`,
+        _n: (one: string) => `«${one}»`,
+        _p: (_c: string, text: string) => `«${text}»`,
+        _np: (_c: string, one: string) => `«${one}»`,
+        gettext: (text: string) => `«${text}»`,
+        ngettext: (one: string) => `«${one}»`,
+        pgettext: (_c: string, text: string) => `«${text}»`,
+        npgettext: (_c: string, one: string) => `«${one}»`,
+        dcnpgettext: (_d: string, _c: string, one: string) => `«${one}»`
+      })
+    };
+    const controller = new LivePanelModel({
+      saveFile: jest.fn(),
+      storage: null,
+      translator: translator as any,
+      ...devices.options
+    });
+    const panel = await rendered(controller);
+    const walker = document.createTreeWalker(panel.node, NodeFilter.SHOW_TEXT);
+    const untranslated: string[] = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.textContent?.trim() ?? '';
+      if (text && !/^«[^]*»$/.test(text) && !/^[\s·…]*$/.test(text)) {
+        untranslated.push(text);
+      }
+    }
+    expect(untranslated).toEqual([]);
     panel.dispose();
   });
 

@@ -1,0 +1,286 @@
+"""RESULTS.md from a run's results: figures beside the targets, then the detail.
+
+Text between `<!-- notes -->` and `<!-- /notes -->` in an existing file is kept: the place
+for a human reading of the figures (findings, the profile's meaning, fixes)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+DASH = "\N{EN DASH}"
+NOTES = re.compile(r"<!-- notes -->.*?<!-- /notes -->", re.S)
+
+
+def _f(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _level(results: dict[str, Any], sessions: int) -> dict[str, Any] | None:
+    """The level with `sessions`, else the largest one below it."""
+    below = [lv for lv in results["levels"] if lv["sessions"] <= sessions]
+    return max(below, key=lambda lv: lv["sessions"]) if below else None
+
+
+def targets(results: dict[str, Any]) -> list[str]:
+    t = results["targets"]
+    rows = ["| target | measured | met |", "|---|---|---|"]
+    at50 = _level(results, 50)
+    if at50 is not None:
+        n = at50["sessions"]
+        for direction in ("up", "down"):
+            added = at50.get(f"{direction}_added_p99_ms")
+            ok = added is not None and added <= t["added_p99_ms_at_50"]
+            rows.append(
+                f"| ≤ {t['added_p99_ms_at_50']:g} ms p99 added, {direction}link, at 50 sessions "
+                f"| {_f(added)} ms at {n} (proxy {_f(at50['proxy'][direction]['p99'])}, "
+                f"baseline {_f(at50['baseline'][direction]['p99'])}) "
+                f"| {'yes' if ok else '**no**'} |"
+            )
+    worst = max(results["levels"], key=lambda lv: lv["server_cpu_pct_per_session"] or 0)
+    cpu = worst["server_cpu_pct_per_session"]
+    ok = cpu is not None and cpu <= t["cpu_pct_per_session"]
+    per_level = ", ".join(
+        f"{_f(lv['server_cpu_pct_per_session'])} at {lv['sessions']}" for lv in results["levels"]
+    )
+    rows.append(
+        f"| ≤ {t['cpu_pct_per_session']:g} % of a core per realtime session (server) "
+        f"| {per_level} | {'yes' if ok else '**no**'} |"
+    )
+    at100 = _level(results, 100)
+    if at100 is not None:
+        ping = at100["ping_p99_ms"]
+        ok = ping is not None and ping <= t["ping_p99_ms_at_100"]
+        rows.append(
+            f"| ping p99 ≤ {t['ping_p99_ms_at_100']:g} ms at 100 sessions "
+            f"| {_f(ping)} ms at {at100['sessions']} | {'yes' if ok else '**no**'} |"
+        )
+    return rows
+
+
+def levels_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| sessions | uplink p50 proxy / baseline / added / ratio | uplink p99 proxy / baseline"
+        " / added / ratio | downlink p50 … | downlink p99 … | ping p50 / p99 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for lv in results["levels"]:
+        cells = []
+        for direction in ("up", "down"):
+            for q in ("p50", "p99"):
+                cells.append(
+                    f"{_f(lv['proxy'][direction][q])} / {_f(lv['baseline'][direction][q])} / "
+                    f"{_f(lv.get(f'{direction}_added_{q}_ms'))} / "
+                    f"{_f(lv.get(f'{direction}_ratio_{q}'))}x"
+                )
+        rows.append(
+            f"| {lv['sessions']} | {' | '.join(cells)} | "
+            f"{_f(lv['ping_p50_ms'])} / {_f(lv['ping_p99_ms'])} |"
+        )
+    return rows
+
+
+def cost_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| sessions | CPU %/session: server | baseline (SDK process) | proxy's clients "
+        "| RSS MiB/session: server | baseline | lost up / down (proxy) | late up / down (proxy) "
+        "| lost up / down (baseline) | late up / down (baseline) | interrupted proxy / baseline "
+        "| replies proxy / baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for lv in results["levels"]:
+        rows.append(
+            f"| {lv['sessions']} | {_f(lv['server_cpu_pct_per_session'], 3)} "
+            f"| {_f(lv['baseline_cpu_pct_per_session'], 3)} "
+            f"| {_f(lv['proxy_client_cpu_pct_per_session'], 3)} "
+            f"| {_f(lv['server_rss_mib_per_session'], 3)} "
+            f"| {_f(lv['baseline_rss_mib_per_session'], 3)} "
+            f"| {lv['proxy_up_frames_lost']} / {lv['proxy_down_bursts_lost']} "
+            f"| {lv['proxy_up_frames_late']} / {lv['proxy_down_bursts_late']} "
+            f"| {lv['baseline_up_frames_lost']} / {lv['baseline_down_bursts_lost']} "
+            f"| {lv['baseline_up_frames_late']} / {lv['baseline_down_bursts_late']} "
+            f"| {lv['proxy_interrupted']} / {lv['baseline_interrupted']} "
+            f"| {lv['proxy_replies']} / {lv['baseline_replies']} |"
+        )
+    return rows
+
+
+def reps_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| sessions | rep | mode | up p50 / p99 | down p50 / p99 | ping p50 / p99 "
+        "| server CPU % | load-generator CPU % | simulator CPU % | other processes CPU % "
+        "| client lag p99 | session stats (drops, reconnects) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results["reps"]:
+        ping = r.get("ping_ms", {})
+        stats = ", ".join(f"{k} {v}" for k, v in r.get("session_stats", {}).items()) or DASH
+        rows.append(
+            f"| {r['sessions']} | {r['rep']} | {r['mode']} "
+            f"| {_f(r['up_ms']['p50'])} / {_f(r['up_ms']['p99'])} "
+            f"| {_f(r['down_ms']['p50'])} / {_f(r['down_ms']['p99'])} "
+            f"| {_f(ping.get('p50'))} / {_f(ping.get('p99'))} "
+            f"| {_f(r.get('server_cpu_pct'), 1)} | {_f(r['load_cpu_pct'], 1)} "
+            f"| {_f(r['sim_cpu_pct'], 1)} | {_f(r['other_processes_cpu_pct'], 1)} "
+            f"| {_f(r['client_lag_p99_ms'])} | {stats} |"
+        )
+    return rows
+
+
+def hop_table(results: dict[str, Any]) -> list[str]:
+    colab, ideal = results["colab_guide"], results["extension_ideal"]
+    ups = [lv["browser_up_bytes_per_s"] for lv in results["levels"]]
+    downs = [lv["browser_down_bytes_per_s_of_model_audio"] for lv in results["levels"]]
+    ups = [u for u in ups if u] or [0.0]
+    downs = [d for d in downs if d] or [0.0]
+    up = sum(ups) / len(ups)
+    down = sum(downs) / len(downs)
+    return [
+        "| per session | this extension, measured | by design | Colab guide, computed | ratio |",
+        "|---|---|---|---|---|",
+        f"| mic → server while streaming, B/s | {up:,.0f} (pings included) "
+        f"| {ideal['up_bytes_per_s_streaming']:,} "
+        f"| {colab['up_bytes_per_s_streaming']:,} "
+        f"| {up / colab['up_bytes_per_s_streaming']:.2f} |",
+        f"| server → speaker per second of model audio, B/s | {down:,.0f} (events included) "
+        f"| ≥ {ideal['down_bytes_per_s_model_speaking_min']:,} "
+        f"| {colab['down_bytes_per_s_model_speaking']:,} "
+        f"| {down / colab['down_bytes_per_s_model_speaking']:.2f} |",
+        f"| idle (connected, nothing said), B/s | 0 (plus pings) | 0 "
+        f"| {colab['up_bytes_per_s_idle']:,} up + {colab['down_bytes_per_s_idle']:,} down "
+        "| " + DASH + " |",
+    ]
+
+
+def startup_table(results: dict[str, Any]) -> list[str]:
+    s = results["startup"]
+    return [
+        f"Medians of {len(s['with']['runs'])} starts with the extension (the gemini servers of "
+        f"the levels included) and {len(s['without']['runs'])} without it; same command "
+        "otherwise (jupyter-server and the other installed server extensions load either way).",
+        "",
+        "| server | start → first `api/status` answer, s (median) | RSS after start, MiB |",
+        "|---|---|---|",
+        f"| with the extension | {_f(s['with']['start_s'], 3)} | {_f(s['with']['rss_mib'], 1)} |",
+        f"| without | {_f(s['without']['start_s'], 3)} | {_f(s['without']['rss_mib'], 1)} |",
+        f"| cost of the extension | {_f(s['added_start_s'], 3)} | {_f(s['added_rss_mib'], 1)} |",
+    ]
+
+
+def profile_section(results: dict[str, Any]) -> list[str]:
+    p = results.get("profile")
+    if not p:
+        return ["No profile in this run (`--profile-sessions 0` or not a run level)."]
+    lines = [
+        f"`py-spy record --rate {p['rate_hz']} --nonblocking --format raw` on the server during "
+        f"one extra proxy load of {p['sessions']} sessions (not part of the figures above): "
+        f"{p['samples']} samples, the server's threads busy "
+        f"{p['busy_pct_of_a_core']} % of a core (psutil: "
+        f"{_f(p['server_cpu_pct_while_profiled'], 1)} %). Raw stacks: `{p['file']}`.",
+        "",
+        "Where the time goes (each sample charged to the innermost frame of a category):",
+        "",
+        "| category | share of server samples |",
+        "|---|---|",
+    ]
+    lines += [f"| {c['name']} | {c['share_pct']} % |" for c in p["categories"]]
+    lines += ["", "Top functions, inclusive (a function and what it calls):", ""]
+    lines += ["| function | share |", "|---|---|"]
+    lines += [f"| `{c['name']}` | {c['share_pct']} % |" for c in p["inclusive"]]
+    lines += ["", "Top functions, self:", "", "| function | share |", "|---|---|"]
+    lines += [f"| `{c['name']}` | {c['share_pct']} % |" for c in p["self"]]
+    return lines
+
+
+def write(results: dict[str, Any], plots: list[str], path: Path) -> None:
+    m = results["machine"]
+    rel = os.path.relpath(Path(results["settings"]["out"]), path.parent)
+    s = results["settings"]
+    others = [r["other_processes_cpu_pct"] for r in results["reps"]]
+    lines = [
+        "# Benchmark results: the proxy vs the SDK straight to the simulator",
+        "",
+        f"- Date: {m['date']}; commit `{m['commit']}`; wall time {results['wall_s']} s.",
+        f"- Command: `{results['command']}`",
+        f"- Machine: {m['cpus']} CPUs ({m['cpu']}), {m['platform']}, Python {m['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        + ".",
+        f"- Load: load average {results['loadavg_before']} before, "
+        f"{results['loadavg_after']} after; other processes used "
+        f"{min(others):.0f} to {max(others):.0f} % of a core during the measured windows "
+        "(the machine is shared with other engineers' test runs)."
+        + (f" {results['note']}" if results.get("note") else ""),
+        f"- Settings: levels {s['sessions']}, {s['reps']} repetitions per level and side "
+        f"(alternating which goes first), {s['seconds']} s of realtime audio per load, "
+        f"pings every {s['ping_ms']:g} ms per device, late = one way > {s['late_ms']:g} ms.",
+        "",
+        "## Targets",
+        "",
+        *targets(results),
+        "",
+        "## Latency (ms; proxy = client → jupyter server → SDK → simulator; "
+        "baseline = SDK → simulator)",
+        "",
+        *levels_table(results),
+        "",
+        "## Cost, late and lost audio",
+        "",
+        *cost_table(results),
+        "",
+        "## Browser hop",
+        "",
+        *hop_table(results),
+        "",
+        "## Extension start-up cost",
+        "",
+        *startup_table(results),
+        "",
+        "## Profile of the server (gemini path)",
+        "",
+        *profile_section(results),
+        "",
+        "## Plots",
+        "",
+        *[f"![{name}]({rel}/{name})" for name in plots],
+        "",
+        "## Every load",
+        "",
+        *reps_table(results),
+        "",
+        *[
+            f"- FAILED: {f['mode']} at {f['sessions']} sessions, rep {f['rep']}: {f['error']}"
+            for f in results.get("failed", [])
+        ],
+        "",
+        "## Notes",
+        "",
+    ]
+    notes = "<!-- notes -->\n<!-- /notes -->"
+    if path.exists():
+        found = NOTES.search(path.read_text())
+        if found:
+            notes = found.group(0)
+    path.write_text("\n".join(lines) + notes + "\n")
+
+
+def main() -> None:
+    """`python -m benchmarks.results_md [RESULTS.json [RESULTS.md]]`: draw and write again."""
+    import json
+    import sys
+
+    from benchmarks import plots
+
+    source = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results/results.json")
+    target = Path(sys.argv[2] if len(sys.argv) > 2 else "benchmarks/RESULTS.md")
+    results = json.loads(source.read_text())
+    write(results, plots.draw(results, source.parent), target)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The session's forwarder: audio that queued up behind a slow upstream write goes out in
+fewer, larger messages (byte-exact and in order); a frame alone is never held back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import pytest
+from waiting import until_true
+
+from jupyter_gemini_live.backends.base import Backend, Event, SessionOptions, Upstream
+from jupyter_gemini_live.protocol import AudioFrame, Mode, Text, UpstreamCommand
+from jupyter_gemini_live.session import COALESCE_BYTES, LiveSession
+
+FRAME = 640  # 20 ms at 16 kHz
+
+
+class GatedUpstream(Upstream):
+    """Records what it is sent; each send waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.entered = asyncio.Event()  # a send has started (and is waiting on the gate)
+
+    async def _record(self, kind: str, payload: Any) -> None:
+        self.sent.append((kind, payload))
+        self.entered.set()
+        await self.gate.wait()
+
+    async def send_audio(self, pcm: bytes) -> None:
+        await self._record("audio", pcm)
+
+    async def send_text(self, text: str) -> None:
+        await self._record("text", text)
+
+    async def activity_start(self) -> None: ...
+    async def activity_end(self) -> None: ...
+    async def audio_stream_end(self) -> None: ...
+    async def send_image(self, mime_type: str, data: bytes) -> None: ...
+    async def send_tool_response(self, c: str, n: str, r: Mapping[str, Any]) -> None: ...
+
+    async def events(self) -> AsyncIterator[Event]:
+        await asyncio.Event().wait()
+        yield  # type: ignore[misc]
+
+    async def close(self) -> None: ...
+
+
+class GatedBackend(Backend):
+    name = "gated"
+
+    def __init__(self) -> None:
+        self.upstream = GatedUpstream()
+
+    async def connect(self, options: SessionOptions) -> Upstream:
+        return self.upstream
+
+
+class Client:
+    mode: Mode = "device"
+    wants_audio = True
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def send_audio(self, pcm: bytes) -> bool:
+        return True
+
+    def send_event(self, event: Any) -> None:
+        self.events.append(event)
+
+    def discard_audio(self) -> None: ...
+    def disconnect(self, code: int, reason: str) -> None: ...
+
+
+async def open_session() -> tuple[LiveSession, GatedUpstream, Client]:
+    backend = GatedBackend()
+    session = LiveSession(
+        SessionOptions(backend="gated", model="m", voice="v"),
+        backend,
+        log=logging.getLogger("test"),
+    )
+    await session.open()
+    client = Client()
+    session.attach(client)
+    return session, backend.upstream, client
+
+
+def frame(n: int, size: int = FRAME) -> bytes:
+    return bytes([n % 256]) * size
+
+
+async def test_a_lone_frame_goes_before_the_next_one_arrives() -> None:
+    session, upstream, client = await open_session()
+    try:
+        for n in range(5):
+            session.feed(AudioFrame(frame(n)), client)
+            # sent on its own before the next frame exists, not held to fill 40 ms
+            await until_true(lambda: len(upstream.sent) == n + 1, f"frame {n} sent")  # noqa: B023
+            assert upstream.sent[-1] == ("audio", frame(n))
+        assert session.stats.coalesced_frames == 0
+    finally:
+        await session.close()
+
+
+async def test_queued_frames_are_joined_up_to_40_ms_byte_exact_and_in_order() -> None:
+    session, upstream, client = await open_session()
+    try:
+        upstream.gate.clear()
+        session.feed(AudioFrame(frame(0)), client)
+        await until_true(upstream.entered.is_set, "the first send started")
+        # behind the slow write: 5 frames, a text, 3 frames, one big frame, one frame
+        fed: list[UpstreamCommand] = [AudioFrame(frame(n)) for n in range(1, 6)]
+        fed += [Text("hello")]
+        fed += [AudioFrame(frame(n)) for n in range(6, 9)]
+        fed += [AudioFrame(frame(9, 3 * FRAME)), AudioFrame(frame(10, 320))]
+        for command in fed:
+            session.feed(command, client)
+        upstream.gate.set()
+        await until_true(lambda: len(upstream.sent) == 9, "everything sent")
+        kinds = [kind for kind, _ in upstream.sent]
+        assert kinds == ["audio"] * 4 + ["text"] + ["audio"] * 4
+        audio = [payload for kind, payload in upstream.sent if kind == "audio"]
+        assert [len(pcm) for pcm in audio] == [640, 1280, 1280, 640, 1280, 640, 1920, 320]
+        assert COALESCE_BYTES == 1280
+        # byte-exact, nothing lost, nothing reordered (the text stays between frames 5 and 6)
+        expected = [frame(0)] + [c.pcm for c in fed if isinstance(c, AudioFrame)]
+        assert b"".join(audio) == b"".join(expected)
+        assert b"".join(audio[:4]) == b"".join(frame(n) for n in range(6))
+        assert upstream.sent[4] == ("text", "hello")
+        assert session.stats.coalesced_frames == 3
+        assert session.stats.audio_in_ms == 9 * 20 + 60 + 10
+    finally:
+        await session.close()
+
+
+async def test_audio_too_late_to_matter_is_dropped_and_counted() -> None:
+    session, upstream, client = await open_session()
+    try:
+        upstream.gate.clear()
+        session.feed(AudioFrame(frame(0)), client)
+        await until_true(upstream.entered.is_set, "the first send started")
+        # 2 s of audio and a text queue up behind the stuck write
+        for n in range(1, 101):
+            session.feed(AudioFrame(frame(n)), client)
+            if n == 30:
+                session.feed(Text("keep me"), client)
+        upstream.gate.set()
+        await until_true(lambda: ("text", "keep me") in upstream.sent, "the text sent")
+        newest = b"".join(frame(n) for n in range(51, 101))
+        await until_true(
+            lambda: b"".join(p for k, p in upstream.sent if k == "audio") == frame(0) + newest,
+            "the newest second of audio sent",
+        )
+        # the oldest second (frames 1-50) went; the text kept its place before the rest
+        assert session.stats.dropped_in_ms == pytest.approx(1000)
+        assert session.stats.late_dropped_frames == 50
+        assert session.as_json()["stats"]["dropped_in_ms"] == pytest.approx(1000)
+        assert [k for k, _ in upstream.sent].index("text") == 1
+    finally:
+        await session.close()
