@@ -1,11 +1,16 @@
 """The inline device (issue 9) in Debian's Chromium: a WAV tone is the microphone.
 
-A relay session's source (the kernel's end) is played here by a websocket client, so
-the frontend is tested on its own: a notebook cell displays the device's MIME bundle
-(as `RunningLiveAudio` does), the user presses "Start microphone", and audio crosses
-both ways: the source hears the WAV's tone, and 1 s of tone the source sends is played
-by the browser (its `playback` reports grow by about 1 s). With the microphone denied,
-the device shows why and the source hears `device failed` with what to do.
+First the frontend on its own: a relay session's source (the kernel's end) is played by a
+websocket client, a notebook cell displays the device's MIME bundle (as `RunningLiveAudio`
+does), the user presses "Start microphone", and audio crosses both ways: the source hears
+the WAV's tone, and 1 s of tone the source sends is played by the browser (its `playback`
+reports grow by about 1 s). With the microphone denied, the device shows why and the
+source hears `device failed` with what to do.
+
+Then `RunningLiveAudio` itself in a cell run from the page: the cell waits while its
+output shows the device, "Start microphone" is pressed, and the kernel hears the tone and
+plays 1 s; Stop ends the kernel's reads; a denied microphone raises FailedToStartError
+saying what to do.
 """
 
 from __future__ import annotations
@@ -334,10 +339,10 @@ except FailedToStartError as error:
 """
 
 
-def kernel_notebook(lab: Lab, name: str) -> None:
+def kernel_notebook(lab: Lab, name: str, source: str = KERNEL_CELL) -> None:
     cell: dict[str, Any] = {
         "cell_type": "code", "execution_count": None, "id": "k1", "metadata": {},
-        "source": KERNEL_CELL, "outputs": [],
+        "source": source, "outputs": [],
     }  # fmt: skip
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook = {
@@ -372,6 +377,40 @@ def test_running_live_audio_in_a_cell_hears_and_plays(
     assert 900 <= int(played) <= 1100
     # Leaving the block deleted the session: the device ended and let the microphone go.
     wait_for("the device to end", lambda: device.get_attribute("data-state") == "ended")
+    assert wait_for("the microphone released", lambda: page.evaluate(MICROPHONE_RELEASED))
+    page.context.close()
+
+
+STOP_CELL = """\
+from jupyter_gemini_live import AudioDeviceClosed, RunningLiveAudio
+async with RunningLiveAudio(start_timeout=60) as audio:
+    frames = 0
+    try:
+        while True:
+            await audio.read()
+            frames += 1
+    except AudioDeviceClosed:
+        print('STOPPED', audio.device_status, frames)
+"""
+
+
+def test_stop_ends_the_kernels_reads(
+    launch_chromium: Callable[[Path], Any], tone_wav: Path, start_lab: Callable[..., Lab]
+) -> None:
+    lab = start_lab()
+    kernel_notebook(lab, "stop.ipynb", STOP_CELL)
+    page = open_lab(launch_chromium(tone_wav), lab, page_path="lab/tree/stop.ipynb")
+    device = show_device(page)
+    page.evaluate(WATCH_MICROPHONE)
+    page.locator('[data-testid="gemini-live-device-start"]').click()
+    wait_for("the device to be live", lambda: device.get_attribute("data-state") == "live", 60)
+    page.locator('[data-testid="gemini-live-device-stop"]').click()
+    stopped = wait_for("the cell's reads to end", lambda: printed(page, "STOPPED"), 60)
+    _, status, frames = stopped.split()
+    # The device says `stopped`, then leaves the session (`disconnected`).
+    assert status in ("stopped", "disconnected")
+    assert int(frames) > 0  # it heard the microphone before Stop
+    assert device.get_attribute("data-state") == "stopped"
     assert wait_for("the microphone released", lambda: page.evaluate(MICROPHONE_RELEASED))
     page.context.close()
 
