@@ -5,7 +5,8 @@ websocket client, a notebook cell displays the device's MIME bundle (as `Running
 does), the user presses "Start microphone", and audio crosses both ways: the source hears
 the WAV's tone, and 1 s of tone the source sends is played by the browser (its `playback`
 reports grow by about 1 s). With the microphone denied, the device shows why and the
-source hears `device failed` with what to do.
+source hears `device failed` with what to do. The panel, joined to the relay session by its
+id, can be the device instead.
 
 Then `RunningLiveAudio` itself in a cell run from the page: the cell waits while its
 output shows the device, "Start microphone" is pressed, and the kernel hears the tone and
@@ -31,7 +32,7 @@ import websocket
 from jupyter_process import Lab
 
 from .conftest import CHROMIUM, MIC_RATE
-from .test_panel import open_lab, wait_for
+from .test_panel import open_lab, run_command, wait_for
 
 DEVICE_MIME_TYPE = "application/vnd.jupyter.gemini-live.device+json"
 TONE_HZ = 440.0
@@ -257,6 +258,32 @@ def test_audio_crosses_both_ways_in_notebook_7(
     audio_crosses_both_ways(
         launch_chromium, tone_wav, lab, "notebooks/device.ipynb", "device.ipynb"
     )
+
+
+def test_the_panel_can_be_the_device_instead(
+    launch_chromium: Callable[[Path], Any], tone_wav: Path, start_lab: Callable[..., Lab]
+) -> None:
+    lab = start_lab()
+    with relay_source(lab) as (session_id, source):
+        page = open_lab(launch_chromium(tone_wav), lab)
+        run_command(page, "gemini-live:open")
+        panel = page.locator('[data-testid="gemini-live-panel"]')
+        panel.wait_for(state="visible")
+        options = page.locator("details.jp-GeminiLive-options")
+        if options.get_attribute("open") is None:
+            options.locator("summary").click()
+        page.locator('[data-testid="gemini-live-session"]').select_option(
+            session_id, timeout=30_000
+        )
+        run_command(page, "gemini-live:start")
+        wait_for("the panel in the relay session", lambda: panel.get_attribute("data-joined"))
+        assert wait_for("device started at the source", lambda: source.device("started"))
+        wait_for("1 s of microphone", lambda: len(source.mic_bytes()) >= INPUT_RATE * 2 + 8000)
+        heard = source.mic_bytes()[-INPUT_RATE * 2 :]
+        assert abs(dominant_hz(heard, INPUT_RATE) - TONE_HZ) < 5
+        run_command(page, "gemini-live:stop")
+        assert wait_for("device stopped at the source", lambda: source.device("stopped"))
+        page.context.close()
 
 
 def test_the_session_ending_releases_the_device(
