@@ -385,12 +385,17 @@ def printed(page: Any, marker: str) -> str:
     return lines[0] if lines else ""
 
 
+@pytest.mark.parametrize(("app", "page_path"), [("lab", "lab/tree"), ("notebook", "notebooks")])
 def test_running_live_audio_in_a_cell_hears_and_plays(
-    launch_chromium: Callable[[Path], Any], tone_wav: Path, start_lab: Callable[..., Lab]
+    launch_chromium: Callable[[Path], Any],
+    tone_wav: Path,
+    start_lab: Callable[..., Lab],
+    app: str,
+    page_path: str,
 ) -> None:
-    lab = start_lab()
+    lab = start_lab(app=app)
     kernel_notebook(lab, "kernel.ipynb")
-    page = open_lab(launch_chromium(tone_wav), lab, page_path="lab/tree/kernel.ipynb")
+    page = open_lab(launch_chromium(tone_wav), lab, page_path=f"{page_path}/kernel.ipynb")
     device = show_device(page)
     page.evaluate(WATCH_MICROPHONE)
     page.locator('[data-testid="gemini-live-device-start"]').click()
