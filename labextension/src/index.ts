@@ -1,17 +1,20 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { commandsPlugin } from './commands-plugin';
+import { devicePlugin } from './device-plugin';
 import { inlinePlugin } from './inline-plugin';
 import { panelPlugin } from './panel-plugin';
 
 export { CommandIDs } from './commands-plugin';
 export { IGeminiLive } from './tokens';
 export { SESSION_MIME_TYPE } from './inline/data';
+export { DEVICE_MIME_TYPE } from './device/data';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
   panelPlugin,
   commandsPlugin,
-  inlinePlugin
+  inlinePlugin,
+  devicePlugin
 ];
 
 export default plugins;

@@ -1,2 +1,3 @@
 import './base.css';
 import './inline.css';
+import './device.css';

@@ -17,6 +17,7 @@ import {
 } from '../audio/engine';
 import { meanSquareToDb, pcm16Rms, rmsToDb } from '../audio/level-meter';
 import {
+  DeviceStatus,
   ClientControl,
   IConnectionChange,
   IErrorEvent,
@@ -29,6 +30,12 @@ import { TranscriptModel } from '../transcript';
 
 /** How often the device tells the server what the speaker really played. */
 const PLAYBACK_REPORT_MS = 250;
+
+/**
+ * The backend whose upstream is a kernel: its device says how its microphone is
+ * (`device_status`), which the server relays to the kernel.
+ */
+export const RELAY_BACKEND = 'relay';
 
 /**
  * Where the conversation is: `live` when the stream is open and the server's upstream is
@@ -53,6 +60,11 @@ export interface IConversationOptions {
   createStream?: StreamFactory;
   /** Opens the audio devices; default: an AudioEngine (needs a user gesture). */
   createAudio?: AudioFactory;
+  /**
+   * What a relay session's kernel is told when the microphone could not start (the
+   * `device_status failed` reason); default: the error's message.
+   */
+  describeMicrophoneError?: (error: Error) => string;
 }
 
 export interface IConversationTarget {
@@ -107,9 +119,13 @@ export class Conversation implements IDisposable {
   private _manual: boolean | null = null;
   private _talking = false;
   private _phase: Phase = 'idle';
-  private _microphoneError: string | null = null;
-  private _microphoneFailure: unknown = null;
+  private _microphoneError: Error | null = null;
   private fatalCode: string | null = null;
+  /** The microphone runs (capture started, not torn down). */
+  private micRunning = false;
+  /** The session's upstream is a kernel (relay backend): device_status goes to it. */
+  private relay = false;
+  private readonly describeMicrophoneError: (error: Error) => string;
   private reportedMs = 0;
   private reportTimer: ReturnType<typeof setInterval> | null = null;
   private disposed = false;
@@ -127,6 +143,8 @@ export class Conversation implements IDisposable {
     this.api = options.api ?? api.restApi;
     this.createStream = options.createStream ?? (o => new LiveStream(o));
     this.createAudio = options.createAudio ?? (() => new AudioEngine());
+    this.describeMicrophoneError =
+      options.describeMicrophoneError ?? (error => error.message);
   }
 
   /** The stream's state and the server's upstream state, as one phase. */
@@ -198,12 +216,17 @@ export class Conversation implements IDisposable {
 
   /** Why the microphone could not start (typing and listening still work). */
   get microphoneError(): string | null {
+    return this._microphoneError?.message ?? null;
+  }
+
+  /** The error that kept the microphone from starting (a MicrophoneError, usually). */
+  get microphoneFailure(): Error | null {
     return this._microphoneError;
   }
 
-  /** The error the microphone failed with (a MicrophoneError says why), or null. */
-  get microphoneFailure(): unknown {
-    return this._microphoneFailure;
+  /** Model audio really played by the speaker in this conversation, in ms. */
+  get playedMs(): number {
+    return this.player?.playedMs ?? 0;
   }
 
   get isDisposed(): boolean {
@@ -252,6 +275,9 @@ export class Conversation implements IDisposable {
     const id = this._sessionId;
     const joined = this._joined;
     this.reportPlayback();
+    if (this.micRunning) {
+      this.sendDeviceStatus('stopped', null);
+    }
     await this.teardown();
     if (id && !joined) {
       await this.api
@@ -321,6 +347,7 @@ export class Conversation implements IDisposable {
     const session = await this.api.createSession(request);
     this._joined = false;
     this._manual = request.activity_detection === 'manual';
+    this.relay = session.backend === RELAY_BACKEND;
     return session;
   }
 
@@ -336,6 +363,7 @@ export class Conversation implements IDisposable {
     }
     this._joined = true;
     this._manual = session.activity_detection === 'manual';
+    this.relay = session.backend === RELAY_BACKEND;
     return session;
   }
 
@@ -381,12 +409,12 @@ export class Conversation implements IDisposable {
     };
     await audio.startPlayer(options);
     this._microphoneError = null;
-    this._microphoneFailure = null;
     try {
       await audio.startCapture(options);
+      this.micRunning = true;
     } catch (error) {
-      this._microphoneError = (error as Error).message;
-      this._microphoneFailure = error;
+      this._microphoneError =
+        error instanceof Error ? error : new Error(String(error));
     }
   }
 
@@ -416,6 +444,7 @@ export class Conversation implements IDisposable {
 
   private onConnection(change: IConnectionChange): void {
     if (change.state === 'open') {
+      this.reportDevice();
       this.setPhase('live');
     } else if (change.state === 'connecting') {
       this.setPhase('connecting');
@@ -534,6 +563,25 @@ export class Conversation implements IDisposable {
     }
   }
 
+  /**
+   * Tell a relay session's kernel how the microphone is, on every (re)connection: it
+   * waits for `started`, and `failed` carries what the user can do about it.
+   */
+  private reportDevice(): void {
+    const failure = this._microphoneError;
+    if (failure) {
+      this.sendDeviceStatus('failed', this.describeMicrophoneError(failure));
+    } else if (this.micRunning) {
+      this.sendDeviceStatus('started', null);
+    }
+  }
+
+  private sendDeviceStatus(status: DeviceStatus, reason: string | null): void {
+    if (this.relay) {
+      this.stream?.send({ type: 'device_status', status, reason });
+    }
+  }
+
   private reportPlayback(): void {
     const played = this.player?.playedMs ?? 0;
     if (!this.stream || played <= this.reportedMs) {
@@ -570,6 +618,8 @@ export class Conversation implements IDisposable {
     this._talking = false;
     this._phase = 'idle';
     this.fatalCode = null;
+    this.micRunning = false;
+    this.relay = false;
     this.reportedMs = 0;
     await audio?.close();
   }

@@ -109,26 +109,7 @@ export function explainError(
   trans: TranslationBundle = DEFAULT_TRANS
 ): string {
   if (error instanceof MicrophoneError) {
-    switch (error.reason) {
-      case 'insecure':
-        return trans.__(
-          'This page is not a secure context (plain http from a name other than localhost), so the browser allows no microphone and no audio processing here. Open JupyterLab over https, or tunnel it to localhost: ssh -L 8888:localhost:8888 HOST, then open http://localhost:8888.'
-        );
-      case 'denied':
-        return trans.__(
-          'Microphone access was denied. Allow the microphone for this site (the icon in the address bar) and press Start again.'
-        );
-      case 'missing':
-        return trans.__(
-          'No microphone was found. Connect one (or pick it in the system settings) and press Start again.'
-        );
-      case 'busy':
-        return trans.__(
-          'The microphone is in use by another application or could not be started. Close the other application and press Start again.'
-        );
-      default:
-        return error.message;
-    }
+    return error.describe({ trans });
   }
   return (error as Error)?.message ?? String(error);
 }
