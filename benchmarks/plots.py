@@ -22,6 +22,19 @@ def draw(results: dict[str, Any], out: Path) -> list[str]:
         plt.close(fig)
         names.append(name)
 
+    def by_sessions(ax: Any, ylabel: str, title: str, yscale: str | None = None) -> None:
+        """The axes every per-level figure shares: sessions on a log scale."""
+        ax.set_xscale("log")
+        if yscale == "symlog":
+            ax.set_yscale("symlog", linthresh=1)
+        elif yscale is not None:
+            ax.set_yscale(yscale)
+        ax.set_xticks(n, [str(x) for x in n])
+        ax.set_xlabel("concurrent realtime sessions")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, direction, title in (
         (axes[0], "up", "uplink: client send → simulator"),
@@ -32,13 +45,7 @@ def draw(results: dict[str, Any], out: Path) -> list[str]:
                 ys = [lv[who][direction][q] for lv in levels]
                 ax.plot(n, ys, style, marker=marker, label=f"{who} {q}")
         ax.axhline(5, color="grey", lw=0.8, ls=":")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xticks(n, [str(x) for x in n])
-        ax.set_xlabel("concurrent realtime sessions")
-        ax.set_ylabel("one-way latency, ms")
-        ax.set_title(title)
-        ax.legend(fontsize=8)
+        by_sessions(ax, "one-way latency, ms", title, "log")
     save(fig, "latency.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -48,13 +55,7 @@ def draw(results: dict[str, Any], out: Path) -> list[str]:
             ax.plot(n, ys, marker=marker, label=f"{direction}link added {q}")
     ax.axhline(results["targets"]["added_p99_ms_at_50"], color="red", lw=0.8, ls=":",
                label="target p99 at 50")  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=1)
-    ax.set_xticks(n, [str(x) for x in n])
-    ax.set_xlabel("concurrent realtime sessions")
-    ax.set_ylabel("proxy - baseline, ms")
-    ax.set_title("latency added by the proxy")
-    ax.legend(fontsize=8)
+    by_sessions(ax, "proxy - baseline, ms", "latency added by the proxy", "symlog")
     save(fig, "added_latency.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -65,12 +66,7 @@ def draw(results: dict[str, Any], out: Path) -> list[str]:
             label="proxy's load generator")  # fmt: skip
     ax.axhline(results["targets"]["cpu_pct_per_session"], color="red", lw=0.8, ls=":",
                label="target")  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_xticks(n, [str(x) for x in n])
-    ax.set_xlabel("concurrent realtime sessions")
-    ax.set_ylabel("% of one core per session")
-    ax.set_title("CPU per realtime session")
-    ax.legend(fontsize=8)
+    by_sessions(ax, "% of one core per session", "CPU per realtime session")
     save(fig, "cpu.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -78,13 +74,7 @@ def draw(results: dict[str, Any], out: Path) -> list[str]:
     ax.plot(n, [lv["ping_p99_ms"] for lv in levels], "s-", label="p99")
     ax.axhline(results["targets"]["ping_p99_ms_at_100"], color="red", lw=0.8, ls=":",
                label="target p99 at 100")  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xticks(n, [str(x) for x in n])
-    ax.set_xlabel("concurrent realtime sessions")
-    ax.set_ylabel("ping → pong, ms")
-    ax.set_title("stream websocket round trip under load")
-    ax.legend(fontsize=8)
+    by_sessions(ax, "ping → pong, ms", "stream websocket round trip under load", "log")
     save(fig, "ping.png")
 
     colab = results["colab_guide"]

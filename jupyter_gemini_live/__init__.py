@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from .client.audio import Audio as Audio
     from .client.audio import AudioConfig as AudioConfig
     from .client.audio import FailedToStartError as FailedToStartError
+    from .client.audio_device import AudioDeviceClosed as AudioDeviceClosed
     from .client.audio_device import AudioSession as AudioSession
     from .client.audio_device import RunningLiveAudio as RunningLiveAudio
 
@@ -21,6 +22,7 @@ _LAZY = {
     "AudioConfig": "jupyter_gemini_live.client.audio",
     "FailedToStartError": "jupyter_gemini_live.client.audio",
     "STANDARD_AUDIO_CONFIG": "jupyter_gemini_live.client.audio",
+    "AudioDeviceClosed": "jupyter_gemini_live.client.audio_device",
     "AudioSession": "jupyter_gemini_live.client.audio_device",
     "RunningLiveAudio": "jupyter_gemini_live.client.audio_device",
 }

@@ -88,7 +88,8 @@ class GeminiLive(ExtensionApp):
         config=True,
         help="Token prices of the cost estimate, in USD per million tokens, by model "
         "('*': every model), e.g. {'*': {'input_audio': 3.0}}; missing fields keep the "
-        f"defaults of usage.py (published prices as of {usage.PRICES_CHECKED}).",
+        f"defaults of usage.py (published prices as of {usage.PRICES_CHECKED}, flagged for "
+        "checking: compare them with Google's pricing page).",
     )
     budget_tokens = Integer(
         0, min=0, config=True, help="End a session that used more tokens than this; 0: no limit."

@@ -16,7 +16,8 @@ defaults are the published paid-tier prices of the Live API's native-audio model
 (gemini-2.5-flash-native-audio, Gemini Developer API pricing page, as of
 `PRICES_CHECKED`); the sources of the capability table (2026-11) give no prices for
 the 3.x Live models, so the defaults apply to every model until `c.GeminiLive.prices`
-says otherwise.
+says otherwise. They were not re-checked offline: flagged for checking (docs/gemini.md,
+"Usage and cost").
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ what happened, in order; it keeps no turn counter, mutes nothing and synthesizes
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -225,6 +226,32 @@ class BackendUnavailable(BackendError):
 
 class UpstreamClosed(Exception):
     """Raised by `send_*` once the conversation is over."""
+
+
+class EventQueue:
+    """What an upstream has to say, in order and bounded, until `end()`: the queue behind
+    `Upstream.events()` of the backends that make their events themselves."""
+
+    def __init__(self, size: int) -> None:
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(size)
+
+    async def put(self, event: Event) -> None:
+        await self._queue.put(event)
+
+    def put_nowait(self, event: Event) -> None:
+        """Raises `asyncio.QueueFull` when the session stopped reading."""
+        self._queue.put_nowait(event)
+
+    def end(self) -> None:
+        """The conversation is over: `drain()` ends once it reaches this point. When the
+        queue is full nobody reads it any more, so the oldest events make room."""
+        while self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+    async def drain(self) -> AsyncIterator[Event]:
+        while (event := await self._queue.get()) is not None:
+            yield event
 
 
 # ---- the two classes a backend implements ----------------------------------------------

@@ -11,8 +11,6 @@ simulator shares.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +19,7 @@ from .base import (
     AudioEvent,
     Backend,
     Event,
+    EventQueue,
     InterruptedEvent,
     Scheduling,
     SessionOptions,
@@ -57,7 +56,7 @@ class EchoUpstream(Upstream):
             ),
             manual=options.activity_detection == "manual",
         )
-        self._events: asyncio.Queue[Event | None] = asyncio.Queue(EVENT_QUEUE)
+        self._events = EventQueue(EVENT_QUEUE)
         self._player = offline.ReplyPlayer(
             _Voice(self._events, self._transcribe), PACING, name="gemini-live-echo-reply"
         )
@@ -118,20 +117,15 @@ class EchoUpstream(Upstream):
 
     # ---- output -------------------------------------------------------------------
 
-    async def events(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self._events.get()
-            if event is None:
-                return
-            yield event
+    def events(self) -> AsyncIterator[Event]:
+        return self._events.drain()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         await self._player.stop()
-        with contextlib.suppress(asyncio.QueueFull):
-            self._events.put_nowait(None)
+        self._events.end()
 
     # ---- answers (the engine's hooks) ---------------------------------------------
 
@@ -165,7 +159,7 @@ class EchoUpstream(Upstream):
 class _Voice:
     """How the echo's replies reach the session (an `offline.ReplyOutput`)."""
 
-    def __init__(self, events: asyncio.Queue[Event | None], transcribe: bool) -> None:
+    def __init__(self, events: EventQueue, transcribe: bool) -> None:
         self._events = events
         self._transcribe = transcribe
 

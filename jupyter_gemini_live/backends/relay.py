@@ -23,7 +23,6 @@ goes to the source; what the source sends plays on the device.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -33,6 +32,7 @@ from .base import (
     AudioEvent,
     Backend,
     Event,
+    EventQueue,
     InterruptedEvent,
     Scheduling,
     SessionOptions,
@@ -102,7 +102,7 @@ class RelayUpstream(Upstream):
     def __init__(self) -> None:
         self.mic = MicQueue()
         self._listening = False
-        self._events: asyncio.Queue[Event | None] = asyncio.Queue(EVENT_QUEUE)
+        self._events = EventQueue(EVENT_QUEUE)
         self._closed = False
         self._turn_has_audio = False
         self._audio_until = 0.0  # loop time when the audio sent in this turn runs out
@@ -157,7 +157,7 @@ class RelayUpstream(Upstream):
             self._turn_end.cancel()
             self._turn_end = None
 
-    def _put(self, event: Event | None) -> bool:
+    def _put(self, event: Event) -> bool:
         try:
             self._events.put_nowait(event)
         except asyncio.QueueFull:
@@ -197,12 +197,8 @@ class RelayUpstream(Upstream):
         self._check_open()
         raise ValueError("a relay session makes no tool calls")
 
-    async def events(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self._events.get()
-            if event is None:
-                return
-            yield event
+    def events(self) -> AsyncIterator[Event]:
+        return self._events.drain()
 
     async def close(self) -> None:
         if self._closed:
@@ -210,8 +206,7 @@ class RelayUpstream(Upstream):
         self._closed = True
         self._cancel_turn_end()
         self.mic.clear()
-        with contextlib.suppress(asyncio.QueueFull):
-            self._events.put_nowait(None)
+        self._events.end()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -1,6 +1,7 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { commandsPlugin } from './commands-plugin';
+import { devicePlugin } from './device-plugin';
 import { inlinePlugin } from './inline-plugin';
 import { notebookPlugin } from './notebook-plugin';
 import { panelPlugin } from './panel-plugin';
@@ -8,11 +9,13 @@ import { panelPlugin } from './panel-plugin';
 export { CommandIDs } from './commands-plugin';
 export { IGeminiLive } from './tokens';
 export { SESSION_MIME_TYPE } from './inline/data';
+export { DEVICE_MIME_TYPE } from './device/data';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
   panelPlugin,
   commandsPlugin,
   inlinePlugin,
+  devicePlugin,
   notebookPlugin
 ];
 

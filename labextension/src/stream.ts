@@ -198,6 +198,11 @@ export type ClientControl =
   | { type: 'audio_stream_end' }
   | { type: 'playback'; played_ms: number }
   | { type: 'ping'; t: number }
+  /**
+   * The microphone runs, could not start (`reason` says what to do) or was stopped by
+   * the user; relayed to a relay session's source as `device`.
+   */
+  | { type: 'device_status'; status: DeviceStatus; reason: string | null }
   /** A camera or screen frame (base64). */
   | {
       type: 'image';

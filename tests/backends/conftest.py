@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trustme
+from jupyter_process import free_port
 from simulated_service import API_KEY
 
 from jupyter_gemini_live.backends.gemini import GeminiBackend, ReconnectPolicy
@@ -28,3 +29,21 @@ def make_backend(
         )
 
     return make
+
+
+@pytest.fixture
+def simulator_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def simulated_config(
+    simulator_port: int, certificate_authority: tuple[trustme.CA, Path]
+) -> dict[str, Any]:
+    """`c.GeminiLive` of a server whose gemini backend is the simulator on `simulator_port`;
+    a module opts in by returning it from its `gemini_live_config`."""
+    return {
+        "api_key": API_KEY,
+        "base_url": f"https://127.0.0.1:{simulator_port}",
+        "ca_file": str(certificate_authority[1]),
+    }

@@ -107,6 +107,20 @@ class Listener:
 NOT_COUNTED = (AudioEvent, TranscriptEvent, GenerationCompleteEvent, NewConnectionEvent)
 
 
+def gate_reconnects(upstream: Any, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Hold the upstream's next connection until the returned event is set: input sent
+    meanwhile can only reach the service through the hold buffer."""
+    gate = asyncio.Event()
+    open_connection = upstream._open
+
+    async def gated_open(**kwargs: Any) -> Any:
+        await gate.wait()
+        return await open_connection(**kwargs)
+
+    monkeypatch.setattr(upstream, "_open", gated_open)
+    return gate
+
+
 def dig(message: Any, *names: str) -> Any:
     """A nested field of a client message, whatever the casing the SDK used."""
     for name in names:
@@ -272,16 +286,7 @@ async def test_drop_mid_utterance_loses_no_input(make_simulator, make_backend, m
         upstream = await make_backend(sim).connect(OPTIONS)
         assert isinstance(upstream, GeminiUpstream)
         listener = Listener(upstream)
-        # The resumed connection opens only when the test says so: the frames sent
-        # meanwhile can only reach the service through the hold buffer.
-        gate = asyncio.Event()
-        open_connection = upstream._open
-
-        async def gated_open(**kwargs: Any) -> Any:
-            await gate.wait()
-            return await open_connection(**kwargs)
-
-        monkeypatch.setattr(upstream, "_open", gated_open)
+        gate = gate_reconnects(upstream, monkeypatch)
         for index, frame in enumerate(utterance):
             if index == 25:  # half a second into the utterance
                 await sim.drop(1011)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from speech import frames, silence, speech
-from test_gemini import OPTIONS, TIMEOUT, Listener, _until, audio, other
+from test_gemini import OPTIONS, TIMEOUT, Listener, _until, audio, gate_reconnects, other
 
 from jupyter_gemini_live.backends.base import (
     AudioEvent,
@@ -283,14 +283,7 @@ async def test_a_slow_planned_reconnect_says_so_late(make_simulator, make_backen
         upstream = await make_backend(sim, policy=policy).connect(OPTIONS)
         assert isinstance(upstream, GeminiUpstream)
         listener = Listener(upstream)
-        gate = asyncio.Event()
-        open_connection = upstream._open
-
-        async def gated_open(**kwargs: Any) -> Any:
-            await gate.wait()
-            return await open_connection(**kwargs)
-
-        monkeypatch.setattr(upstream, "_open", gated_open)
+        gate = gate_reconnects(upstream, monkeypatch)
         await sim.go_away(time_left_s=5.0)
         await listener.until(lambda e: e == StateEvent("reconnecting"))
         gate.set()

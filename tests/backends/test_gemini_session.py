@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
-from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
-from simulated_service import API_KEY
 from speech import frames, seconds_of, silence, speech
 from waiting import until_true
 
@@ -19,22 +15,8 @@ from jupyter_gemini_live.simulator import Faults
 
 
 @pytest.fixture
-def simulator_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def gemini_live_config(
-    simulator_port: int, certificate_authority: tuple[trustme.CA, Path]
-) -> dict[str, Any]:
-    return {
-        "api_key": API_KEY,
-        "base_url": f"https://127.0.0.1:{simulator_port}",
-        "ca_file": str(certificate_authority[1]),
-    }
+def gemini_live_config(simulated_config: dict[str, Any]) -> dict[str, Any]:
+    return simulated_config
 
 
 async def test_spoken_conversation_through_the_server(

@@ -4,14 +4,10 @@ declarations, scheduling of answers, and cancellation reaching a running Python 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
-from simulated_service import API_KEY
 
 from jupyter_gemini_live.client import LiveServer, ServerAddress, ToolResult, tool
 
@@ -20,22 +16,8 @@ WAIT = 20.0
 
 
 @pytest.fixture
-def simulator_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def gemini_live_config(
-    simulator_port: int, certificate_authority: tuple[trustme.CA, Path]
-) -> dict[str, Any]:
-    return {
-        "api_key": API_KEY,
-        "base_url": f"https://127.0.0.1:{simulator_port}",
-        "ca_file": str(certificate_authority[1]),
-    }
+def gemini_live_config(simulated_config: dict[str, Any]) -> dict[str, Any]:
+    return simulated_config
 
 
 @pytest.fixture

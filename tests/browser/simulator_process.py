@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,16 +14,13 @@ KEY = "simulated-browser-key"
 
 
 @contextmanager
-def running_simulator(
-    folder: Path, extra_args: Sequence[str] = ()
-) -> Iterator[tuple[str, str, str]]:
+def running_simulator(folder: Path, *arguments: str) -> Iterator[tuple[str, str, str]]:
     """Yields (base_url, ca_file, api_key) of a simulator listening on a free port;
-    `extra_args` go on its command line (`--script FILE`, `--tool-log FILE`)."""
+    `arguments` are more of its command line (faults: `--go-away-after`, ...)."""
     log_path = folder / "simulator.log"
     command = [
         sys.executable, "-u", "-m", "jupyter_gemini_live.simulator",
-        "--self-signed", str(folder / "tls"), "--api-key", KEY,
-        *extra_args,
+        "--self-signed", str(folder / "tls"), "--api-key", KEY, *arguments,
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

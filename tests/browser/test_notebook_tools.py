@@ -47,7 +47,7 @@ def scripted_lab(start_lab: Callable[..., Lab], tmp_path: Path) -> Iterator[Scri
             script_path.write_text(json.dumps(script))
             log = tmp_path / "tools.jsonl"
             args = ["--script", str(script_path), "--tool-log", str(log)]
-            url, ca_file, key = stack.enter_context(running_simulator(tmp_path, args))
+            url, ca_file, key = stack.enter_context(running_simulator(tmp_path, *args))
             lab = start_lab(
                 f"--GeminiLive.base_url={url}",
                 f"--GeminiLive.ca_file={ca_file}",

@@ -17,6 +17,7 @@ import {
 } from '../audio/engine';
 import { meanSquareToDb, pcm16Rms, rmsToDb } from '../audio/level-meter';
 import {
+  DeviceStatus,
   ClientControl,
   IConnectionChange,
   IErrorEvent,
@@ -29,6 +30,12 @@ import { TranscriptModel } from '../transcript';
 
 /** How often the device tells the server what the speaker really played. */
 const PLAYBACK_REPORT_MS = 250;
+
+/**
+ * The backend whose upstream is a kernel: its device says how its microphone is
+ * (`device_status`), which the server relays to the kernel.
+ */
+export const RELAY_BACKEND = 'relay';
 
 /**
  * Where the conversation is: `live` when the stream is open and the server's upstream is
@@ -53,6 +60,11 @@ export interface IConversationOptions {
   createStream?: StreamFactory;
   /** Opens the audio devices; default: an AudioEngine (needs a user gesture). */
   createAudio?: AudioFactory;
+  /**
+   * What a relay session's kernel is told when the microphone could not start (the
+   * `device_status failed` reason); default: the error's message.
+   */
+  describeMicrophoneError?: (error: Error) => string;
 }
 
 export interface IConversationTarget {
@@ -80,6 +92,15 @@ export interface IMicFrame {
 export interface IEnding {
   /** The server's refusal of a join, else the stream's reason; null when none. */
   reason: string | null;
+  /** The code of the fatal `error` that ended it (e.g. `budget_exceeded`); null when none. */
+  code: string | null;
+}
+
+/** What the session said before this panel took part (a join, or a page reload). */
+export interface IHistory {
+  entries: api.ITranscriptEntry[];
+  /** The session as it was when joined (its `stats.usage` is the usage so far). */
+  session: api.ISession;
 }
 
 export class Conversation implements IDisposable {
@@ -99,8 +120,13 @@ export class Conversation implements IDisposable {
   private _manual: boolean | null = null;
   private _talking = false;
   private _phase: Phase = 'idle';
-  private _microphoneError: string | null = null;
-  private _microphoneFailure: unknown = null;
+  private _microphoneError: Error | null = null;
+  private fatalCode: string | null = null;
+  /** The microphone runs (capture started, not torn down). */
+  private micRunning = false;
+  /** The session's upstream is a kernel (relay backend): device_status goes to it. */
+  private relay = false;
+  private readonly describeMicrophoneError: (error: Error) => string;
   private reportedMs = 0;
   private reportTimer: ReturnType<typeof setInterval> | null = null;
   private disposed = false;
@@ -112,11 +138,14 @@ export class Conversation implements IDisposable {
   private readonly _voiceStarted = new Signal<this, void>(this);
   private readonly _voiceLevel = new Signal<this, number>(this);
   private readonly _event = new Signal<this, ServerEvent>(this);
+  private readonly _history = new Signal<this, IHistory>(this);
 
   constructor(options: IConversationOptions = {}) {
     this.api = options.api ?? api.restApi;
     this.createStream = options.createStream ?? (o => new LiveStream(o));
     this.createAudio = options.createAudio ?? (() => new AudioEngine());
+    this.describeMicrophoneError =
+      options.describeMicrophoneError ?? (error => error.message);
   }
 
   /** The stream's state and the server's upstream state, as one phase. */
@@ -141,6 +170,11 @@ export class Conversation implements IDisposable {
   /** Every server event of the stream, for what shows the conversation's state. */
   get event(): ISignal<this, ServerEvent> {
     return this._event;
+  }
+
+  /** The transcript of a joined (or resumed) session was loaded: its turns so far. */
+  get historyLoaded(): ISignal<this, IHistory> {
+    return this._history;
   }
 
   /** The user's turn ended: push-to-talk released, or text sent. */
@@ -188,12 +222,17 @@ export class Conversation implements IDisposable {
 
   /** Why the microphone could not start (typing and listening still work). */
   get microphoneError(): string | null {
+    return this._microphoneError?.message ?? null;
+  }
+
+  /** The error that kept the microphone from starting (a MicrophoneError, usually). */
+  get microphoneFailure(): Error | null {
     return this._microphoneError;
   }
 
-  /** The error the microphone failed with (a MicrophoneError says why), or null. */
-  get microphoneFailure(): unknown {
-    return this._microphoneFailure;
+  /** Model audio really played by the speaker in this conversation, in ms. */
+  get playedMs(): number {
+    return this.player?.playedMs ?? 0;
   }
 
   get isDisposed(): boolean {
@@ -224,7 +263,7 @@ export class Conversation implements IDisposable {
       this._session = session;
       this.transcript.clear();
       if (target.join || target.resume) {
-        await this.loadHistory(session.id);
+        await this.loadHistory(session);
       }
       this.openStream(session.id);
     } catch (error) {
@@ -243,6 +282,9 @@ export class Conversation implements IDisposable {
     const id = this._sessionId;
     const joined = this._joined;
     this.reportPlayback();
+    if (this.micRunning) {
+      this.sendDeviceStatus('stopped', null);
+    }
     await this.teardown();
     if (id && !joined) {
       await this.api
@@ -312,6 +354,7 @@ export class Conversation implements IDisposable {
     const session = await this.api.createSession(request);
     this._joined = false;
     this._manual = request.activity_detection === 'manual';
+    this.relay = session.backend === RELAY_BACKEND;
     return session;
   }
 
@@ -327,6 +370,7 @@ export class Conversation implements IDisposable {
     }
     this._joined = true;
     this._manual = session.activity_detection === 'manual';
+    this.relay = session.backend === RELAY_BACKEND;
     return session;
   }
 
@@ -342,15 +386,21 @@ export class Conversation implements IDisposable {
   }
 
   /** What was said before the panel joined (or before the page was reloaded). */
-  private async loadHistory(id: string): Promise<void> {
-    const entries = await this.api.getTranscript(id).catch(() => undefined);
+  private async loadHistory(session: api.ISession): Promise<void> {
+    const entries = await this.api
+      .getTranscript(session.id)
+      .catch(() => undefined);
     for (const entry of entries ?? []) {
       const { role, turn, text, interrupted } = entry;
-      this.transcript.update(role, turn, text, true);
+      // An empty entry only closes a turn that ended without a word (it holds the reason).
+      if (text) {
+        this.transcript.update(role, turn, text, true);
+      }
       if (interrupted) {
         this.transcript.interrupt(turn);
       }
     }
+    this._history.emit({ entries: entries ?? [], session });
   }
 
   private async startAudio(format: api.IAudioFormat): Promise<void> {
@@ -366,12 +416,12 @@ export class Conversation implements IDisposable {
     };
     await audio.startPlayer(options);
     this._microphoneError = null;
-    this._microphoneFailure = null;
     try {
       await audio.startCapture(options);
+      this.micRunning = true;
     } catch (error) {
-      this._microphoneError = (error as Error).message;
-      this._microphoneFailure = error;
+      this._microphoneError =
+        error instanceof Error ? error : new Error(String(error));
     }
   }
 
@@ -401,6 +451,7 @@ export class Conversation implements IDisposable {
 
   private onConnection(change: IConnectionChange): void {
     if (change.state === 'open') {
+      this.reportDevice();
       this.setPhase('live');
     } else if (change.state === 'connecting') {
       this.setPhase('connecting');
@@ -421,8 +472,9 @@ export class Conversation implements IDisposable {
     if (this._sessionId !== id) {
       return; // left (or restarted) meanwhile
     }
+    const code = this.fatalCode;
     await this.teardown();
-    this._ended.emit({ reason: refusal ?? change.reason ?? null });
+    this._ended.emit({ reason: refusal ?? change.reason ?? null, code });
   }
 
   private onEvent(event: ServerEvent): void {
@@ -482,6 +534,9 @@ export class Conversation implements IDisposable {
     if (event.code === 'busy') {
       this.transcript.refuseOldestTyped();
     }
+    if (event.fatal) {
+      this.fatalCode = event.code;
+    }
     this._serverError.emit(event);
   }
 
@@ -513,6 +568,25 @@ export class Conversation implements IDisposable {
   private stopVoice(): void {
     if (this.player?.speaking) {
       this.player.interrupt();
+    }
+  }
+
+  /**
+   * Tell a relay session's kernel how the microphone is, on every (re)connection: it
+   * waits for `started`, and `failed` carries what the user can do about it.
+   */
+  private reportDevice(): void {
+    const failure = this._microphoneError;
+    if (failure) {
+      this.sendDeviceStatus('failed', this.describeMicrophoneError(failure));
+    } else if (this.micRunning) {
+      this.sendDeviceStatus('started', null);
+    }
+  }
+
+  private sendDeviceStatus(status: DeviceStatus, reason: string | null): void {
+    if (this.relay) {
+      this.stream?.send({ type: 'device_status', status, reason });
     }
   }
 
@@ -552,6 +626,9 @@ export class Conversation implements IDisposable {
     this._manual = null;
     this._talking = false;
     this._phase = 'idle';
+    this.fatalCode = null;
+    this.micRunning = false;
+    this.relay = false;
     this.reportedMs = 0;
     await audio?.close();
   }

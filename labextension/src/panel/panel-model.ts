@@ -35,7 +35,7 @@ import {
   DEFAULT_TRANS,
   PanelState,
   TRANSLATION_DOMAIN,
-  endedMessage,
+  endingMessage,
   explainError,
   idleMessage,
   liveMessage,
@@ -89,6 +89,8 @@ export class LivePanelModel {
   status: api.IStatus | null = null;
   state: PanelState = 'idle';
   message: string;
+  /** The code of the fatal error that ended the last conversation (e.g. `budget_exceeded`). */
+  endCode: string | null = null;
   /** What the pre-flight check found; null before it ran. */
   problems: IPreflightProblem[] | null = null;
   readonly trans: TranslationBundle;
@@ -251,6 +253,7 @@ export class LivePanelModel {
       this.forgetSession(id);
       return false;
     }
+    this.liveState.clear();
     const started = this.conversation.start({
       resume: id,
       audioFormat: () => this.audioFormat()
@@ -321,6 +324,7 @@ export class LivePanelModel {
     }
     const join = options.sessionId ?? this.sessionChoice ?? '';
     this.liveState.clear();
+    this.endCode = null;
     const started = this.conversation.start({
       join: join || undefined,
       create: sessionRequest(this.prefs, this.status),
@@ -438,6 +442,9 @@ export class LivePanelModel {
       this.liveState.handle(event as unknown as LooseEvent)
     );
     conversation.voiceLevel.connect((_, db) => this.onVoiceLevel(db));
+    conversation.historyLoaded.connect((_, history) =>
+      this.liveState.loadHistory(history.entries, history.session.stats?.usage)
+    );
   }
 
   private async audioFormat(): Promise<api.IAudioFormat> {
@@ -464,7 +471,8 @@ export class LivePanelModel {
 
   private onEnded(ending: IEnding): void {
     this.forgetSession();
-    this.finish('error', ending.reason ?? endedMessage(this.trans));
+    this.endCode = ending.code;
+    this.finish('error', endingMessage(ending, this.trans));
   }
 
   private rememberSession(id: string): void {

@@ -3,7 +3,7 @@ import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 
 import { IStatus } from '../api';
 import { MicrophoneError } from '../audio/microphone';
-import { Phase } from './conversation';
+import { IEnding, Phase } from './conversation';
 
 /** The gettext domain of this extension's strings. */
 export const TRANSLATION_DOMAIN = 'jupyter_gemini_live';
@@ -86,32 +86,30 @@ export function endedMessage(trans: TranslationBundle = DEFAULT_TRANS): string {
   return trans.__('The session ended. Press Start to begin again.');
 }
 
+/**
+ * Why the conversation ended. A spent budget says so first, then the server's own words
+ * (which budget, its setting, how much was used), then what the user can do now.
+ */
+export function endingMessage(
+  ending: IEnding,
+  trans: TranslationBundle = DEFAULT_TRANS
+): string {
+  if (ending.code === 'budget_exceeded') {
+    return trans.__(
+      'Budget reached. %1 Press Start to begin a new session, whose usage counts from zero.',
+      ending.reason ?? ''
+    );
+  }
+  return ending.reason ?? endedMessage(trans);
+}
+
 /** A microphone or audio failure, in the user's language, with what to do. */
 export function explainError(
   error: unknown,
   trans: TranslationBundle = DEFAULT_TRANS
 ): string {
   if (error instanceof MicrophoneError) {
-    switch (error.reason) {
-      case 'insecure':
-        return trans.__(
-          'This page is not a secure context (plain http from a name other than localhost), so the browser allows no microphone and no audio processing here. Open JupyterLab over https, or tunnel it to localhost: ssh -L 8888:localhost:8888 HOST, then open http://localhost:8888.'
-        );
-      case 'denied':
-        return trans.__(
-          'Microphone access was denied. Allow the microphone for this site (the icon in the address bar) and press Start again.'
-        );
-      case 'missing':
-        return trans.__(
-          'No microphone was found. Connect one (or pick it in the system settings) and press Start again.'
-        );
-      case 'busy':
-        return trans.__(
-          'The microphone is in use by another application or could not be started. Close the other application and press Start again.'
-        );
-      default:
-        return error.message;
-    }
+    return error.describe({ trans });
   }
   return (error as Error)?.message ?? String(error);
 }

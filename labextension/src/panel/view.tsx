@@ -14,6 +14,7 @@ import { ModelOptions } from '../options/model-options-view';
 import { ShareControls } from '../share/share-view';
 import { ConversationState } from '../state/conversation-state';
 import {
+  HearingIndicator,
   SessionUsage,
   ThinkingIndicator,
   TurnFooter
@@ -351,10 +352,14 @@ function StatusLine({ model }: IViewProps): JSX.Element {
         data-testid="gemini-live-status"
         data-state={model.state}
         data-warning={String(model.micWarning)}
+        data-code={model.endCode ?? ''}
         role="status"
       >
         {model.message}
       </div>
+      {model.state === 'live' && (
+        <HearingIndicator state={model.liveState} trans={trans} />
+      )}
       <SessionUsage state={model.liveState} trans={trans} />
       <div
         className="jp-GeminiLive-latency"

@@ -1,8 +1,10 @@
 /**
- * What the conversation is doing beyond its words: whether the model is thinking, the
- * web sources a reply was grounded on, and the tokens (and estimated cost) of each turn
- * and of the session. Fed with the server's events; read by the panel's view and by the
- * saved Markdown. Events are read tolerantly (a field missing or of another shape is
+ * What the conversation is doing beyond its words: whether the model is thinking,
+ * whether the service hears the user (`voice_activity`), the web sources a reply was
+ * grounded on, why a turn ended abnormally (`turn_complete.reason`), and the tokens (and
+ * estimated cost) of each turn and of the session. Fed with the server's events, or with
+ * the entries of `GET transcript` for the turns before the panel joined (the same figures,
+ * kept in the same maps); read by the panel's view and by the saved Markdown. Events are read tolerantly (a field missing or of another shape is
  * ignored), so an older or newer server never breaks the panel.
  */
 import { ISignal, Signal } from '@lumino/signaling';
@@ -36,6 +38,9 @@ export function safeUrl(uri: unknown): string | null {
     return null;
   }
 }
+
+/** A reason longer than this is cut (the service's are short enum names). */
+const MAX_REASON_CHARS = 200;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -90,6 +95,8 @@ export function readSources(event: Record<string, unknown>): ISource[] {
 
 export class ConversationState {
   private _thinking = false;
+  private _hearing = false;
+  private readonly reasonsByTurn = new Map<number, string>();
   private readonly sourcesByTurn = new Map<number, ISource[]>();
   private readonly usageByTurn = new Map<number, IUsageFigures>();
   private _session: IUsageFigures | null = null;
@@ -106,8 +113,18 @@ export class ConversationState {
     return this._thinking;
   }
 
+  /** The service hears the user's voice (`voice_activity` start, until its end). */
+  get hearing(): boolean {
+    return this._hearing;
+  }
+
   get session(): IUsageFigures | null {
     return this._session;
+  }
+
+  /** The service's reason when `turn` ended abnormally (raw, e.g. GENERATED_CONTENT_SAFETY). */
+  reason(turn: number | null): string | null {
+    return turn === null ? null : (this.reasonsByTurn.get(turn) ?? null);
   }
 
   sources(turn: number | null): ISource[] {
@@ -121,6 +138,8 @@ export class ConversationState {
   /** A new conversation. */
   clear(): void {
     this._thinking = false;
+    this._hearing = false;
+    this.reasonsByTurn.clear();
     this.sourcesByTurn.clear();
     this.usageByTurn.clear();
     this.rawTurnStart.clear();
@@ -138,12 +157,38 @@ export class ConversationState {
         return this.addSources(event);
       case 'usage':
         return this.addUsage(event);
+      case 'voice_activity':
+        return this.setHearing(event.activity === 'start');
       case 'turn_complete':
+        return this.addReason(event) || this.setThinking(false);
       case 'interrupted':
         return this.setThinking(false);
       default:
         return false;
     }
+  }
+
+  /**
+   * The turns before the panel joined: each entry's `usage`, `reason` and `sources` (on a
+   * turn's last entry) as the live events would have set them, and the session's total
+   * (`stats.usage` of `GET sessions/{id}`).
+   */
+  loadHistory(entries: readonly object[], sessionUsage?: unknown): void {
+    for (const item of entries) {
+      const entry = item as Record<string, unknown>;
+      const turn = num(entry.turn);
+      if (turn === null) {
+        continue;
+      }
+      const usage = readFigures(entry.usage);
+      if (usage) {
+        this.usageByTurn.set(turn, usage);
+      }
+      this.addReason({ type: 'turn_complete', turn, reason: entry.reason });
+      this.addSources({ type: 'grounding', turn, sources: entry.sources });
+    }
+    this._session = readFigures(sessionUsage) ?? this._session;
+    this.emit();
   }
 
   /**
@@ -153,6 +198,10 @@ export class ConversationState {
    */
   markdown(turn: number | null): string[] {
     const lines: string[] = [];
+    const reason = this.reason(turn);
+    if (reason) {
+      lines.push(`_The turn ended early: ${escapeMarkdown(reason)}._`);
+    }
     const sources = this.sources(turn);
     if (sources.length) {
       const links = sources.map(
@@ -181,6 +230,28 @@ export class ConversationState {
       return false;
     }
     this._thinking = thinking;
+    this.emit();
+    return true;
+  }
+
+  private setHearing(hearing: boolean): boolean {
+    if (hearing === this._hearing) {
+      return false;
+    }
+    this._hearing = hearing;
+    this.emit();
+    return true;
+  }
+
+  /** A turn that ended abnormally: its reason (a normal end has none). */
+  private addReason(event: LooseEvent): boolean {
+    const turn = num(event.turn);
+    const reason = typeof event.reason === 'string' ? event.reason.trim() : '';
+    if (turn === null || !reason || this.reasonsByTurn.get(turn) === reason) {
+      return false;
+    }
+    this.reasonsByTurn.set(turn, reason.slice(0, MAX_REASON_CHARS));
+    this._thinking = false;
     this.emit();
     return true;
   }

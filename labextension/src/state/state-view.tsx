@@ -1,7 +1,8 @@
 /**
- * The conversation's state in the panel: "thinking…" while the model thinks, the
- * sources of a grounded reply as links under its turn, and small usage meters (tokens
- * and estimated cost) per turn and for the session.
+ * The conversation's state in the panel: "thinking…" while the model thinks, "hearing
+ * you" while the service hears the user, why a turn ended abnormally and the sources of a
+ * grounded reply under its turn, and small usage meters (tokens and estimated cost) per
+ * turn and for the session.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import { UseSignal } from '@jupyterlab/ui-components';
@@ -12,6 +13,7 @@ import {
   IUsageFigures,
   formatCost
 } from './conversation-state';
+import { reasonText } from './turn-reason';
 
 export interface IStateProps {
   state: ConversationState;
@@ -48,7 +50,28 @@ export function ThinkingIndicator({ state, trans }: IStateProps): JSX.Element {
   );
 }
 
-/** Under a turn: its sources (links) and its usage. */
+/**
+ * "Hearing you" while the service says it hears the user's voice (`voice_activity`, on
+ * models that send it); empty otherwise, so nothing shows on models that never do.
+ */
+export function HearingIndicator({ state, trans }: IStateProps): JSX.Element {
+  return (
+    <UseSignal signal={state.changed}>
+      {() => (
+        <span
+          className="jp-GeminiLive-hearing"
+          data-testid="gemini-live-hearing"
+          data-hearing={String(state.hearing)}
+          title={trans.__('Gemini hears your voice')}
+        >
+          {state.hearing && trans.__('Hearing you')}
+        </span>
+      )}
+    </UseSignal>
+  );
+}
+
+/** Under a turn: why it ended early, its sources (links) and its usage. */
 export function TurnFooter(
   props: IStateProps & { turn: number | null }
 ): JSX.Element {
@@ -58,11 +81,22 @@ export function TurnFooter(
       {() => {
         const sources = state.sources(turn);
         const usage = state.turnUsage(turn);
-        if (!sources.length && !usage) {
+        const reason = state.reason(turn);
+        if (!sources.length && !usage && !reason) {
           return null;
         }
         return (
           <div className="jp-GeminiLive-turnFooter">
+            {reason && (
+              <p
+                className="jp-GeminiLive-turnReason"
+                data-testid="gemini-live-turn-reason"
+                data-reason={reason}
+                title={trans.__('The service said: %1', reason)}
+              >
+                {reasonText(reason, trans)}
+              </p>
+            )}
             {sources.length > 0 && (
               <nav
                 className="jp-GeminiLive-sources"

@@ -75,13 +75,17 @@ export class FakeAudio implements IAudioDevices {
   /** What the conversation asked the engine for: its callbacks drive the tests. */
   options: IEngineOptions | null = null;
   close = jest.fn(async () => undefined);
+  /** What the microphone throws when it starts (denied, missing...); null: it runs. */
+  captureError: Error | null = null;
   constructor(private readonly voice: FakePlayer) {}
   async startPlayer(options: IEngineOptions): Promise<void> {
     this.options = options;
     this.player = this.voice;
   }
   async startCapture(): Promise<void> {
-    return undefined;
+    if (this.captureError) {
+      throw this.captureError;
+    }
   }
 }
 
@@ -135,7 +139,9 @@ export class FakeDevices {
     return this.audio.options as IEngineOptions;
   }
 
-  get options(): Required<IConversationOptions> {
+  get options(): Required<
+    Pick<IConversationOptions, 'api' | 'createStream' | 'createAudio'>
+  > {
     return {
       api: this.server,
       createStream: options => {

@@ -36,6 +36,10 @@ async function rendered(controller: LivePanelModel): Promise<LivePanel> {
   const panel = new LivePanel(controller);
   Widget.attach(panel, document.body);
   panel.update();
+  // React renders asynchronously; on a busy machine 50 ms was not always enough.
+  for (let i = 0; i < 200 && !panel.node.querySelector('[data-testid]'); i++) {
+    await new Promise(resolve => setTimeout(resolve, 10));
+  }
   await new Promise(resolve => setTimeout(resolve, 50));
   return panel;
 }
