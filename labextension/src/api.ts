@@ -36,6 +36,10 @@ export interface IModelCapabilities {
   google_search: boolean;
   /** Camera and screen frames, and so `media_resolution`. */
   image_input: boolean;
+  /** Function declarations may carry a behavior (NON_BLOCKING: the model talks on). */
+  async_function_calling?: boolean;
+  /** The behaviors a declaration may ask for. */
+  behaviors?: string[];
   interaction_status?: boolean;
   interim_input_transcription?: boolean;
   /** False for the conservative profile of a name the table does not know. */
@@ -116,6 +120,8 @@ export interface ICreateSession {
   affective_dialog?: boolean;
   google_search?: boolean;
   media_resolution?: MediaResolution;
+  /** The notebook tools (run by the panel) join the session's tools. */
+  notebook?: boolean;
 }
 
 export interface ITranscriptEntry {

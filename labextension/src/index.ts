@@ -3,6 +3,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { commandsPlugin } from './commands-plugin';
 import { devicePlugin } from './device-plugin';
 import { inlinePlugin } from './inline-plugin';
+import { notebookPlugin } from './notebook-plugin';
 import { panelPlugin } from './panel-plugin';
 
 export { CommandIDs } from './commands-plugin';
@@ -14,7 +15,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   panelPlugin,
   commandsPlugin,
   inlinePlugin,
-  devicePlugin
+  devicePlugin,
+  notebookPlugin
 ];
 
 export default plugins;

@@ -118,11 +118,17 @@ export function geminiLive(
     get muted() {
       return model.muted;
     },
+    get session() {
+      return model.sessionInfo;
+    },
     changed: model.changed,
+    serverEvent: model.conversation.event,
     open,
     start: options => model.start(options),
     stop: () => model.stop(),
-    toggleMute: () => model.toggleMute()
+    toggleMute: () => model.toggleMute(),
+    sendToolResponse: response => model.conversation.send(response),
+    addSection: element => model.addSection(element)
   };
 }
 

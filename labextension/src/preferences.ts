@@ -16,6 +16,8 @@ export interface IPreferences {
   affectiveDialog: boolean;
   googleSearch: boolean;
   mediaResolution: string;
+  /** New sessions get the notebook tools ("Let Gemini see and edit this notebook"). */
+  notebookTools: boolean;
 }
 
 export const DEFAULT_PREFERENCES: IPreferences = {
@@ -31,7 +33,8 @@ export const DEFAULT_PREFERENCES: IPreferences = {
   proactiveAudio: false,
   affectiveDialog: false,
   googleSearch: false,
-  mediaResolution: ''
+  mediaResolution: '',
+  notebookTools: false
 };
 
 /** Read the composite settings, keeping defaults for anything missing or mistyped. */

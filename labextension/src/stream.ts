@@ -209,19 +209,22 @@ export type ClientControl =
       mime_type: 'image/jpeg' | 'image/png' | 'image/webp';
       data: string;
     }
-  | {
-      type: 'tool_response';
-      id: string;
-      name: string;
-      response: Record<string, unknown>;
-      /** How the model takes the answer, where the model supports it. */
-      scheduling?: 'INTERRUPT' | 'WHEN_IDLE' | 'SILENT';
-      /** What the call drew (at most 2, each at most 1 MiB decoded), base64. */
-      images?: {
-        mime_type: 'image/png' | 'image/jpeg' | 'image/webp';
-        data: string;
-      }[];
-    };
+  | IToolResponse;
+
+/** The answer to a `tool_call`; the first answer wins, the server refuses later ones. */
+export interface IToolResponse {
+  type: 'tool_response';
+  id: string;
+  name: string;
+  response: Record<string, unknown>;
+  /** How the model takes the answer, where the model supports it. */
+  scheduling?: 'INTERRUPT' | 'WHEN_IDLE' | 'SILENT';
+  /** What the tool saw (at most 2, each at most 1 MiB decoded). */
+  images?: {
+    mime_type: 'image/png' | 'image/jpeg' | 'image/webp';
+    data: string;
+  }[];
+}
 
 /** `open` once `ready` arrived; `closed` is final (stopped, fatal error, retries spent). */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';

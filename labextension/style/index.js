@@ -1,3 +1,4 @@
 import './base.css';
 import './inline.css';
 import './device.css';
+import './notebook.css';

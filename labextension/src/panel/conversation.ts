@@ -115,6 +115,7 @@ export class Conversation implements IDisposable {
   private stream: IEventStream | null = null;
   private audio: IAudioDevices | null = null;
   private _sessionId: string | null = null;
+  private _session: api.ISession | null = null;
   private _joined = false;
   private _manual: boolean | null = null;
   private _talking = false;
@@ -199,6 +200,11 @@ export class Conversation implements IDisposable {
     return this._sessionId;
   }
 
+  /** The session's REST shape as created or joined; null when none. */
+  get session(): api.ISession | null {
+    return this._session;
+  }
+
   /** The session is someone else's (a notebook's): leaving does not delete it. */
   get joined(): boolean {
     return this._joined;
@@ -254,6 +260,7 @@ export class Conversation implements IDisposable {
           : await this.createSession(target.create ?? {});
       created = target.join || target.resume ? null : session.id;
       this._sessionId = session.id;
+      this._session = session;
       this.transcript.clear();
       if (target.join || target.resume) {
         await this.loadHistory(session);
@@ -491,7 +498,8 @@ export class Conversation implements IDisposable {
         this.player?.endTurn();
         return this.transcript.settle(event.turn);
       case 'tool_call':
-        // The kernel observer answers tool calls; the panel only shows them.
+        // Kernel tools are the kernel observer's, notebook tools the notebook plugin's
+        // (it follows `event`); the transcript shows them all.
         return this.transcript.addToolCall(
           event.turn,
           event.id,
@@ -613,6 +621,7 @@ export class Conversation implements IDisposable {
     const audio = this.audio;
     this.audio = null;
     this._sessionId = null;
+    this._session = null;
     this._joined = false;
     this._manual = null;
     this._talking = false;

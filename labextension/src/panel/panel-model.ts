@@ -5,7 +5,9 @@
  * signals and adds the words.
  */
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
+import type { ReactElement } from 'react';
 
 import * as api from '../api';
 import { LevelMeter } from '../audio/level-meter';
@@ -13,7 +15,7 @@ import { LatencyTracker } from '../latency';
 import { DEFAULT_PREFERENCES, IPreferences } from '../preferences';
 import { IMediaShareOptions, MediaShare } from '../share/media-share';
 import { ConversationState, LooseEvent } from '../state/conversation-state';
-import { IStartOptions } from '../tokens';
+import { ILiveSessionInfo, IStartOptions } from '../tokens';
 import { TranscriptModel } from '../transcript';
 import {
   Conversation,
@@ -95,6 +97,8 @@ export class LivePanelModel {
   /** The Session select: null until the user picks, '' a new session, else an id. */
   sessionChoice: string | null = null;
   prefs: IPreferences = { ...DEFAULT_PREFERENCES };
+  /** What other plugins show in the panel (the notebook tools' approvals). */
+  readonly sections: ReactElement[] = [];
   private readonly api: api.ISessionsApi;
   private visible = false;
   private readonly storage: Pick<
@@ -148,6 +152,35 @@ export class LivePanelModel {
 
   get muted(): boolean {
     return this.conversation.muted;
+  }
+
+  /** The running session's options, for the notebook tools. */
+  get sessionInfo(): ILiveSessionInfo | null {
+    const session = this.conversation.session;
+    if (!session) {
+      return null;
+    }
+    const capabilities =
+      this.status?.capabilities?.[session.model] ??
+      this.status?.unknown_model_capabilities;
+    return {
+      id: session.id,
+      notebook: session.notebook === true,
+      // As the server declares run_cell (notebook_tools.declarations).
+      asyncTools:
+        capabilities?.async_function_calling === true &&
+        !!capabilities.behaviors?.includes('NON_BLOCKING')
+    };
+  }
+
+  /** Show `element` in the panel until the returned disposable is disposed. */
+  addSection(element: ReactElement): IDisposable {
+    this.sections.push(element);
+    this.emit();
+    return new DisposableDelegate(() => {
+      this.sections.splice(this.sections.indexOf(element), 1);
+      this.emit();
+    });
   }
 
   get talking(): boolean {
@@ -394,9 +427,13 @@ export class LivePanelModel {
   private follow(conversation: Conversation): void {
     conversation.phaseChanged.connect((_, phase) => this.onPhase(phase));
     conversation.ended.connect((_, ending) => this.onEnded(ending));
-    conversation.serverError.connect((_, error) =>
-      this.note(`${error.message} (${error.code})`)
-    );
+    conversation.serverError.connect((_, error) => {
+      // The first answer to a tool call wins (a kernel may have it too): a later
+      // answer's refusal is expected, not news.
+      if (error.code !== 'unknown_tool_call') {
+        this.note(`${error.message} (${error.code})`);
+      }
+    });
     conversation.micFrame.connect((_, frame) => this.onMicFrame(frame));
     // Typed text and push-to-talk turns are not voice-to-voice: not measured.
     conversation.speechEnded.connect(() => this.latency.skipTurn());
@@ -563,6 +600,9 @@ export function sessionRequest(
   }
   if (prefs.systemInstruction.trim()) {
     request.system_instruction = prefs.systemInstruction;
+  }
+  if (prefs.notebookTools) {
+    request.notebook = true;
   }
   return request;
 }

@@ -48,6 +48,7 @@ export function PanelView({ model }: IViewProps): JSX.Element {
             live={model.state === 'live'}
           />
           <StatusLine model={model} />
+          <Sections model={model} />
           <Transcript model={model} />
           <Composer model={model} />
           <Options model={model} />
@@ -788,7 +789,35 @@ function Options({ model }: IViewProps): JSX.Element {
           />
           {trans.__('Mute the microphone while Gemini speaks')}
         </label>
+        <label className="jp-GeminiLive-check jp-GeminiLive-wide">
+          <input
+            type="checkbox"
+            data-testid="gemini-live-notebook-tools"
+            checked={
+              model.active ? !!model.sessionInfo?.notebook : prefs.notebookTools
+            }
+            disabled={locked}
+            onChange={event =>
+              model.setPreferences({ notebookTools: event.target.checked })
+            }
+          />
+          {trans.__('Let Gemini see and edit this notebook')}
+        </label>
       </div>
     </details>
+  );
+}
+
+/** What other plugins show in the panel (the notebook tools' approval prompt). */
+function Sections({ model }: IViewProps): JSX.Element | null {
+  if (model.sections.length === 0) {
+    return null;
+  }
+  return (
+    <div className="jp-GeminiLive-sections">
+      {model.sections.map((section, at) => (
+        <React.Fragment key={at}>{section}</React.Fragment>
+      ))}
+    </div>
   );
 }
