@@ -59,6 +59,22 @@ def barge_in_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_mic(folder / "barge-in.wav", *parts)
 
 
+def chromium_args(
+    microphone: Path, *, grant: bool = True, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """Chromium off the network, with the WAV file as its microphone; `grant=False`
+    leaves out the fake permission prompt, so headless Chromium denies the microphone
+    (getUserMedia's NotAllowedError), as a user pressing Block would."""
+    return [
+        "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
+        *(["--use-fake-ui-for-media-stream"] if grant else []),
+        f"--use-file-for-fake-audio-capture={microphone}",
+        "--autoplay-policy=no-user-gesture-required",
+        "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync", "--disable-quic", *extra,
+    ]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
     """Module-scoped: Playwright's loop runs while it lives, and must be gone before the
@@ -78,16 +94,8 @@ def launch_chromium(playwright: Any) -> Iterator[Callable[[Path], Any]]:
 
     def launch(microphone: Path) -> Any:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={microphone}",
-                "--autoplay-policy=no-user-gesture-required",
-                "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync", "--disable-quic",
-            ],
-        )  # fmt: skip
+            executable_path=CHROMIUM, args=chromium_args(microphone)
+        )
         browsers.append(browser)
         return browser
 

@@ -31,7 +31,7 @@ import pytest
 import websocket
 from jupyter_process import Lab
 
-from .conftest import CHROMIUM, MIC_RATE
+from .conftest import CHROMIUM, MIC_RATE, chromium_args
 from .test_panel import open_lab, run_command, wait_for
 
 DEVICE_MIME_TYPE = "application/vnd.jupyter.gemini-live.device+json"
@@ -310,18 +310,9 @@ def test_the_session_ending_releases_the_device(
 def test_a_denied_microphone_fails_with_what_to_do(
     playwright: Any, tone_wav: Path, start_lab: Callable[..., Lab]
 ) -> None:
-    # No --use-fake-ui-for-media-stream: headless Chromium denies the permission prompt
-    # (getUserMedia's NotAllowedError), as a user pressing Block would.
     browser = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={tone_wav}",
-            "--autoplay-policy=no-user-gesture-required",
-            "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync", "--disable-quic",
-        ],
-    )  # fmt: skip
+        executable_path=CHROMIUM, args=chromium_args(tone_wav, grant=False)
+    )
     try:
         lab = start_lab()
         with relay_source(lab) as (session_id, source):
@@ -451,13 +442,8 @@ def test_running_live_audio_with_a_denied_microphone_raises(
     playwright: Any, tone_wav: Path, start_lab: Callable[..., Lab]
 ) -> None:
     browser = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={tone_wav}",
-            "--autoplay-policy=no-user-gesture-required",
-        ],
-    )  # fmt: skip
+        executable_path=CHROMIUM, args=chromium_args(tone_wav, grant=False)
+    )
     try:
         lab = start_lab()
         kernel_notebook(lab, "denied-kernel.ipynb")

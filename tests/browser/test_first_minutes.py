@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from jupyter_process import Lab
 
-from .conftest import CHROMIUM
+from .conftest import CHROMIUM, chromium_args
 from .test_panel import live_session, open_lab, run_command, wait_for
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -81,14 +81,8 @@ def test_an_insecure_page_says_so_and_leaves_nothing_on_the_server(
     lab = start_lab("--ServerApp.allow_remote_access=True")
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
-        args=[
-            "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={mic_wav}",
-            "--host-resolver-rules=MAP gemini.test 127.0.0.1",
-            "--no-first-run", "--disable-sync", "--disable-background-networking",
-        ],
-    )  # fmt: skip
+        args=chromium_args(mic_wav, extra=("--host-resolver-rules=MAP gemini.test 127.0.0.1",)),
+    )
     try:
         remote = dataclasses.replace(lab, url=lab.url.replace("127.0.0.1", "gemini.test"))
         page = open_lab(browser, remote)
