@@ -5,20 +5,12 @@
  * kernel). `tool_call_cancelled` withdraws what is pending.
  */
 import type { IToolResponse, ServerEvent } from '../stream';
+import type { ILiveSessionInfo } from '../tokens';
 import { isNotebookTool, NotebookToolName } from './budgets';
 import { NotebookTools } from './tools';
 
-/** The running session, as the runner needs it. */
-export interface INotebookSessionInfo {
-  id: string;
-  /** The session's tools include the notebook tools. */
-  notebook: boolean;
-  /** The model takes async (NON_BLOCKING) calls. */
-  asyncTools: boolean;
-}
-
 export interface IRunnerHost {
-  readonly session: INotebookSessionInfo | null;
+  readonly session: ILiveSessionInfo | null;
   sendToolResponse(response: IToolResponse): boolean;
 }
 
@@ -54,7 +46,7 @@ export class NotebookToolRunner {
     }
   }
 
-  private activeSession(): INotebookSessionInfo | null {
+  private activeSession(): ILiveSessionInfo | null {
     this.sync();
     const session = this.host.session;
     return session?.notebook ? session : null;
@@ -64,7 +56,7 @@ export class NotebookToolRunner {
     id: string,
     name: NotebookToolName,
     args: Record<string, unknown>,
-    session: INotebookSessionInfo
+    session: ILiveSessionInfo
   ): Promise<void> {
     const answer = await this.tools.call(
       { id, name, args },

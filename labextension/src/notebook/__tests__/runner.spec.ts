@@ -4,12 +4,13 @@ import { IToolResponse, ServerEvent } from '../../stream';
 import { ApprovalQueue } from '../approval';
 import { BUDGETS, NOTEBOOK_TOOL_NAMES } from '../budgets';
 import { MODEL_CELL_CLASS, syncMarks } from '../marks';
-import { INotebookSessionInfo, NotebookToolRunner } from '../runner';
+import type { ILiveSessionInfo } from '../../tokens';
+import { NotebookToolRunner } from '../runner';
 import { NotebookTools } from '../tools';
 import { codeCell, FakeNotebook, flush } from './fake-notebook';
 import declarations from '../../__tests__/notebook-tools.json';
 
-function setup(session: INotebookSessionInfo | null) {
+function setup(session: ILiveSessionInfo | null) {
   const notebook = new FakeNotebook([codeCell('x = 1', [], 'c0')]);
   const approvals = new ApprovalQueue();
   const sent: IToolResponse[] = [];
