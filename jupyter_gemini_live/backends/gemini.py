@@ -157,6 +157,7 @@ class GeminiBackend(Backend):
         project: str | None = None,
         location: str | None = None,
         credentials: Credentials | None = None,
+        on_loaded: Callable[[], None] | None = None,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -174,6 +175,9 @@ class GeminiBackend(Backend):
         self.location = location
         self.credentials = credentials
         self._client: Client | None = None
+        #: called once the SDK is imported and the client built (heap.HeapFreezer.freeze)
+        self.on_loaded = on_loaded
+        self._loading = asyncio.Lock()
 
     @property
     def api(self) -> Api:
@@ -195,13 +199,20 @@ class GeminiBackend(Backend):
         reason = self.unavailable_reason()
         if reason is not None:
             raise BackendUnavailable("gemini_unavailable", f"The Gemini backend is off: {reason}.")
+        if self._client is None:
+            # Importing the SDK (pydantic models, aiohttp, httpx), building its pydantic
+            # schemas and its client (two TLS contexts from the system's CAs) took 2.5 s
+            # of the event loop at the first session, a stall of every other
+            # conversation (benchmarks/RESULTS.md): a worker thread does it.
+            async with self._loading:
+                await asyncio.to_thread(load_sdk, options)
         try:
             live_config(options, None)
         except ValueError as error:  # pydantic's ValidationError is a ValueError
             raise BackendError("invalid_options", f"Bad session settings: {error}") from None
         if self.vertexai and self.credentials is None:
             self.credentials = await asyncio.to_thread(application_default_credentials)
-        upstream = GeminiUpstream(self.client(), options, self.policy, self.log)
+        upstream = GeminiUpstream(await self.loaded_client(), options, self.policy, self.log)
         try:
             await upstream.start()
         except BackendError as error:
@@ -210,9 +221,13 @@ class GeminiBackend(Backend):
             raise
         return upstream
 
-    def client(self) -> Client:
-        if self._client is None:
-            self._client = self._make_client()
+    async def loaded_client(self) -> Client:
+        """The client, built on a worker thread the first time (then `on_loaded`)."""
+        async with self._loading:
+            if self._client is None:
+                self._client = await asyncio.to_thread(self._make_client)
+                if self.on_loaded is not None:
+                    self.on_loaded()
         return self._client
 
     def _make_client(self) -> Client:
@@ -253,6 +268,39 @@ class GeminiBackend(Backend):
     def vertex_api_version(self) -> str:
         """The Developer API's pinned version means nothing to Vertex: its own default."""
         return VERTEX_API_VERSION if self.api_version == "v1beta" else self.api_version
+
+
+#: a service message with the fields of a conversation, parsed once to build the schemas
+WARM_UP_MESSAGE: dict[str, Any] = {
+    "serverContent": {
+        "modelTurn": {"parts": [{"inlineData": {"data": "AAAA", "mimeType": "audio/pcm"}}]},
+        "inputTranscription": {"text": "a", "finished": True},
+        "outputTranscription": {"text": "b"},
+        "interrupted": False,
+        "generationComplete": True,
+        "turnComplete": True,
+    },
+    "usageMetadata": {
+        "totalTokenCount": 2,
+        "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 2}],
+    },
+    "sessionResumptionUpdate": {"newHandle": "h", "resumable": True},
+    "goAway": {"timeLeft": "1s"},
+    "toolCall": {"functionCalls": [{"id": "1", "name": "f", "args": {}}]},
+    "toolCallCancellation": {"ids": ["1"]},
+    "voiceActivity": {"voiceActivityType": "ACTIVITY_START"},
+}
+
+
+def load_sdk(options: SessionOptions) -> None:
+    """Import what a connection uses and build the pydantic schemas of the messages it
+    exchanges, which pydantic defers to their first use (blocking: run in a thread)."""
+    from google.genai import _live_converters, types
+
+    with contextlib.suppress(ValueError):  # bad options: connect() says so
+        live_config(options, None)
+    converted = _live_converters._LiveServerMessage_from_mldev(WARM_UP_MESSAGE)
+    types.LiveServerMessage._from_response(response=converted, kwargs={})
 
 
 def application_default_credentials() -> Credentials:

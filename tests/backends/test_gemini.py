@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -908,6 +909,32 @@ async def test_each_model_with_all_it_supports_is_accepted(make_simulator, make_
     assert sim.close_codes[0] != 1007
     usage = listener.of(UsageEvent)[-1].usage
     assert usage.get("thoughts_token_count", 0) > 0 or not capable.thinking_levels
+
+
+async def test_the_first_connection_builds_the_client_off_the_event_loop(
+    make_simulator: Any, make_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (issue 11): building the SDK's client (and importing it) on the event
+    loop stalled every other conversation for seconds at the first gemini session. It is
+    built once, on a worker thread, and `on_loaded` runs once after it."""
+    built_on: list[threading.Thread] = []
+    build = GeminiBackend._make_client
+
+    def spy(backend: GeminiBackend) -> Any:
+        built_on.append(threading.current_thread())
+        return build(backend)
+
+    monkeypatch.setattr(GeminiBackend, "_make_client", spy)
+    loaded: list[bool] = []
+    async with make_simulator(playback_speed=8.0) as sim:
+        backend = make_backend(sim, on_loaded=lambda: loaded.append(True))
+        upstreams = await asyncio.gather(backend.connect(OPTIONS), backend.connect(OPTIONS))
+        upstreams.append(await backend.connect(OPTIONS))
+        for upstream in upstreams:
+            await upstream.close()
+    assert len(built_on) == 1
+    assert built_on[0] is not threading.current_thread()
+    assert loaded == [True]
 
 
 # ---- Vertex AI -----------------------------------------------------------------------------
