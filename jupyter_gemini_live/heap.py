@@ -8,6 +8,8 @@ Modules, classes and schemas live as long as the process, so scanning them finds
 `gc.freeze()` moves everything alive at that moment into the permanent generation, which
 the collector never walks. It is called at start-up and once more after the SDK has been
 imported, never per session, so a session's objects stay collectable after it ends.
+The price: garbage in reference cycles at those two moments is never freed (a one-time,
+bounded amount).
 """
 
 from __future__ import annotations
