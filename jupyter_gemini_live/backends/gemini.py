@@ -30,7 +30,7 @@ import ssl
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..models import Api, ModelCapabilities, capabilities, supporting
 from .base import (
@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from google.auth.credentials import Credentials
     from google.genai import Client, types
     from google.genai.live import AsyncSession
+    from websockets.exceptions import ConnectionClosed
 
     from ..vad import SpeechDetector
 
@@ -157,6 +158,7 @@ class GeminiBackend(Backend):
         project: str | None = None,
         location: str | None = None,
         credentials: Credentials | None = None,
+        on_loaded: Callable[[], None] | None = None,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
@@ -174,6 +176,9 @@ class GeminiBackend(Backend):
         self.location = location
         self.credentials = credentials
         self._client: Client | None = None
+        #: called once the SDK is imported and the client built (heap.HeapFreezer.freeze)
+        self.on_loaded = on_loaded
+        self._loading = asyncio.Lock()
 
     @property
     def api(self) -> Api:
@@ -195,13 +200,20 @@ class GeminiBackend(Backend):
         reason = self.unavailable_reason()
         if reason is not None:
             raise BackendUnavailable("gemini_unavailable", f"The Gemini backend is off: {reason}.")
+        if self._client is None:
+            # Importing the SDK (pydantic models, aiohttp, httpx), building its pydantic
+            # schemas and its client (two TLS contexts from the system's CAs) took 2.5 s
+            # of the event loop at the first session, a stall of every other
+            # conversation (benchmarks/RESULTS.md): a worker thread does it.
+            async with self._loading:
+                await asyncio.to_thread(load_sdk, options)
         try:
             live_config(options, None)
         except ValueError as error:  # pydantic's ValidationError is a ValueError
             raise BackendError("invalid_options", f"Bad session settings: {error}") from None
         if self.vertexai and self.credentials is None:
             self.credentials = await asyncio.to_thread(application_default_credentials)
-        upstream = GeminiUpstream(self.client(), options, self.policy, self.log)
+        upstream = GeminiUpstream(await self.loaded_client(), options, self.policy, self.log)
         try:
             await upstream.start()
         except BackendError as error:
@@ -210,9 +222,13 @@ class GeminiBackend(Backend):
             raise
         return upstream
 
-    def client(self) -> Client:
-        if self._client is None:
-            self._client = self._make_client()
+    async def loaded_client(self) -> Client:
+        """The client, built on a worker thread the first time (then `on_loaded`)."""
+        async with self._loading:
+            if self._client is None:
+                self._client = await asyncio.to_thread(self._make_client)
+                if self.on_loaded is not None:
+                    self.on_loaded()
         return self._client
 
     def _make_client(self) -> Client:
@@ -253,6 +269,39 @@ class GeminiBackend(Backend):
     def vertex_api_version(self) -> str:
         """The Developer API's pinned version means nothing to Vertex: its own default."""
         return VERTEX_API_VERSION if self.api_version == "v1beta" else self.api_version
+
+
+#: a service message with the fields of a conversation, parsed once to build the schemas
+WARM_UP_MESSAGE: dict[str, Any] = {
+    "serverContent": {
+        "modelTurn": {"parts": [{"inlineData": {"data": "AAAA", "mimeType": "audio/pcm"}}]},
+        "inputTranscription": {"text": "a", "finished": True},
+        "outputTranscription": {"text": "b"},
+        "interrupted": False,
+        "generationComplete": True,
+        "turnComplete": True,
+    },
+    "usageMetadata": {
+        "totalTokenCount": 2,
+        "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 2}],
+    },
+    "sessionResumptionUpdate": {"newHandle": "h", "resumable": True},
+    "goAway": {"timeLeft": "1s"},
+    "toolCall": {"functionCalls": [{"id": "1", "name": "f", "args": {}}]},
+    "toolCallCancellation": {"ids": ["1"]},
+    "voiceActivity": {"voiceActivityType": "ACTIVITY_START"},
+}
+
+
+def load_sdk(options: SessionOptions) -> None:
+    """Import what a connection uses and build the pydantic schemas of the messages it
+    exchanges, which pydantic defers to their first use (blocking: run in a thread)."""
+    from google.genai import _live_converters, types
+
+    with contextlib.suppress(ValueError):  # bad options: connect() says so
+        live_config(options, None)
+    converted = _live_converters._LiveServerMessage_from_mldev(WARM_UP_MESSAGE)
+    types.LiveServerMessage._from_response(response=converted, kwargs={})
 
 
 def application_default_credentials() -> Credentials:
@@ -582,6 +631,95 @@ def transcript_of(role: Role, part: types.Transcription | None) -> list[Event]:
     if part is None or not (part.text or part.finished):
         return []
     return [TranscriptEvent(role, part.text or "", final=bool(part.finished))]
+
+
+#: the serverContent fields `map_json` reads itself; anything else goes through the SDK
+FAST_CONTENT = frozenset(
+    {
+        "modelTurn",
+        "inputTranscription",
+        "outputTranscription",
+        "interrupted",
+        "generationComplete",
+        "turnComplete",
+    }
+)
+
+
+def map_json(message: Mapping[str, Any]) -> Mapped | None:
+    """`map_message` of the commonest service messages (reply audio, transcriptions, the
+    turn's end), read straight from their JSON: None for any other message, or any field
+    or value this does not know, and the SDK converts it as before.
+
+    The SDK's conversion (converters, pydantic validation and its own dict walks) of every
+    reply chunk was the largest cost of the downlink left in Python (issue 11).
+    tests/backends/test_gemini.py holds this to `map_message` of the SDK's parse.
+    """
+    content = message.get("serverContent")
+    if len(message) != 1 or not isinstance(content, dict) or not content.keys() <= FAST_CONTENT:
+        return None
+    flags = [content.get(k, False) for k in ("interrupted", "generationComplete", "turnComplete")]
+    if not all(isinstance(flag, bool) for flag in flags):
+        return None
+    interrupted, generated, complete = flags
+    heard = _transcription("user", content.get("inputTranscription"))
+    said = _transcription("model", content.get("outputTranscription"))
+    audio = _audio(content.get("modelTurn"))
+    if heard is None or said is None or audio is None:
+        return None
+    events: list[Event] = [*heard, *audio, *said]
+    if interrupted:
+        events.append(InterruptedEvent())
+    if generated:
+        events.append(GenerationCompleteEvent())
+    if complete:
+        events.append(TurnCompleteEvent(None))
+    return Mapped(events=tuple(events), generation_complete=generated, progress=True)
+
+
+def _transcription(role: Role, part: Any) -> list[Event] | None:
+    if part is None:
+        return []
+    if not isinstance(part, dict) or not part.keys() <= {"text", "finished"}:
+        return None
+    text, finished = part.get("text"), part.get("finished")
+    if not isinstance(text, (str, type(None))) or not isinstance(finished, (bool, type(None))):
+        return None
+    if not (text or finished):
+        return []
+    return [TranscriptEvent(role, text or "", final=bool(finished))]
+
+
+def _audio(turn: Any) -> list[Event] | None:
+    if turn is None:
+        return []
+    if not isinstance(turn, dict) or not turn.keys() <= {"role", "parts"}:
+        return None
+    events: list[Event] = []
+    for part in turn.get("parts") or []:
+        blob = (
+            part.get("inlineData")
+            if isinstance(part, dict) and part.keys() == {"inlineData"}
+            else None
+        )
+        if not isinstance(blob, dict) or not blob.keys() <= {"data", "mimeType"}:
+            return None
+        data = blob.get("data")
+        if not isinstance(data, str):
+            return None
+        try:  # pydantic takes both alphabets, as this does
+            if "-" in data or "_" in data:
+                pcm = base64.b64decode(data.translate(_URLSAFE), validate=True)
+            else:
+                pcm = base64.b64decode(data, validate=True)
+        except ValueError:
+            return None
+        if pcm:
+            events.append(AudioEvent(pcm))
+    return events
+
+
+_URLSAFE = str.maketrans("-_", "+/")
 
 
 class TurnState:
@@ -925,6 +1063,10 @@ class GeminiUpstream(Upstream):
         self.restarts = 0
         self.replay_lost_ms = 0.0
         self._client = client
+        # Imported once: an import statement costs ~4 µs, too much per 20 ms audio frame.
+        from websockets.exceptions import ConnectionClosed
+
+        self._connection_closed = ConnectionClosed
         self._events: asyncio.Queue[Event | None] = asyncio.Queue(EVENT_QUEUE_SIZE)
         self._ended = False  # the end-of-events marker was queued
         self._over = False  # no more input accepted
@@ -1057,8 +1199,6 @@ class GeminiUpstream(Upstream):
         await self._emit(ErrorEvent("scheduling_unsupported", message))
 
     async def _send(self, item: HeldInput) -> None:
-        from websockets.exceptions import ConnectionClosed
-
         if self._over:
             raise UpstreamClosed("the Gemini conversation is over")
         async with self._send_lock:
@@ -1068,7 +1208,7 @@ class GeminiUpstream(Upstream):
                 return
             try:
                 await item.deliver(session)
-            except ConnectionClosed:
+            except self._connection_closed:
                 # The receiver sees the same drop and reconnects; this goes out then.
                 self.held.push(item)
                 return
@@ -1169,7 +1309,7 @@ class GeminiUpstream(Upstream):
         messages = receive_all(session)
         try:
             while True:
-                mapped = map_message(await anext(messages))
+                mapped = as_mapped(await anext(messages))
                 await self._dispatch(mapped)
                 if mapped.go_away_s is not None:
                     self.log.info("Gemini Live goAway: %.1f s left", mapped.go_away_s)
@@ -1179,13 +1319,13 @@ class GeminiUpstream(Upstream):
             await messages.aclose()
 
     async def _wind_down(
-        self, messages: AsyncIterator[types.LiveServerMessage], left: float
+        self, messages: AsyncIterator[types.LiveServerMessage | Mapped], left: float
     ) -> None:
         """Keep relaying (and sending) until a turn boundary, or until time runs out."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, left - self.policy.go_away_margin_s)
         self._watch_speech()
-        receiving: asyncio.Future[types.LiveServerMessage] | None = None
+        receiving: asyncio.Future[types.LiveServerMessage | Mapped] | None = None
         try:
             while not self._at_boundary():
                 remaining = deadline - loop.time()
@@ -1211,7 +1351,7 @@ class GeminiUpstream(Upstream):
                     if not failure.retry:
                         raise failure from error
                     return
-                await self._dispatch(map_message(message))
+                await self._dispatch(as_mapped(message))
         finally:
             self._speech = None
             if receiving is not None:
@@ -1424,11 +1564,67 @@ class GeminiUpstream(Upstream):
             self._closing.set_result(None)
 
 
-async def receive_all(session: AsyncSession) -> AsyncGenerator[types.LiveServerMessage, None]:
-    """Every message of a connection (the SDK's `receive()` stops at each turn's end)."""
+async def receive_all(
+    session: AsyncSession,
+) -> AsyncGenerator[types.LiveServerMessage | Mapped, None]:
+    """Every message of a connection (the SDK's `receive()` stops at each turn's end).
+
+    On the Developer API, with the SDK's socket at hand, the commonest messages come
+    already mapped (`map_json`); the rest, and everything on Vertex AI, as the SDK's
+    `LiveServerMessage`.
+    """
+    ws = getattr(session, "_ws", None)
+    client = getattr(session, "_api_client", None)
+    if ws is None or client is None or getattr(client, "vertexai", True):
+        while True:
+            async for message in session.receive():
+                yield message
+    from websockets.exceptions import ConnectionClosed
+
     while True:
-        async for message in session.receive():
-            yield message
+        try:
+            raw = await ws.recv(decode=False)
+        except ConnectionClosed as closed:
+            raise_closed(closed)
+        yield parse_message(raw)
+
+
+def raise_closed(closed: ConnectionClosed) -> NoReturn:
+    """The SDK's `APIError` for a closed connection, as `AsyncSession._receive` raises it."""
+    from google.genai import errors
+    from websockets.frames import CLOSE_CODE_EXPLANATIONS
+
+    if closed.rcvd:
+        code, reason = closed.rcvd.code, closed.rcvd.reason
+    else:
+        code, reason = 1006, CLOSE_CODE_EXPLANATIONS.get(1006, "Abnormal closure.")
+    errors.APIError.raise_error(code, reason, None)
+    raise closed  # raise_error always raises
+
+
+def parse_message(raw: bytes | str) -> types.LiveServerMessage | Mapped:
+    """One message of the Developer API, read as `AsyncSession._receive` reads it (the
+    same errors), mapped here when `map_json` knows it."""
+    try:
+        response = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        raise ValueError(f"Failed to parse response: {raw!r}") from None
+    if isinstance(response, dict):
+        mapped = map_json(response)
+        if mapped is not None:
+            return mapped
+    from google.genai import _live_converters, errors, types
+
+    converted = _live_converters._LiveServerMessage_from_mldev(response)
+    if not converted and response:
+        errors.APIError.raise_error(response.get("code"), response, None)  # type: ignore[arg-type]
+    return types.LiveServerMessage._from_response(
+        response=converted, kwargs=types.LiveServerMessage().model_dump()
+    )
+
+
+def as_mapped(message: types.LiveServerMessage | Mapped) -> Mapped:
+    return message if isinstance(message, Mapped) else map_message(message)
 
 
 def lost_input(audio_ms: float, items: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -41,6 +42,7 @@ from jupyter_gemini_live.backends.gemini import (
     TurnState,
     live_config,
     lost_input,
+    map_json,
     map_message,
 )
 from jupyter_gemini_live.models import MODELS, capabilities
@@ -571,6 +573,77 @@ def audio_part(pcm: bytes) -> dict[str, Any]:
     return {"inlineData": {"mimeType": wire.OUTPUT_MIME, "data": wire.encode_bytes(pcm)}}
 
 
+FAST_MESSAGES = [
+    {"modelTurn": {"role": "model", "parts": [audio_part(b"\x01\x00" * 300)]}},
+    {"modelTurn": {"parts": [audio_part(b"\x01\x00"), audio_part(b"\xfb\xff")]}},
+    {"modelTurn": {"parts": [{"inlineData": {"data": "-_-_", "mimeType": "audio/pcm"}}]}},
+    {"modelTurn": {"parts": [{"inlineData": {"data": "", "mimeType": "audio/pcm"}}]}},
+    {"inputTranscription": {"text": "hel"}},
+    {"inputTranscription": {"text": "lo", "finished": True}},
+    {"outputTranscription": {"text": ""}},
+    {"outputTranscription": {"finished": True}},
+    {"interrupted": True},
+    {"interrupted": False, "turnComplete": True},
+    {"generationComplete": True},
+    {
+        "inputTranscription": {"text": "a"},
+        "modelTurn": {"parts": [audio_part(b"\x02\x00")]},
+        "outputTranscription": {"text": "b", "finished": True},
+        "interrupted": True,
+        "generationComplete": True,
+        "turnComplete": True,
+    },
+]
+SDK_MESSAGES = [
+    {"serverContent": {"modelTurn": {"parts": [{"text": "thought"}]}}},
+    {"serverContent": {"turnComplete": True, "turnCompleteReason": "NEED_MORE_INPUT"}},
+    {"serverContent": {"interimInputTranscription": {"text": "x"}}},
+    {"serverContent": {"turnComplete": True}, "usageMetadata": {"totalTokenCount": 3}},
+    {"serverContent": {"interrupted": "yes"}},
+    {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": "!!"}}]}}},
+    {"sessionResumptionUpdate": {"newHandle": "h", "resumable": True}},
+    {"goAway": {"timeLeft": "5s"}},
+    {"toolCall": {"functionCalls": [{"id": "1", "name": "f", "args": {}}]}},
+    {},
+]
+
+
+@pytest.mark.parametrize("body", FAST_MESSAGES)
+def test_common_messages_map_from_their_json_as_from_the_sdk(body: dict[str, Any]) -> None:
+    """The downlink reads reply audio, transcriptions and turn ends from the JSON itself
+    (issue 11): the same events as the SDK's parse."""
+    wire_json = {"serverContent": body}
+    assert map_json(wire_json) == map_message(message(wire_json))
+
+
+@pytest.mark.parametrize("body", SDK_MESSAGES)
+def test_other_messages_are_left_to_the_sdk(body: dict[str, Any]) -> None:
+    assert map_json(body) is None
+
+
+async def test_reply_audio_skips_the_sdk_conversion(
+    make_simulator: Any, make_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converted: list[Any] = []
+    convert = types.LiveServerMessage._from_response
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        converted.append(kwargs.get("response"))
+        return convert(*args, **kwargs)
+
+    monkeypatch.setattr(types.LiveServerMessage, "_from_response", spy)
+    async with make_simulator(playback_speed=8.0) as sim:
+        upstream = await make_backend(sim).connect(OPTIONS)
+        listener = Listener(upstream)
+        await upstream.send_text("hello")
+        await listener.turns(1)
+        await upstream.close()
+    assert listener.of(AudioEvent)
+    assert listener.text("model") == "Turn 1: you said: hello"
+    # the first is load_sdk's, which builds the schemas
+    assert not any("modelTurn" in str(response) for response in converted[1:])
+
+
 def test_audio_parts_become_audio_events_in_order():
     parts = [audio_part(b"\x01\x00"), {"text": "thought"}, audio_part(b"\x02\x00")]
     mapped = map_message(content(modelTurn={"role": "model", "parts": parts}))
@@ -908,6 +981,32 @@ async def test_each_model_with_all_it_supports_is_accepted(make_simulator, make_
     assert sim.close_codes[0] != 1007
     usage = listener.of(UsageEvent)[-1].usage
     assert usage.get("thoughts_token_count", 0) > 0 or not capable.thinking_levels
+
+
+async def test_the_first_connection_builds_the_client_off_the_event_loop(
+    make_simulator: Any, make_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (issue 11): building the SDK's client (and importing it) on the event
+    loop stalled every other conversation for seconds at the first gemini session. It is
+    built once, on a worker thread, and `on_loaded` runs once after it."""
+    built_on: list[threading.Thread] = []
+    build = GeminiBackend._make_client
+
+    def spy(backend: GeminiBackend) -> Any:
+        built_on.append(threading.current_thread())
+        return build(backend)
+
+    monkeypatch.setattr(GeminiBackend, "_make_client", spy)
+    loaded: list[bool] = []
+    async with make_simulator(playback_speed=8.0) as sim:
+        backend = make_backend(sim, on_loaded=lambda: loaded.append(True))
+        upstreams = await asyncio.gather(backend.connect(OPTIONS), backend.connect(OPTIONS))
+        upstreams.append(await backend.connect(OPTIONS))
+        for upstream in upstreams:
+            await upstream.close()
+    assert len(built_on) == 1
+    assert built_on[0] is not threading.current_thread()
+    assert loaded == [True]
 
 
 # ---- Vertex AI -----------------------------------------------------------------------------
