@@ -28,6 +28,7 @@ DATAFRAME = (
 )
 DESCRIBE = "df.describe()"
 PLOT = "import matplotlib.pyplot as plt\ndf.plot(x='x', y='y')\nplt.show()"
+ANSWER = "print(6 * 7)"
 SLEEP = "import time\ntime.sleep(60)"
 BLOCKING_MODEL = "gemini-3.1-flash-live-preview"
 #: takes async calls: run_cell is NON_BLOCKING, answered when the cell ends (WHEN_IDLE)
@@ -80,9 +81,12 @@ def write_notebook(
     return name
 
 
-def open_notebook(chromium: Any, lab: Lab, name: str, run: bool = True) -> Any:
-    """The lab on the notebook, its first cell run (the DataFrame shows)."""
-    page = open_lab(chromium, lab, page_path=f"lab/tree/{name}")
+def open_notebook(
+    chromium: Any, lab: Lab, name: str, run: bool = True, pages: str = "lab/tree"
+) -> Any:
+    """The app on the notebook (`pages`: Notebook 7's are `notebooks`), its first cell run
+    (the DataFrame shows)."""
+    page = open_lab(chromium, lab, page_path=f"{pages}/{name}")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=60_000)
     if run:
         page.locator(".jp-Notebook .jp-Cell").first.click()
@@ -307,19 +311,24 @@ def test_barge_in_interrupts_the_cell_the_model_runs(
     page.context.close()
 
 
+@pytest.mark.parametrize(("app", "pages"), [("lab", "lab/tree"), ("notebook", "notebooks")])
 def test_typed_calls_reach_the_notebook_tools_with_no_key(
-    chromium: Any, start_lab: Callable[..., Lab]
+    chromium: Any, start_lab: Callable[..., Lab], app: str, pages: str
 ) -> None:
     """The echo's `call NAME {json}`: the notebook tools answer, an SVG output goes along
-    rasterised (a 3000 px drawing, scaled down to fit)."""
-    lab = start_lab()
+    rasterised (a 3000 px drawing, scaled down to fit), an approved cell is inserted with
+    its mark and run. In JupyterLab and in Notebook 7's notebook page alike."""
+    lab = start_lab(app=app)
     drawing = {
         "output_type": "display_data", "metadata": {},
         "data": {"image/svg+xml": SVG, "text/plain": "<drawing>"},
     }  # fmt: skip
     svg_cell = {"cell_type": "code", "execution_count": 2, "id": "drawing", "metadata": {},
                 "source": "show()", "outputs": [drawing]}  # fmt: skip
-    page = open_notebook(chromium, lab, write_notebook(lab, more=(svg_cell,)), run=False)
+    name = write_notebook(lab, more=(svg_cell,))
+    page = open_notebook(chromium, lab, name, run=False, pages=pages)
+    if app == "notebook":
+        show_from_right_sidebar_menu(page)
     start_notebook_session(page, lab, backend="echo")
     rows = page.locator('[data-testid="gemini-live-row"][data-role="model"]')
 
@@ -334,18 +343,47 @@ def test_typed_calls_reach_the_notebook_tools_with_no_key(
     seen = wait_for("the drawing read", said("read_cell returned"))
     assert "image/svg+xml" in seen[0]
     assert "(+1 image)" in seen[0]
+
+    send(page, f"call insert_cell {json.dumps({'source': ANSWER, 'after': 0})}")
+    assert ANSWER in answer_prompt(page, "insert_cell")
+    inserted = wait_for("the insertion answered", said("insert_cell returned"))
+    cells = notebook_json(page)["cells"]
+    assert [source(cell) for cell in cells] == [DATAFRAME, ANSWER, "show()"]
+    assert cells[1]["metadata"]["gemini_live"]["by"] == "model"
+    assert cells[1]["metadata"]["gemini_live"]["tool"] == "insert_cell"
+    assert f'"cell_id": "{cells[1]["id"]}"' in inserted[0]
+    send(page, 'call run_cell {"index": 1}')
+    assert "Run cell 2" in answer_prompt(page, "run_cell")
+    ran = wait_for("the run answered", said("run_cell returned"), timeout=120)
+    assert '"status": "ok"' in ran[0]
+    assert "42" in ran[0]
+    assert "42" in json.dumps(notebook_json(page)["cells"][1]["outputs"])
+    marked = page.locator(".jp-Notebook .jp-Cell.jp-GeminiLive-modelCell")
+    wait_for("the inserted cell marked", lambda: marked.count() == 1)
     run_command(page, "gemini-live:stop")
     page.context.close()
 
 
+def show_from_right_sidebar_menu(page: Any) -> None:
+    """Notebook 7's way to a right-hand panel: View → Right Sidebar → Show Gemini Live."""
+    panel = page.locator('[data-testid="gemini-live-panel"]')
+    assert not panel.is_visible()
+    page.get_by_role("menuitem", name="View").click()
+    page.locator(".lm-Menu-item", has_text="Right Sidebar").hover()
+    page.locator(".lm-Menu-item", has_text="Show Gemini Live").click()
+    panel.wait_for(state="visible")
+
+
+@pytest.mark.parametrize(("app", "pages"), [("lab", "lab/tree"), ("notebook", "notebooks")])
 def test_the_cards_notebook_session_brings_the_tools(
-    chromium: Any, start_lab: Callable[..., Lab]
+    chromium: Any, start_lab: Callable[..., Lab], app: str, pages: str
 ) -> None:
     """A session a notebook made with the notebook tools (`%gemini_live start --notebook`
-    makes one like it): Talk on its card, and the panel answers the notebook tools."""
+    makes one like it): Talk on its card opens the panel (Notebook 7's closed sidebar
+    too), and the panel answers the notebook tools."""
     from jupyter_gemini_live.client.magics import SESSION_MIME_TYPE
 
-    lab = start_lab()
+    lab = start_lab(app=app)
     session = lab.api("POST", "sessions", {"backend": "echo", "notebook": True})
     card = {"session_id": session["id"], "backend": "echo", "model": "m", "voice": "Puck"}
     output = {
@@ -354,9 +392,14 @@ def test_the_cards_notebook_session_brings_the_tools(
     }  # fmt: skip
     card_cell = {"cell_type": "code", "execution_count": 1, "id": "card", "metadata": {},
                  "source": "%gemini_live start --notebook", "outputs": [output]}  # fmt: skip
-    page = open_notebook(chromium, lab, write_notebook(lab, more=(card_cell,)), run=False)
-    page.locator('[data-testid="gemini-live-inline-talk"]').click()
+    page = open_notebook(
+        chromium, lab, write_notebook(lab, more=(card_cell,)), run=False, pages=pages
+    )
     panel = page.locator('[data-testid="gemini-live-panel"]')
+    if app == "notebook":
+        assert not panel.is_visible()  # its sidebar is closed at first
+    page.locator('[data-testid="gemini-live-inline-talk"]').click()
+    panel.wait_for(state="visible")
     wait_for(
         "the panel in the card's session", lambda: panel.get_attribute("data-joined") == "true"
     )
