@@ -35,4 +35,4 @@ ruff check jupyter_gemini_live tests benchmarks
 ruff format --check jupyter_gemini_live tests benchmarks
 mypy
 
-python -m pytest -p no:cacheprovider "$@"
+python -m pytest -p no:cacheprovider --durations=15 "$@"
