@@ -176,7 +176,7 @@ class GeminiBackend(Backend):
         self.location = location
         self.credentials = credentials
         self._client: Client | None = None
-        #: called once the SDK is imported and the client built (heap.HeapFreezer.freeze)
+        #: called once the SDK is imported and the client built (GeminiLive.settle_heap)
         self.on_loaded = on_loaded
         self._loading = asyncio.Lock()
 
