@@ -21,6 +21,8 @@ from typing import Any
 
 from jupyter_client.session import Session
 
+from jupyter_gemini_live.protocol import FRAME_MS
+
 INPUT_RATE = 16000
 OUTPUT_RATE = 24000
 POLL_S = 0.1
@@ -73,9 +75,11 @@ def colab_guide() -> dict[str, Any]:
     }
 
 
-def extension_ideal() -> dict[str, Any]:
-    """This extension by design: 20 ms binary frames each way, nothing when idle."""
-    up = _ws(INPUT_RATE * 2 // 50, masked=True) * 50
+def extension_ideal(frame_ms: int = FRAME_MS) -> dict[str, Any]:
+    """This extension by design: binary microphone frames of `frame_ms`, model audio as it
+    comes, nothing when idle."""
+    per_s = 1000 // frame_ms
+    up = _ws(INPUT_RATE * 2 // per_s, masked=True) * per_s
     return {
         "up_bytes_per_s_streaming": up,
         "down_bytes_per_s_model_speaking_min": OUTPUT_RATE * 2,

@@ -2,9 +2,10 @@
 
 `speech()` is voiced harmonics at 140 Hz with a 4 Hz syllable rhythm (never silent, like
 running speech, well above the echo VAD's start threshold); `quiet()` is faint noise at
-about -70 dBFS (below its stop threshold). `converse()` sends both as 20 ms frames on an
-absolute clock (no drift) and measures, per utterance, how long after the end-of-speech
-silence the first model audio came back. `pinger()` measures ping → pong meanwhile.
+about -70 dBFS (below its stop threshold). `converse()` sends both as microphone frames
+(`FRAME_MS`, as the browser sends them) on an absolute clock (no drift) and measures, per
+utterance, how long after the end-of-speech silence the first model audio came back.
+`pinger()` measures ping → pong meanwhile.
 """
 
 from __future__ import annotations
@@ -17,19 +18,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from jupyter_gemini_live.protocol import FRAME_MS
+
 if TYPE_CHECKING:
     from benchmarks.server_process import StreamClient
 
 INPUT_RATE = 16000
-FRAME_MS = 20
 FRAME_BYTES = INPUT_RATE * FRAME_MS // 1000 * 2
 
 
-def samples(seconds: float, rate: int) -> int:
-    """Whole 20 ms frames' worth of samples (a partial frame would shift the server's
-    VAD frames against ours and delay every later end of speech by one frame)."""
-    per_frame = rate * FRAME_MS // 1000
-    return round(seconds * 1000 / FRAME_MS) * per_frame
+def samples(seconds: float, rate: int, frame_ms: int = FRAME_MS) -> int:
+    """Whole frames' worth of samples (a partial frame would shift the server's VAD frames
+    against ours and delay every later end of speech by one frame)."""
+    per_frame = rate * frame_ms // 1000
+    return round(seconds * 1000 / frame_ms) * per_frame
 
 
 def speech(seconds: float, rate: int = INPUT_RATE, level: float = 0.3) -> bytes:
@@ -46,8 +48,9 @@ def quiet(seconds: float, rate: int = INPUT_RATE, seed: int = 0) -> bytes:
     return noise.astype("<i2").tobytes()
 
 
-def frames(pcm: bytes) -> list[bytes]:
-    return [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
+def frames(pcm: bytes, frame_ms: int = FRAME_MS) -> list[bytes]:
+    size = INPUT_RATE * frame_ms // 1000 * 2
+    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
 
 
 @dataclass

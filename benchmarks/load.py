@@ -4,10 +4,11 @@ simulator (the baseline). A process of its own, so its CPU and memory are its ow
     python -m benchmarks.load CONFIG.json OUT.json
 
 CONFIG: {"mode": "proxy"|"sdk", "sessions", "seconds", "tag_base", "ping_ms", "tail_s",
-"speech_s", "pause_s", "silence_ms", "model"; proxy: "http_url", "ws_url", "token";
-sdk: "sim_url", "ca_file"}. Every session sends the same traffic: marked 20 ms frames
-(markers.py) of speech, then quiet, on an absolute real-time clock for `seconds`, the
-speech phase staggered across sessions; the proxy's devices also ping. Protocol on stdout:
+"speech_s", "pause_s", "silence_ms", "frame_ms", "aligned", "model"; proxy: "http_url",
+"ws_url", "token"; sdk: "sim_url", "ca_file"}. Every session sends the same traffic: marked
+frames of `frame_ms` (markers.py) of speech, then quiet, on an absolute real-time clock for
+`seconds`, the speech phase staggered across sessions, each session's frame clock on its
+own phase (unless "aligned"); the proxy's devices also ping. Protocol on stdout:
 `started` (imports done), `warm` (after one utterance and its reply, not measured), then
 `window T0 T1` (the streaming window on the shared monotonic clock; the parent samples CPU
 and memory at those times), then `done` once OUT is written.
@@ -75,11 +76,16 @@ async def talk(
     index: int,
 ) -> None:
     """Real-time marked frames from t0 for `seconds`: speech then quiet, staggered."""
-    cycle = frames(speech(config["speech_s"])) + frames(quiet(config["pause_s"], seed=index))
+    frame_ms = config["frame_ms"]
+    cycle = frames(speech(config["speech_s"]), frame_ms)
+    cycle += frames(quiet(config["pause_s"], seed=index), frame_ms)
     shift = (index * len(cycle)) // max(1, config["sessions"])
-    step = FRAME_MS / 1000
+    step = frame_ms / 1000
+    # Independent microphones: each device's frame clock has its own phase (config
+    # "aligned": every device sends at the same instant, the worst burst).
+    phase = 0.0 if config["aligned"] else step * index / max(1, config["sessions"])
     for slot in range(round(config["seconds"] / step)):
-        due = t0 + slot * step
+        due = t0 + phase + slot * step
         delay = due - markers.now()
         if delay > 0:
             await asyncio.sleep(delay)

@@ -159,7 +159,9 @@ def hop_table(results: dict[str, Any]) -> list[str]:
 
 
 def startup_table(results: dict[str, Any]) -> list[str]:
-    s = results["startup"]
+    s = results.get("startup")
+    if not s:
+        return ["Not measured in this run (`--startup-reps 0`)."]
     return [
         f"Medians of {len(s['with']['runs'])} starts with the extension (the gemini servers of "
         f"the levels included) and {len(s['without']['runs'])} without it; same command "
@@ -218,7 +220,10 @@ def write(results: dict[str, Any], plots: list[str], path: Path) -> None:
         + (f" {results['note']}" if results.get("note") else ""),
         f"- Settings: levels {s['sessions']}, {s['reps']} repetitions per level and side "
         f"(alternating which goes first), {s['seconds']} s of realtime audio per load, "
-        f"pings every {s['ping_ms']:g} ms per device, late = one way > {s['late_ms']:g} ms.",
+        f"microphone frames of {s.get('frame_ms', 20)} ms "
+        + ("sent by every device at once" if s.get("aligned") else "on each device's own phase")
+        + f", pings every {s['ping_ms']:g} ms per "
+        f"device, late = one way > {s['late_ms']:g} ms.",
         "",
         "## Targets",
         "",

@@ -6,10 +6,10 @@ One run, interleaved: for each level of concurrent sessions, a fresh `jupyter se
 the extension (gemini backend pointed at the local simulator over TLS); then per
 repetition the proxy (N devices on the stream websocket) and the baseline (N sessions of
 google-genai's `client.aio.live.connect` straight to the same simulator), in alternating
-order. Every device sends the same marked 20 ms frames in real time (load.py); the
-simulator runs in its own process and timestamps marked audio (timed_simulator.py), so
-both directions are measured one way. Writes OUT/results.json, OUT/*.png and a
-RESULTS.md (figures beside the targets). See benchmarks/README.md.
+order. Every device sends the same marked frames (40 ms, as the browser sends them) in
+real time (load.py); the simulator runs in its own process and timestamps marked audio
+(timed_simulator.py), so both directions are measured one way. Writes OUT/results.json,
+OUT/*.png and a RESULTS.md (figures beside the targets). See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import numpy as np
 from benchmarks import browser_hop, markers
 from benchmarks.profile import summarize
 from benchmarks.server_process import REPO, JupyterServer, RestClient
+from jupyter_gemini_live.protocol import FRAME_MS
 
 MIB = 1024 * 1024
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
@@ -171,6 +172,8 @@ async def run_load(
         "speech_s": 1.0,
         "pause_s": 2.2,
         "silence_ms": SILENCE_MS,
+        "frame_ms": args.frame_ms,
+        "aligned": args.aligned,
         "model": MODEL,
         "sim_url": sim.url,
         "ca_file": sim.ca,
@@ -617,6 +620,14 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="streaming window per load (15)")
     parser.add_argument("--tail", type=float, default=2.5, help="wait for late audio, s")
     parser.add_argument("--ping-ms", type=float, default=250.0, help="ping interval per device")
+    parser.add_argument(
+        "--frame-ms", type=int, default=FRAME_MS, help=f"microphone frames, ms ({FRAME_MS})"
+    )
+    parser.add_argument(
+        "--aligned",
+        action="store_true",
+        help="every device sends at the same instant (the worst burst; default: own phases)",
+    )
     parser.add_argument("--late-ms", type=float, default=50.0, help="one way: later is late")
     parser.add_argument("--startup-reps", type=int, help="server starts with + without (3)")
     parser.add_argument(
@@ -669,7 +680,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         },
         "targets": TARGETS,
         "colab_guide": browser_hop.colab_guide(),
-        "extension_ideal": browser_hop.extension_ideal(),
+        "extension_ideal": browser_hop.extension_ideal(args.frame_ms),
         **results,
     }
     (args.out / "results.json").write_text(json.dumps(results, indent=1))

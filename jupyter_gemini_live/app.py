@@ -18,7 +18,7 @@ from .activity import ActivityStamp
 from .backends.base import Backend, BackendUnavailable, SessionOptions, Upstream
 from .handler_base import MANAGER_SETTING
 from .manager import SessionManager
-from .protocol import INPUT_RATE, MAX_AUDIO_FRAME, OUTPUT_RATE
+from .protocol import FRAME_MS, INPUT_RATE, MAX_AUDIO_FRAME, OUTPUT_RATE
 from .recording import RecordingSettings
 from .session_options import Defaults
 from .websocket import ProbeWebSocket, SessionWebSocket
@@ -348,6 +348,7 @@ class GeminiLive(ExtensionApp):
             "default_voice": self.voice,
             "audio": {
                 "input_rate": INPUT_RATE,
+                "frame_ms": FRAME_MS,
                 "output_rate": OUTPUT_RATE,
                 "format": "s16le",
                 "channels": 1,

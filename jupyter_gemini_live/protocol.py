@@ -39,6 +39,10 @@ INPUT_RATE = 16000
 OUTPUT_RATE = 24000
 #: bytes per sample (s16le)
 SAMPLE_WIDTH = 2
+#: the microphone frames clients send, ms. Every frame costs the server a wake-up, a read
+#: and an upstream write whatever its size: 40 ms (the top of what Gemini takes per chunk)
+#: halves that against 20 ms, for 20 ms more microphone latency (benchmarks/RESULTS.md)
+FRAME_MS = 40
 #: the largest binary frame a client may send
 MAX_AUDIO_FRAME = 64 * 1024
 #: the longest typed text (stream `text` frame and REST text route)
@@ -413,7 +417,8 @@ def _check_pcm(frame: bytes) -> bytes:
         raise FrameError(
             "frame_too_large",
             f"audio frame of {len(frame)} bytes; send at most {MAX_AUDIO_FRAME} bytes "
-            "(20 ms frames of 640 bytes are best)",
+            f"({FRAME_MS} ms frames of {INPUT_RATE * FRAME_MS // 1000 * SAMPLE_WIDTH} bytes "
+            "are best)",
         )
     if len(frame) % SAMPLE_WIDTH:
         raise FrameError(

@@ -31,6 +31,7 @@ async def test_status_says_echo_is_the_default_without_a_key(api: Any) -> None:
     assert "key" in gemini["reason"].lower()
     assert status["audio"] == {
         "input_rate": 16000,
+        "frame_ms": 40,
         "output_rate": 24000,
         "format": "s16le",
         "channels": 1,

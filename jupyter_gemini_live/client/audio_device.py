@@ -3,7 +3,7 @@
     from jupyter_gemini_live import RunningLiveAudio, Audio
 
     async with RunningLiveAudio() as audio:      # a cell: ipykernel's loop is running
-        chunk = await audio.read()               # 20 ms of 16 kHz s16le microphone
+        chunk = await audio.read()               # 40 ms of 16 kHz s16le microphone
         await audio.enqueue(Audio.from_wav("hello.wav"))   # any rate: resampled
         await audio.clear_queue()                # silence what is still queued
 
@@ -97,8 +97,9 @@ class AudioSession:
     # ---- the guide's API -------------------------------------------------------------
 
     async def read(self) -> bytes:
-        """The next microphone frame (about 20 ms) as PCM at `config`'s rate and channels,
-        waiting for it; `AudioDeviceClosed` once the device has stopped and all is read."""
+        """The next microphone frame (40 ms, the server's `audio.frame_ms`) as PCM at
+        `config`'s rate and channels, waiting for it; `AudioDeviceClosed` once the device
+        has stopped and all is read."""
         while not self._frames:
             if self._ended is not None:
                 raise AudioDeviceClosed(self._ended)

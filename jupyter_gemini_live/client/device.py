@@ -1,8 +1,9 @@
 """The kernel as a session's device for a moment: a WAV file as the microphone.
 
 The file is read whole, mixed to mono and resampled to the 16 kHz s16le the stream takes
-(soxr, a band-limited resampler), then sent as 20 ms frames. A drain thread reads what the
-server sends the device meanwhile (the model's audio) so its queue never backs up.
+(soxr, a band-limited resampler), then sent in frames of `FRAME_MS` as the browser sends
+them. A drain thread reads what the server sends the device meanwhile (the model's audio)
+so its queue never backs up.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import numpy as np
 import soxr
 import websocket
 
-from ..protocol import INPUT_RATE, SAMPLE_WIDTH
+from ..protocol import FRAME_MS, INPUT_RATE, SAMPLE_WIDTH
 from .event_socket import close_stream, open_stream
 from .rest import Rest
 
-FRAME_MS = 20
 FRAME_BYTES = INPUT_RATE * FRAME_MS // 1000 * SAMPLE_WIDTH
 
 
@@ -80,7 +80,7 @@ class Device:
             close_stream(self._ws, self._drain, 2.0)
 
     def send_pcm(self, pcm: bytes, realtime: bool = True) -> None:
-        """20 ms frames, paced at real time (as a microphone would) unless told otherwise."""
+        """Microphone frames, paced at real time (as a microphone would) unless told otherwise."""
         assert self._ws is not None
         start = time.monotonic()
         for index, offset in enumerate(range(0, len(pcm), FRAME_BYTES)):

@@ -16,6 +16,8 @@ export interface IBackendStatus {
 
 export interface IAudioFormat {
   input_rate: number;
+  /** Microphone frames are this long (ms): what the server is built to take. */
+  frame_ms: number;
   output_rate: number;
   format: string;
   channels: number;

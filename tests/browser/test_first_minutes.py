@@ -3,13 +3,15 @@
 An insecure page says so and leaves nothing on the server; the echo banner is readable in
 every theme and the options never squeeze the conversation; a reload rejoins the tab's
 own session with its transcript; the conversation goes into a notebook. The screenshots
-of the README (docs/images/panel-*.png) are taken here.
+of the README are taken here: `GEMINI_LIVE_SCREENSHOTS=docs/images` writes them over
+docs/images/panel-*.png (otherwise they go to the test's temporary folder).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,6 @@ from jupyter_process import Lab
 from .conftest import CHROMIUM, chromium_args
 from .test_panel import live_session, open_lab, run_command, wait_for
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 PANEL = '[data-testid="gemini-live-panel"]'
 ROWS = '[data-testid="gemini-live-transcript"] [data-testid="gemini-live-row"]'
 
@@ -116,7 +117,7 @@ THEMES = [
 
 @pytest.mark.parametrize(("theme", "name"), THEMES)
 def test_the_panel_reads_well_in_every_theme(
-    chromium: Any, start_lab: Callable[..., Lab], theme: str, name: str
+    chromium: Any, start_lab: Callable[..., Lab], theme: str, name: str, tmp_path: Path
 ) -> None:
     lab = start_lab()
     page = open_lab(chromium, lab, theme)
@@ -148,8 +149,9 @@ def test_the_panel_reads_well_in_every_theme(
     wait_for("the latency", lambda: "median" in latency.inner_text())
     assert page.locator('[data-testid="gemini-live-state-badge"]').inner_text() == "Live"
     assert page.locator('[data-testid="gemini-live-turn"]').count() >= 1
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    panel.screenshot(path=str(IMAGES / f"panel-{name}.png"))
+    shots = Path(os.environ.get("GEMINI_LIVE_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    panel.screenshot(path=str(shots / f"panel-{name}.png"))
 
     page.locator('[data-testid="gemini-live-stop"]').click()
     wait_for("the session to end", lambda: not live_session(lab))

@@ -1,6 +1,6 @@
 /**
  * Microphone capture: the device stream through the capture worklet, which posts
- * 20 ms PCM16 frames at 16 kHz. The AudioContext runs at the device's native rate
+ * PCM16 frames at 16 kHz of the length the server asks for (`frame_ms` of its status). The AudioContext runs at the device's native rate
  * (forcing 16 kHz throws on Firefox and records silence on Safari).
  */
 import { openMicrophone } from './microphone';
@@ -14,6 +14,8 @@ import {
 export interface ICaptureOptions {
   context: AudioContext;
   targetRate: number;
+  /** Frame length in ms (the server's `audio.frame_ms`). */
+  frameMs: number;
   onFrame: (frame: ArrayBuffer) => void;
 }
 
@@ -31,7 +33,7 @@ export class MicCapture {
       await addWorkletModule(context, CAPTURE_PROCESSOR, captureModuleSource());
       const processorOptions: ICaptureProcessorOptions = {
         targetRate: options.targetRate,
-        frameSamples: Math.round(options.targetRate / 50)
+        frameSamples: Math.round((options.targetRate * options.frameMs) / 1000)
       };
       const node = new AudioWorkletNode(context, CAPTURE_PROCESSOR, {
         numberOfInputs: 1,

@@ -9,6 +9,8 @@ import { IPlayerCallbacks, ModelPlayer } from './player';
 
 export interface IEngineOptions extends IPlayerCallbacks {
   inputRate: number;
+  /** Microphone frame length, ms (the server's `audio.frame_ms`). */
+  frameMs: number;
   outputRate: number;
   onFrame: (frame: ArrayBuffer) => void;
 }
@@ -73,6 +75,7 @@ export class AudioEngine implements IAudioDevices {
     this.capture = await MicCapture.start({
       context: this.context,
       targetRate: options.inputRate,
+      frameMs: options.frameMs,
       onFrame: options.onFrame
     });
   }

@@ -407,6 +407,7 @@ export class Conversation implements IDisposable {
     const audio = this.audio as IAudioDevices;
     const options: IEngineOptions = {
       inputRate: format.input_rate,
+      frameMs: format.frame_ms,
       outputRate: format.output_rate,
       onFrame: frame => this.onMicFrame(frame),
       onStarted: () => this._voiceStarted.emit(),

@@ -64,7 +64,7 @@ export class CaptureCore {
       offset += take;
       if (this.fill === this.frameSamples) {
         const full = this.frame.buffer as ArrayBuffer;
-        // The posted buffer is transferred (detached), so a frame — every 20 ms, not
+        // The posted buffer is transferred (detached), so a frame — every 20-40 ms, not
         // every quantum — is the one allocation on this thread.
         this.frame = new Int16Array(this.frameSamples);
         this.fill = 0;

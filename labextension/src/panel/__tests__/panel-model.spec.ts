@@ -44,6 +44,19 @@ describe('LivePanelModel', () => {
     expect(c.state).toBe('live');
   });
 
+  it('captures microphone frames of the length the server names', async () => {
+    await liveController();
+    expect(devices.engine.frameMs).toBe(40);
+    expect(devices.engine.inputRate).toBe(16000);
+    mockedApi.getStatus.mockResolvedValue({
+      ...status,
+      audio: { ...status.audio, frame_ms: 20 }
+    });
+    const other = newModel();
+    await other.start();
+    expect(devices.engine.frameMs).toBe(20);
+  });
+
   it('stop ends in idle (not error) and deletes the session', async () => {
     const c = await liveController();
     expect(c.joined).toBe(false);
