@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 from . import protocol
 from .backends.base import (
@@ -77,7 +77,7 @@ from .transcript import Entry, Transcript
 from .usage import Usage, UsageMeter, UsagePolicy
 
 ENDED: frozenset[SessionState] = frozenset({"closed", "error"})
-#: commands waiting for the upstream: 5 s of 20 ms audio frames
+#: commands waiting for the upstream: 10 s of 40 ms audio frames
 INBOX_ITEMS = 250
 #: characters of typed text waiting for the upstream (ten of the longest texts)
 INBOX_TEXT_CHARS = 10 * protocol.MAX_TEXT_CHARS
@@ -95,17 +95,24 @@ CONNECT_TIMEOUT = 30.0
 #: audio frames queued behind a slow upstream write are sent together up to this size:
 #: 40 ms at INPUT_RATE (the Live API takes 20-40 ms chunks)
 COALESCE_BYTES = 40 * INPUT_RATE * SAMPLE_WIDTH // 1000
-#: microphone audio queued for the upstream beyond this much is too late to be worth
-#: sending (the user would wait that long for every answer): the oldest goes, counted in
-#: `dropped_in_ms`. Checked once this many commands are waiting.
+#: microphone audio that has waited this long for the upstream is too late to be worth
+#: sending (the user would wait that long for every answer): it goes, counted in
+#: `dropped_in_ms`. Its age, not the amount queued: a burst that just came (a file sent
+#: faster than real time) is not late.
 LATE_INPUT_MS = 1000.0
-LATE_CHECK_ITEMS = 10
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
 #: grounding sources kept per turn
 MAX_SOURCES = 20
 _NOT_PENDING = "tool call %s is not pending: answered already, cancelled, or never made"
 _BUSY = "the upstream is not keeping up; try again"
+
+
+class _Queued(NamedTuple):
+    """An inbox entry: the command and when it was queued (`time.monotonic()`)."""
+
+    command: UpstreamCommand
+    at: float
 
 
 class Listener(Protocol):
@@ -140,7 +147,7 @@ class Stats:
     dropped_out_ms: float = 0.0
     #: audio frames sent upstream joined to the one before them (not part of the JSON)
     coalesced_frames: int = 0
-    #: audio frames dropped because too much audio was waiting (also in dropped_in_ms)
+    #: audio frames dropped because they waited too long (also in dropped_in_ms; not JSON)
     late_dropped_frames: int = 0
 
     def as_json(
@@ -204,7 +211,7 @@ class LiveSession:
         self._source: Listener | None = None
         self._device_status: DeviceStatus | None = None
         self._observers: set[Listener] = set()
-        self._inbox: asyncio.Queue[UpstreamCommand] = asyncio.Queue(INBOX_ITEMS)
+        self._inbox: asyncio.Queue[_Queued] = asyncio.Queue(INBOX_ITEMS)
         self._tasks: list[asyncio.Task[None]] = []
         self._muted_turn: int | None = None  # interrupted: no more audio of this turn
         self._pending_calls: dict[str, str] = {}  # tool call id → name, until answered
@@ -478,7 +485,7 @@ class LiveSession:
         if chars and self._inbox_text_chars + chars > INBOX_TEXT_CHARS:
             return False  # typed text faster than the upstream takes it
         try:
-            self._inbox.put_nowait(command)
+            self._inbox.put_nowait(_Queued(command, time.monotonic()))
         except asyncio.QueueFull:
             return False
         self._inbox_text_chars += chars
@@ -490,16 +497,17 @@ class LiveSession:
         Audio frames that queued up behind a slow write go out together, up to
         `COALESCE_BYTES` (40 ms) per message: fewer and larger upstream writes exactly
         when the server is behind. A frame alone in the inbox goes at once, as it came.
-        More than LATE_INPUT_MS of audio waiting is too late to send: the oldest goes,
-        counted in `dropped_in_ms`, so a server that cannot keep up says so.
+        A frame that waited more than LATE_INPUT_MS is too late to send: it goes, counted
+        in `dropped_in_ms`, so a server that cannot keep up says so.
         """
-        waiting: UpstreamCommand | None = None
+        waiting: _Queued | None = None
         while True:
-            if waiting is None and self._inbox.qsize() >= LATE_CHECK_ITEMS:
-                self._drop_late_audio()
-            command = waiting if waiting is not None else await self._inbox.get()
+            queued = waiting if waiting is not None else await self._inbox.get()
             waiting = None
+            command = queued.command
             if isinstance(command, AudioFrame):
+                if self._too_late(command, queued.at):
+                    continue
                 command, waiting = self._coalesce(command)
             elif isinstance(command, Text):
                 self._inbox_text_chars -= len(command.text)
@@ -512,35 +520,23 @@ class LiveSession:
                 self._log.warning("gemini-live %s: sending %s failed: %s", self.id, kind, err)
                 self._broadcast(protocol.Error("send_failed", f"could not send {kind}: {err}"))
 
-    def _drop_late_audio(self) -> None:
-        """Keep at most LATE_INPUT_MS of audio waiting: the oldest frames go, counted.
-
-        The rest of the inbox (texts, tool responses, signals) stays, in order.
-        """
-        queued: list[UpstreamCommand] = []
-        while not self._inbox.empty():
-            queued.append(self._inbox.get_nowait())
-        excess = sum(c.ms for c in queued if isinstance(c, AudioFrame)) - LATE_INPUT_MS
-        kept: list[UpstreamCommand] = []
-        for command in queued:
-            if excess > 0 and isinstance(command, AudioFrame):
-                excess -= command.ms
-                self.stats.dropped_in_ms += command.ms
-                self.stats.late_dropped_frames += 1
-                continue
-            kept.append(command)
-        for command in kept:
-            self._inbox.put_nowait(command)
-        if len(kept) < len(queued) and not self._warned_late:
+    def _too_late(self, frame: AudioFrame, queued_at: float) -> bool:
+        """Drop (and count) a frame that waited more than LATE_INPUT_MS for the upstream."""
+        if (time.monotonic() - queued_at) * 1000.0 <= LATE_INPUT_MS:
+            return False
+        self.stats.dropped_in_ms += frame.ms
+        self.stats.late_dropped_frames += 1
+        if not self._warned_late:
             self._warned_late = True
             self._log.warning(
                 "gemini-live %s: the upstream is more than %.0f ms behind the microphone; "
-                "dropping the oldest audio (dropped_in_ms counts it)",
+                "dropping audio that waited longer (dropped_in_ms counts it)",
                 self.id,
                 LATE_INPUT_MS,
             )
+        return True
 
-    def _coalesce(self, frame: AudioFrame) -> tuple[AudioFrame, UpstreamCommand | None]:
+    def _coalesce(self, frame: AudioFrame) -> tuple[AudioFrame, _Queued | None]:
         """`frame` joined by the audio queued right behind it, up to COALESCE_BYTES.
 
         Only what is in the inbox already: nothing waits for a frame to come. Returns the
@@ -550,11 +546,12 @@ class LiveSession:
         if size >= COALESCE_BYTES or self._inbox.empty():
             return frame, None
         parts = [frame.pcm]
-        waiting: UpstreamCommand | None = None
+        waiting: _Queued | None = None
         while not self._inbox.empty():
-            command = self._inbox.get_nowait()
+            queued = self._inbox.get_nowait()
+            command = queued.command
             if not isinstance(command, AudioFrame) or size + len(command.pcm) > COALESCE_BYTES:
-                waiting = command
+                waiting = queued
                 break
             parts.append(command.pcm)
             size += len(command.pcm)

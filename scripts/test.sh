@@ -35,4 +35,6 @@ ruff check jupyter_gemini_live tests benchmarks
 ruff format --check jupyter_gemini_live tests benchmarks
 mypy
 
-python -m pytest -p no:cacheprovider --durations=15 "$@"
+# Two workers: the browser and hub tests run in order on one (their xdist_group), the rest
+# of the suite on the other meanwhile.
+python -m pytest -p no:cacheprovider -n 2 --dist loadgroup --durations=15 "$@"

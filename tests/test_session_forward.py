@@ -13,7 +13,7 @@ from waiting import until_true
 
 from jupyter_gemini_live.backends.base import Backend, Event, SessionOptions, Upstream
 from jupyter_gemini_live.protocol import AudioFrame, Mode, Text, UpstreamCommand
-from jupyter_gemini_live.session import COALESCE_BYTES, LiveSession
+from jupyter_gemini_live.session import COALESCE_BYTES, LATE_INPUT_MS, LiveSession
 
 FRAME = 640  # 20 ms at 16 kHz
 
@@ -110,12 +110,21 @@ async def test_a_lone_frame_goes_before_the_next_one_arrives() -> None:
         await session.close()
 
 
+async def stuck_write(session: LiveSession, upstream: GatedUpstream, client: Client) -> None:
+    """Frame 0 goes upstream and its write hangs until `upstream.gate` is set."""
+    upstream.gate.clear()
+    session.feed(AudioFrame(frame(0)), client)
+    await until_true(upstream.entered.is_set, "the first send started")
+
+
+def audio_sent(upstream: GatedUpstream) -> bytes:
+    return b"".join(p for k, p in upstream.sent if k == "audio")
+
+
 async def test_queued_frames_are_joined_up_to_40_ms_byte_exact_and_in_order() -> None:
     session, upstream, client = await open_session()
     try:
-        upstream.gate.clear()
-        session.feed(AudioFrame(frame(0)), client)
-        await until_true(upstream.entered.is_set, "the first send started")
+        await stuck_write(session, upstream, client)
         # behind the slow write: 5 frames, a text, 3 frames, one big frame, one frame
         fed: list[UpstreamCommand] = [AudioFrame(frame(n)) for n in range(1, 6)]
         fed += [Text("hello")]
@@ -144,25 +153,43 @@ async def test_queued_frames_are_joined_up_to_40_ms_byte_exact_and_in_order() ->
 async def test_audio_too_late_to_matter_is_dropped_and_counted() -> None:
     session, upstream, client = await open_session()
     try:
-        upstream.gate.clear()
-        session.feed(AudioFrame(frame(0)), client)
-        await until_true(upstream.entered.is_set, "the first send started")
-        # 2 s of audio and a text queue up behind the stuck write
-        for n in range(1, 101):
+        await stuck_write(session, upstream, client)
+        # 1 s of audio and a text queue up behind the stuck write, and wait there too long
+        for n in range(1, 51):
             session.feed(AudioFrame(frame(n)), client)
             if n == 30:
                 session.feed(Text("keep me"), client)
+        await asyncio.sleep(LATE_INPUT_MS / 1000 + 0.2)
+        # then another second comes, fresh
+        for n in range(51, 101):
+            session.feed(AudioFrame(frame(n)), client)
         upstream.gate.set()
         await until_true(lambda: ("text", "keep me") in upstream.sent, "the text sent")
         newest = b"".join(frame(n) for n in range(51, 101))
         await until_true(
-            lambda: b"".join(p for k, p in upstream.sent if k == "audio") == frame(0) + newest,
-            "the newest second of audio sent",
+            lambda: audio_sent(upstream) == frame(0) + newest, "the fresh second of audio sent"
         )
-        # the oldest second (frames 1-50) went; the text kept its place before the rest
+        # the second that waited too long (frames 1-50) went; the text kept its place
         assert session.stats.dropped_in_ms == pytest.approx(1000)
         assert session.stats.late_dropped_frames == 50
         assert session.as_json()["stats"]["dropped_in_ms"] == pytest.approx(1000)
         assert [k for k, _ in upstream.sent].index("text") == 1
+    finally:
+        await session.close()
+
+
+async def test_a_burst_faster_than_real_time_is_not_late() -> None:
+    # A file sent at once (`send_audio_file(realtime=False)`): 2 s of audio arrives in a
+    # moment, more than LATE_INPUT_MS of it waits behind a write, and all of it is sent.
+    session, upstream, client = await open_session()
+    try:
+        await stuck_write(session, upstream, client)
+        for n in range(1, 101):
+            session.feed(AudioFrame(frame(n)), client)
+        upstream.gate.set()
+        everything = b"".join(frame(n) for n in range(101))
+        await until_true(lambda: audio_sent(upstream) == everything, "the whole burst sent")
+        assert session.stats.dropped_in_ms == 0
+        assert session.stats.late_dropped_frames == 0
     finally:
         await session.close()

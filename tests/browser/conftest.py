@@ -21,6 +21,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "browser" in str(item.path):
             item.add_marker(pytest.mark.browser)
+            # Real-time audio through Chromium: one xdist worker runs these (and the hub's)
+            # one after another while the other worker takes the rest of the suite.
+            item.add_marker(pytest.mark.xdist_group("realtime"))
 
 
 def voiced(seconds: float) -> np.ndarray:

@@ -43,6 +43,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.parent.name == "hub":
             item.add_marker(pytest.mark.hub)
+            item.add_marker(pytest.mark.xdist_group("realtime"))  # see tests/browser/conftest
 
 
 def find_proxy() -> str | None:
