@@ -1,7 +1,8 @@
 /**
  * Microphone capture: the device stream through the capture worklet, which posts
- * PCM16 frames at 16 kHz of the length the server asks for (`frame_ms` of its status). The AudioContext runs at the device's native rate
- * (forcing 16 kHz throws on Firefox and records silence on Safari).
+ * PCM16 frames at 16 kHz of the length the server asks for (`frame_ms` of its status).
+ * The AudioContext runs at the device's native rate (forcing 16 kHz throws on Firefox
+ * and records silence on Safari).
  */
 import { openMicrophone } from './microphone';
 import {

@@ -100,7 +100,13 @@ export const STATUS: IStatus = {
   default_model: 'm1',
   voices: ['Puck'],
   default_voice: 'Puck',
-  audio: { input_rate: 16000, frame_ms: 40, output_rate: 24000, format: 's16le', channels: 1 }
+  audio: {
+    input_rate: 16000,
+    frame_ms: 40,
+    output_rate: 24000,
+    format: 's16le',
+    channels: 1
+  }
 };
 
 /** A REST API whose every call is a jest.fn the test answers. */
