@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from benchmarks.server_process import StreamClient
 
 INPUT_RATE = 16000
-FRAME_BYTES = INPUT_RATE * FRAME_MS // 1000 * 2
 
 
 def samples(seconds: float, rate: int, frame_ms: int = FRAME_MS) -> int:
