@@ -100,3 +100,19 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
     markdown = (tmp_path / "RESULTS.md").read_text()
     assert "## Targets" in markdown
     assert "<!-- notes -->" in markdown
+
+
+@pytest.mark.benchmark
+def test_the_floor_measures_each_bare_server() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "benchmarks.floor", "--sessions", "2"]
+    command += ["--frame-ms", "40", "--seconds", "1"]
+    done = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines()[2:]]
+    assert [row[0].strip() for row in rows] == ["asyncio", "websockets", "tornado"]
+    for row in rows:
+        assert [cell.strip() for cell in row[1:3]] == ["2", "40"]
+        assert float(row[3]) >= 0.0  # a CPU share was read (no figure is judged)
