@@ -39,11 +39,16 @@ def write_mic(path: Path, *parts: tuple[str, float]) -> Path:
     pcm = np.concatenate(
         [voiced(s) if kind == "speech" else np.zeros(int(s * MIC_RATE)) for kind, s in parts]
     )
+    return write_wav(path, pcm)
+
+
+def write_wav(path: Path, signal: np.ndarray) -> Path:
+    """`signal` (floats in [-1, 1] at MIC_RATE) as a 16-bit mono WAV, Chromium's microphone."""
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(MIC_RATE)
-        wav.writeframes((pcm * 32767).astype("<i2").tobytes())
+        wav.writeframes((signal * 32767).astype("<i2").tobytes())
     return path
 
 
@@ -91,13 +96,14 @@ def playwright() -> Iterator[Any]:
 
 
 @pytest.fixture
-def launch_chromium(playwright: Any) -> Iterator[Callable[[Path], Any]]:
-    """Chromium whose microphone is the given WAV file."""
+def launch_chromium(playwright: Any) -> Iterator[Callable[..., Any]]:
+    """Chromium whose microphone is the given WAV file (`grant` and `extra` as in
+    `chromium_args`); closed after the test."""
     browsers: list[Any] = []
 
-    def launch(microphone: Path) -> Any:
+    def launch(microphone: Path, *, grant: bool = True, extra: tuple[str, ...] = ()) -> Any:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=chromium_args(microphone)
+            executable_path=CHROMIUM, args=chromium_args(microphone, grant=grant, extra=extra)
         )
         browsers.append(browser)
         return browser

@@ -20,7 +20,6 @@ import json
 import queue
 import threading
 import urllib.error
-import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -31,7 +30,7 @@ import pytest
 import websocket
 from jupyter_process import Lab
 
-from .conftest import CHROMIUM, MIC_RATE, chromium_args
+from .conftest import MIC_RATE, write_wav
 from .test_panel import open_lab, run_command, wait_for
 
 DEVICE_MIME_TYPE = "application/vnd.jupyter.gemini-live.device+json"
@@ -45,13 +44,7 @@ def tone_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the browser's noise suppression), 4 s, looped by Chromium."""
     t = np.arange(4 * MIC_RATE) / MIC_RATE
     tone = 0.3 * np.sin(2 * np.pi * TONE_HZ * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
-    path = tmp_path_factory.mktemp("mic") / "tone.wav"
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(MIC_RATE)
-        wav.writeframes((tone * 32767).astype("<i2").tobytes())
-    return path
+    return write_wav(tmp_path_factory.mktemp("mic") / "tone.wav", tone)
 
 
 class Source:
@@ -308,30 +301,25 @@ def test_the_session_ending_releases_the_device(
 
 
 def test_a_denied_microphone_fails_with_what_to_do(
-    playwright: Any, tone_wav: Path, start_lab: Callable[..., Lab]
+    launch_chromium: Callable[..., Any], tone_wav: Path, start_lab: Callable[..., Lab]
 ) -> None:
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, args=chromium_args(tone_wav, grant=False)
-    )
-    try:
-        lab = start_lab()
-        with relay_source(lab) as (session_id, source):
-            notebook_with_device(lab, session_id, "denied.ipynb")
-            page = open_lab(browser, lab, page_path="lab/tree/denied.ipynb")
-            device = show_device(page)
-            page.locator('[data-testid="gemini-live-device-start"]').click()
-            wait_for("the device to fail", lambda: device.get_attribute("data-state") == "failed")
-            status = page.locator('[data-testid="gemini-live-device-status"]').inner_text()
-            assert "Microphone access was denied" in status
-            assert "Start microphone" in status
-            failed = wait_for("device failed at the source", lambda: source.device("failed"))
-            assert failed["reason"] == status
-            assert "Allow the microphone" in failed["reason"]
-            assert source.device("started") is None
-            # The device let go of the session: the kernel's session goes on without it.
-            wait_for("the device to leave", lambda: source.device("disconnected"))
-    finally:
-        browser.close()
+    browser = launch_chromium(tone_wav, grant=False)
+    lab = start_lab()
+    with relay_source(lab) as (session_id, source):
+        notebook_with_device(lab, session_id, "denied.ipynb")
+        page = open_lab(browser, lab, page_path="lab/tree/denied.ipynb")
+        device = show_device(page)
+        page.locator('[data-testid="gemini-live-device-start"]').click()
+        wait_for("the device to fail", lambda: device.get_attribute("data-state") == "failed")
+        status = page.locator('[data-testid="gemini-live-device-status"]').inner_text()
+        assert "Microphone access was denied" in status
+        assert "Start microphone" in status
+        failed = wait_for("device failed at the source", lambda: source.device("failed"))
+        assert failed["reason"] == status
+        assert "Allow the microphone" in failed["reason"]
+        assert source.device("started") is None
+        # The device let go of the session: the kernel's session goes on without it.
+        wait_for("the device to leave", lambda: source.device("disconnected"))
 
 
 # ---- the kernel's own API: RunningLiveAudio in a cell run from the page -----------------
@@ -439,21 +427,16 @@ def test_stop_ends_the_kernels_reads(
 
 
 def test_running_live_audio_with_a_denied_microphone_raises(
-    playwright: Any, tone_wav: Path, start_lab: Callable[..., Lab]
+    launch_chromium: Callable[..., Any], tone_wav: Path, start_lab: Callable[..., Lab]
 ) -> None:
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, args=chromium_args(tone_wav, grant=False)
-    )
-    try:
-        lab = start_lab()
-        kernel_notebook(lab, "denied-kernel.ipynb")
-        page = open_lab(browser, lab, page_path="lab/tree/denied-kernel.ipynb")
-        device = show_device(page)
-        page.locator('[data-testid="gemini-live-device-start"]').click()
-        failed = wait_for("the cell's failure", lambda: printed(page, "FAILED"), 90)
-        assert failed.startswith("FAILED FailedToStartError Microphone access was denied")
-        assert "Allow the microphone" in failed
-        assert "Start microphone" in failed
-        assert device.get_attribute("data-state") == "failed"
-    finally:
-        browser.close()
+    browser = launch_chromium(tone_wav, grant=False)
+    lab = start_lab()
+    kernel_notebook(lab, "denied-kernel.ipynb")
+    page = open_lab(browser, lab, page_path="lab/tree/denied-kernel.ipynb")
+    device = show_device(page)
+    page.locator('[data-testid="gemini-live-device-start"]').click()
+    failed = wait_for("the cell's failure", lambda: printed(page, "FAILED"), 90)
+    assert failed.startswith("FAILED FailedToStartError Microphone access was denied")
+    assert "Allow the microphone" in failed
+    assert "Start microphone" in failed
+    assert device.get_attribute("data-state") == "failed"

@@ -21,11 +21,12 @@ import numpy as np
 import pytest
 from jupyter_process import Lab
 
+from .conftest import MIC_RATE, write_wav
 from .test_device import printed, show_device
 from .test_panel import open_lab, wait_for
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-TONE_HZ, TONE_LEVEL, RATE = 440.0, 0.3, 48000
+TONE_HZ, TONE_LEVEL = 440.0, 0.3
 TONE_S, PAUSE_S = 1.0, 2.0
 #: how far the level may be off: the device captures with the browser's voice processing
 #: on (noise suppression and auto gain move a steady tone a few dB; measured +3.8 dB with
@@ -35,17 +36,11 @@ LEVEL_TOLERANCE_DB = 8.0
 
 @pytest.fixture(scope="module")
 def tone_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    t = np.arange(int(TONE_S * RATE)) / RATE
+    t = np.arange(int(TONE_S * MIC_RATE)) / MIC_RATE
     ramp = np.minimum(1, np.minimum(t, t[::-1]) / 0.01)
     burst = TONE_LEVEL * np.sin(2 * np.pi * TONE_HZ * t) * ramp
-    pcm = np.concatenate([burst, np.zeros(int(PAUSE_S * RATE))])
-    path = tmp_path_factory.mktemp("mic") / "tone.wav"
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(RATE)
-        wav.writeframes((pcm * 32767).astype("<i2").tobytes())
-    return path
+    pcm = np.concatenate([burst, np.zeros(int(PAUSE_S * MIC_RATE))])
+    return write_wav(tmp_path_factory.mktemp("mic") / "tone.wav", pcm)
 
 
 def run_example(browser: Any, lab: Lab, example: str, figures: str) -> Any:

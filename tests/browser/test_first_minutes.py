@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from jupyter_process import Lab
 
-from .conftest import CHROMIUM, chromium_args
 from .test_panel import live_session, open_lab, run_command, wait_for
 
 PANEL = '[data-testid="gemini-live-panel"]'
@@ -76,36 +75,30 @@ def element_colors(page: Any, selector: str) -> tuple[str, str]:
 
 
 def test_an_insecure_page_says_so_and_leaves_nothing_on_the_server(
-    playwright: Any, mic_wav: Path, start_lab: Callable[..., Lab]
+    launch_chromium: Callable[..., Any], mic_wav: Path, start_lab: Callable[..., Lab]
 ) -> None:
     """Plain http from a name that is not localhost: no secure context, so no microphone."""
     lab = start_lab("--ServerApp.allow_remote_access=True")
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=chromium_args(mic_wav, extra=("--host-resolver-rules=MAP gemini.test 127.0.0.1",)),
-    )
-    try:
-        remote = dataclasses.replace(lab, url=lab.url.replace("127.0.0.1", "gemini.test"))
-        page = open_lab(browser, remote)
-        assert page.evaluate("window.isSecureContext") is False
-        open_panel(page)
-        preflight = page.locator('[data-testid="gemini-live-preflight"]')
-        preflight.wait_for(state="visible")
-        assert preflight.locator('li[data-code="insecure"]').count() == 1
-        assert "ssh -L" in preflight.inner_text()
+    browser = launch_chromium(mic_wav, extra=("--host-resolver-rules=MAP gemini.test 127.0.0.1",))
+    remote = dataclasses.replace(lab, url=lab.url.replace("127.0.0.1", "gemini.test"))
+    page = open_lab(browser, remote)
+    assert page.evaluate("window.isSecureContext") is False
+    open_panel(page)
+    preflight = page.locator('[data-testid="gemini-live-preflight"]')
+    preflight.wait_for(state="visible")
+    assert preflight.locator('li[data-code="insecure"]').count() == 1
+    assert "ssh -L" in preflight.inner_text()
 
-        status = page.locator('[data-testid="gemini-live-status"]')
-        start = page.locator('[data-testid="gemini-live-start"]')
-        for _ in range(4):
-            start.click()
-            wait_for("the failed start", lambda: status.get_attribute("data-state") == "error")
-            message = status.inner_text()
-            assert "not a secure context" in message, message
-            assert "addModule" not in message
-            assert lab.api("GET", "sessions") == []
-        assert page.locator('[data-testid="gemini-live-join-hint"]').count() == 0
-    finally:
-        browser.close()
+    status = page.locator('[data-testid="gemini-live-status"]')
+    start = page.locator('[data-testid="gemini-live-start"]')
+    for _ in range(4):
+        start.click()
+        wait_for("the failed start", lambda: status.get_attribute("data-state") == "error")
+        message = status.inner_text()
+        assert "not a secure context" in message, message
+        assert "addModule" not in message
+        assert lab.api("GET", "sessions") == []
+    assert page.locator('[data-testid="gemini-live-join-hint"]').count() == 0
 
 
 THEMES = [
