@@ -4,12 +4,13 @@
  */
 import { Signal } from '@lumino/signaling';
 
-import { ISessionsApi, IStatus } from '../../api';
+import { ISessionsApi, IStatus, ITranscriptEntry } from '../../api';
 import {
   IAudioDevices,
   IEngineOptions,
   IVoicePlayer
 } from '../../audio/engine';
+import { LooseEvent } from '../../state/conversation-state';
 import {
   ClientControl,
   ConnectionState,
@@ -178,4 +179,32 @@ export class MemoryStorage {
   removeItem(key: string): void {
     this.items.delete(key);
   }
+}
+
+/** A stream event of any `type`, with the given fields. */
+export const ev = (
+  type: string,
+  fields: Record<string, unknown> = {}
+): LooseEvent => ({
+  type,
+  ...fields
+});
+
+/** A settled transcript entry of turn 1 (`GET transcript`), with the given fields. */
+export function transcriptEntry(
+  fields: Partial<ITranscriptEntry>
+): ITranscriptEntry {
+  return {
+    role: 'user',
+    text: '',
+    turn: 1,
+    start: 0,
+    end: 1,
+    final: true,
+    interrupted: false,
+    usage: null,
+    reason: null,
+    sources: [],
+    ...fields
+  };
 }

@@ -8,7 +8,13 @@ import { insecureContextError } from '../../audio/microphone';
 import { LivePanelModel, SESSION_KEY } from '../panel-model';
 import { IPreflightEnvironment, preflight } from '../preflight';
 import { DEFAULT_TRANS } from '../status-text';
-import { FakeDevices, MemoryStorage, STATUS, tick } from './fakes';
+import {
+  FakeDevices,
+  MemoryStorage,
+  STATUS,
+  tick,
+  transcriptEntry
+} from './fakes';
 
 let devices: FakeDevices;
 let server: jest.Mocked<api.ISessionsApi>;
@@ -128,18 +134,7 @@ describe('after a page reload', () => {
     server.getSession.mockResolvedValue(session);
     server.listSessions.mockResolvedValue([session]);
     server.getTranscript.mockResolvedValue([
-      {
-        role: 'user',
-        turn: 1,
-        text: 'hello',
-        start: 0,
-        end: 1,
-        final: true,
-        interrupted: false,
-        usage: null,
-        reason: null,
-        sources: []
-      }
+      transcriptEntry({ text: 'hello' })
     ]);
     const second = newModel();
     await second.refreshSessions();

@@ -1,18 +1,10 @@
 import {
   ConversationState,
-  LooseEvent,
   formatCost,
   readSources,
   safeUrl
 } from '../conversation-state';
-
-const ev = (
-  type: string,
-  fields: Record<string, unknown> = {}
-): LooseEvent => ({
-  type,
-  ...fields
-});
+import { ev } from '../../panel/__tests__/fakes';
 
 describe('safeUrl', () => {
   it('keeps only http(s)', () => {

@@ -6,21 +6,18 @@
 import { Widget } from '@lumino/widgets';
 
 import * as api from '../../api';
-import { FakeDevices, tick } from '../../panel/__tests__/fakes';
+import {
+  FakeDevices,
+  ev,
+  tick,
+  transcriptEntry
+} from '../../panel/__tests__/fakes';
 import { LivePanelModel } from '../../panel/panel-model';
 import { DEFAULT_TRANS } from '../../panel/status-text';
 import { LivePanel } from '../../panel/widget';
 import { IUsageTotals, ServerEvent } from '../../stream';
-import { ConversationState, LooseEvent } from '../conversation-state';
+import { ConversationState } from '../conversation-state';
 import { reasonKind, reasonText } from '../turn-reason';
-
-const ev = (
-  type: string,
-  fields: Record<string, unknown> = {}
-): LooseEvent => ({
-  type,
-  ...fields
-});
 
 const modalities = { text: 0, audio: 0, image: 0 };
 const totals = (total: number, cost: number): IUsageTotals => ({
@@ -33,22 +30,6 @@ const totals = (total: number, cost: number): IUsageTotals => ({
   },
   cost_usd: cost
 });
-
-function entry(fields: Partial<api.ITranscriptEntry>): api.ITranscriptEntry {
-  return {
-    role: 'user',
-    text: '',
-    turn: 1,
-    start: 0,
-    end: 1,
-    final: true,
-    interrupted: false,
-    usage: null,
-    reason: null,
-    sources: [],
-    ...fields
-  };
-}
 
 describe('turn reasons in plain words', () => {
   it('groups the service reasons by what the user can make of them', () => {
@@ -116,8 +97,8 @@ describe('ConversationState: reasons, voice activity, history', () => {
     const state = new ConversationState();
     state.loadHistory(
       [
-        entry({ role: 'user', turn: 1, text: 'hi' }),
-        entry({
+        transcriptEntry({ role: 'user', turn: 1, text: 'hi' }),
+        transcriptEntry({
           role: 'model',
           turn: 1,
           text: 'It rains.',
@@ -127,8 +108,8 @@ describe('ConversationState: reasons, voice activity, history', () => {
             { uri: 'javascript:alert(1)', title: 'evil' }
           ]
         }),
-        entry({ role: 'user', turn: 2, text: 'please be unsafe' }),
-        entry({
+        transcriptEntry({ role: 'user', turn: 2, text: 'please be unsafe' }),
+        transcriptEntry({
           role: 'model',
           turn: 2,
           usage: totals(5, 0.0001),
@@ -275,16 +256,16 @@ describe('the panel', () => {
       stats: { usage: totals(45, 0.0021) }
     } as unknown as api.ISession);
     devices.server.getTranscript.mockResolvedValue([
-      entry({ role: 'user', turn: 1, text: 'search rain' }),
-      entry({
+      transcriptEntry({ role: 'user', turn: 1, text: 'search rain' }),
+      transcriptEntry({
         role: 'model',
         turn: 1,
         text: 'It rains.',
         usage: totals(40, 0.002),
         sources: [{ uri: 'https://w.example/', title: 'Weather' }]
       }),
-      entry({ role: 'user', turn: 2, text: 'please be unsafe' }),
-      entry({
+      transcriptEntry({ role: 'user', turn: 2, text: 'please be unsafe' }),
+      transcriptEntry({
         role: 'model',
         turn: 2,
         text: '',
