@@ -137,6 +137,16 @@ async def talk(upstream: Upstream, pcm: bytes, pace: float = 0.005) -> None:
         await asyncio.sleep(pace)
 
 
+async def typed_turn(backend: Any, options: SessionOptions, text: str) -> Listener:
+    """Connect, type `text`, wait for the whole turn, close; the listener heard it all."""
+    upstream = await backend.connect(options)
+    listener = Listener(upstream)
+    await upstream.send_text(text)
+    await listener.turns(1)
+    await upstream.close()
+    return listener
+
+
 async def test_audio_round_trip_with_transcripts_in_order(make_simulator, make_backend):
     async with make_simulator(playback_speed=4.0) as sim:
         upstream = await make_backend(sim).connect(OPTIONS)
@@ -633,11 +643,7 @@ async def test_reply_audio_skips_the_sdk_conversion(
 
     monkeypatch.setattr(types.LiveServerMessage, "_from_response", spy)
     async with make_simulator(playback_speed=8.0) as sim:
-        upstream = await make_backend(sim).connect(OPTIONS)
-        listener = Listener(upstream)
-        await upstream.send_text("hello")
-        await listener.turns(1)
-        await upstream.close()
+        listener = await typed_turn(make_backend(sim), OPTIONS, "hello")
     assert listener.of(AudioEvent)
     assert listener.text("model") == "Turn 1: you said: hello"
     # the first is load_sdk's, which builds the schemas
@@ -973,11 +979,7 @@ async def test_each_model_with_all_it_supports_is_accepted(make_simulator, make_
         affective_dialog=True if capable.affective_dialog == "supported" else None,
     )
     async with make_simulator(playback_speed=8.0) as sim:
-        upstream = await make_backend(sim).connect(options)
-        listener = Listener(upstream)
-        await upstream.send_text("hi")
-        await listener.turns(1)
-        await upstream.close()
+        listener = await typed_turn(make_backend(sim), options, "hi")
     assert sim.close_codes[0] != 1007
     usage = listener.of(UsageEvent)[-1].usage
     assert usage.get("thoughts_token_count", 0) > 0 or not capable.thinking_levels
