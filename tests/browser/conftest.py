@@ -3,9 +3,10 @@ from the `start_lab` fixture of tests/jupyter_process.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,27 @@ def write_mic(path: Path, *parts: tuple[str, float]) -> Path:
         [voiced(s) if kind == "speech" else np.zeros(int(s * MIC_RATE)) for kind, s in parts]
     )
     return write_wav(path, pcm)
+
+
+def code_cell(
+    cell_id: str, source: str, outputs: Sequence[dict[str, Any]] = (), count: int | None = None
+) -> dict[str, Any]:
+    """A code cell (nbformat 4.5), with the outputs it shows when the notebook opens."""
+    return {
+        "cell_type": "code", "execution_count": count, "id": cell_id, "metadata": {},
+        "source": source, "outputs": list(outputs),
+    }  # fmt: skip
+
+
+def write_notebook_file(path: Path, *cells: dict[str, Any]) -> Path:
+    """A notebook of `cells` on the Python 3 kernel."""
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = {
+        "cells": list(cells), "metadata": {"kernelspec": kernel},
+        "nbformat": 4, "nbformat_minor": 5,
+    }  # fmt: skip
+    path.write_text(json.dumps(notebook))
+    return path
 
 
 def write_wav(path: Path, signal: np.ndarray) -> Path:

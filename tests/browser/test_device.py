@@ -30,7 +30,7 @@ import pytest
 import websocket
 from jupyter_process import Lab
 
-from .conftest import MIC_RATE, write_wav
+from .conftest import MIC_RATE, code_cell, write_notebook_file, write_wav
 from .test_panel import open_lab, run_command, wait_for
 
 DEVICE_MIME_TYPE = "application/vnd.jupyter.gemini-live.device+json"
@@ -131,15 +131,7 @@ def notebook_with_device(lab: Lab, session_id: str, name: str) -> None:
         "text/plain": "Open this notebook in JupyterLab to use the Gemini Live device.",
     }
     source = f"from IPython.display import display\ndisplay({bundle!r}, raw=True)"
-    cell: dict[str, Any] = {
-        "cell_type": "code", "execution_count": None, "id": "c1", "metadata": {},
-        "source": source, "outputs": [],
-    }  # fmt: skip
-    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook = {
-        "cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5
-    }  # fmt: skip
-    (lab.root / name).write_text(json.dumps(notebook))
+    write_notebook_file(lab.root / name, code_cell("c1", source))
 
 
 def show_device(page: Any, command: str = "notebook:run-cell") -> Any:
@@ -346,15 +338,7 @@ except FailedToStartError as error:
 
 
 def kernel_notebook(lab: Lab, name: str, source: str = KERNEL_CELL) -> None:
-    cell: dict[str, Any] = {
-        "cell_type": "code", "execution_count": None, "id": "k1", "metadata": {},
-        "source": source, "outputs": [],
-    }  # fmt: skip
-    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook = {
-        "cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5
-    }  # fmt: skip
-    (lab.root / name).write_text(json.dumps(notebook))
+    write_notebook_file(lab.root / name, code_cell("k1", source))
 
 
 def printed(page: Any, marker: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from jupyter_process import Lab
 
+from .conftest import code_cell, write_notebook_file
 from .test_panel import live_session, mic_level_js, open_lab, run_command, wait_for
 
 DATAFRAME = (
@@ -68,16 +69,7 @@ SVG = (
 def write_notebook(
     lab: Lab, name: str = "data.ipynb", more: tuple[dict[str, Any], ...] = ()
 ) -> str:
-    cell: dict[str, Any] = {
-        "cell_type": "code", "execution_count": None, "id": "frame", "metadata": {},
-        "source": DATAFRAME, "outputs": [],
-    }  # fmt: skip
-    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook = {
-        "cells": [cell, *more], "metadata": {"kernelspec": kernel},
-        "nbformat": 4, "nbformat_minor": 5,
-    }  # fmt: skip
-    (lab.root / name).write_text(json.dumps(notebook))
+    write_notebook_file(lab.root / name, code_cell("frame", DATAFRAME), *more)
     return name
 
 
@@ -323,8 +315,7 @@ def test_typed_calls_reach_the_notebook_tools_with_no_key(
         "output_type": "display_data", "metadata": {},
         "data": {"image/svg+xml": SVG, "text/plain": "<drawing>"},
     }  # fmt: skip
-    svg_cell = {"cell_type": "code", "execution_count": 2, "id": "drawing", "metadata": {},
-                "source": "show()", "outputs": [drawing]}  # fmt: skip
+    svg_cell = code_cell("drawing", "show()", [drawing], count=2)
     name = write_notebook(lab, more=(svg_cell,))
     page = open_notebook(chromium, lab, name, run=False, pages=pages)
     if app == "notebook":
@@ -390,8 +381,7 @@ def test_the_cards_notebook_session_brings_the_tools(
         "output_type": "display_data", "metadata": {},
         "data": {SESSION_MIME_TYPE: card, "text/plain": "Gemini Live session"},
     }  # fmt: skip
-    card_cell = {"cell_type": "code", "execution_count": 1, "id": "card", "metadata": {},
-                 "source": "%gemini_live start --notebook", "outputs": [output]}  # fmt: skip
+    card_cell = code_cell("card", "%gemini_live start --notebook", [output], count=1)
     page = open_notebook(
         chromium, lab, write_notebook(lab, more=(card_cell,)), run=False, pages=pages
     )

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from jupyter_process import WEATHER, Lab, Run
 
+from .conftest import code_cell, write_notebook_file
+
 SCREENSHOTS = Path(os.environ.get("GEMINI_LIVE_SCREENSHOTS", "test-results"))
 
 
@@ -266,13 +268,8 @@ def test_talk_on_the_card_in_a_notebook_joins_its_session(
         "metadata": {},
         "data": {SESSION_MIME_TYPE: card, "text/plain": "Gemini Live session"},
     }
-    cell = {"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {},
-            "source": "%gemini_live start --backend echo", "outputs": [output]}  # fmt: skip
-    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook = {
-        "cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5
-    }  # fmt: skip
-    (lab.root / "voice.ipynb").write_text(json.dumps(notebook))
+    cell = code_cell("c1", "%gemini_live start --backend echo", [output], count=1)
+    write_notebook_file(lab.root / "voice.ipynb", cell)
 
     page = open_lab(chromium, lab, page_path="lab/tree/voice.ipynb")
     inline = page.locator('[data-testid="gemini-live-inline"]')
