@@ -224,6 +224,7 @@ def write(results: dict[str, Any], plots: list[str], path: Path) -> None:
         + ("sent by every device at once" if s.get("aligned") else "on each device's own phase")
         + f", pings every {s['ping_ms']:g} ms per "
         f"device, late = one way > {s['late_ms']:g} ms.",
+        f"- CPUs: {results.get('placement', 'not pinned')} (benchmarks/placement.py).",
         "",
         "## Targets",
         "",

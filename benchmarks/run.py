@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import browser_hop, markers
+from benchmarks.placement import Placement, on, pinned, placement
 from benchmarks.profile import summarize
 from benchmarks.server_process import REPO, JupyterServer, RestClient
 from jupyter_gemini_live.protocol import FRAME_MS
@@ -81,8 +82,9 @@ def system_busy_s() -> float:
 
 
 class SimulatorProcess:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, cpus: frozenset[int] | None = None) -> None:
         self.workdir = workdir
+        self.cpus = cpus
         self.proc: asyncio.subprocess.Process | None = None
         self.url = self.ca = ""
 
@@ -96,6 +98,7 @@ class SimulatorProcess:
             env=env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            preexec_fn=on(self.cpus),
         )
         for _ in range(2):
             key, _, value = (await self._line(30)).partition(" ")
@@ -160,6 +163,7 @@ async def run_load(
     sim: SimulatorProcess,
     server: JupyterServer | None,
     workdir: Path,
+    where: Placement,
     profile_to: Path | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], Window]:
     config: dict[str, Any] = {
@@ -191,6 +195,8 @@ async def run_load(
         cwd=REPO,
         env=env(),
         stdout=subprocess.PIPE,
+        # the SDK process is the baseline's process under test; the proxy's clients are not
+        preexec_fn=on(where.rest if server is not None else where.tested),
     )
     assert proc.stdout is not None
     timeout = 60 + sessions + args.seconds + args.tail
@@ -457,10 +463,11 @@ async def delete_sessions(server: JupyterServer) -> None:
         )
 
 
-def gemini_server(sim: SimulatorProcess, max_sessions: int) -> JupyterServer:
+def gemini_server(sim: SimulatorProcess, max_sessions: int, where: Placement) -> JupyterServer:
     return JupyterServer(
         max_sessions=max_sessions,
         backend="gemini",
+        cpus=where.tested,
         extra_args=(
             f"--GeminiLive.base_url={sim.url}",
             f"--GeminiLive.ca_file={sim.ca}",
@@ -474,22 +481,34 @@ def gemini_server(sim: SimulatorProcess, max_sessions: int) -> JupyterServer:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     levels = [int(n) for n in args.sessions.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="gemini-live-bench-"))
-    sim = SimulatorProcess(workdir)
+    where = placement(args.pin)
+    sim = SimulatorProcess(workdir, where.rest)
+    with pinned(where.rest):  # py-spy, started from here, goes there too
+        return await _run(args, levels, workdir, where, sim)
+
+
+async def _run(
+    args: argparse.Namespace,
+    levels: list[int],
+    workdir: Path,
+    where: Placement,
+    sim: SimulatorProcess,
+) -> dict[str, Any]:
     load_before = os.getloadavg()
     began = time.time()
-    results: dict[str, Any] = {"levels": [], "reps": []}
+    results: dict[str, Any] = {"levels": [], "reps": [], "placement": where.describe()}
     shared: JupyterServer | None = None
     starts: dict[str, list[dict[str, float]]] = {"with": [], "without": []}
     try:
         starts = await startup(args.startup_reps, 0 if args.server_per_level else 1)
         await sim.start()
         if not args.server_per_level:
-            shared = gemini_server(sim, max(levels) + 5)
+            shared = gemini_server(sim, max(levels) + 5, where)
             await shared.start()
             starts["with"].append(started(shared))
         tag_base = 0
         for level in levels:
-            server = shared or gemini_server(sim, level + 5)
+            server = shared or gemini_server(sim, level + 5, where)
             if shared is None:
                 await server.start()
                 starts["with"].append(started(server))
@@ -503,7 +522,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         try:
                             devices, records, window = await run_load(
                                 args, mode, level, tag_base, sim,
-                                server if mode == "proxy" else None, workdir,
+                                server if mode == "proxy" else None, workdir, where,
                             )  # fmt: skip
                         except (RuntimeError, asyncio.TimeoutError, OSError) as error:
                             print(f"{mode} n={level} rep={rep} FAILED: {error!r}", flush=True)
@@ -524,7 +543,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 partial.write_text(json.dumps(results, indent=1))
                 if level == args.profile_sessions:
                     try:
-                        results["profile"] = await profile(args, level, sim, server, workdir)
+                        results["profile"] = await profile(args, level, sim, server, workdir, where)
                     except (RuntimeError, asyncio.TimeoutError, OSError) as error:
                         print(f"profile at {level} FAILED: {error!r}", flush=True)
                         await delete_sessions(server)
@@ -550,11 +569,12 @@ async def profile(
     sim: SimulatorProcess,
     server: JupyterServer,
     workdir: Path,
+    where: Placement,
 ) -> dict[str, Any]:
     """One more proxy load at `level` with py-spy sampling the server (not in the figures)."""
     out = args.out / f"profile-{level}.txt"
     devices, records, window = await run_load(
-        args, "proxy", level, 60000, sim, server, workdir, profile_to=out
+        args, "proxy", level, 60000, sim, server, workdir, where, profile_to=out
     )
     figures, _ = measure(args, "proxy", level, devices, records, window)
     summary = summarize(out, rate=args.profile_rate, seconds=round(args.seconds))
@@ -627,6 +647,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--aligned",
         action="store_true",
         help="every device sends at the same instant (the worst burst; default: own phases)",
+    )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the process under test on a CPU of its own (default; benchmarks/placement.py)",
     )
     parser.add_argument("--late-ms", type=float, default=50.0, help="one way: later is late")
     parser.add_argument("--startup-reps", type=int, help="server starts with + without (3)")

@@ -30,6 +30,8 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from websockets.asyncio.client import ClientConnection, connect
 
+from benchmarks.placement import on
+
 REPO = Path(__file__).resolve().parent.parent
 BASE_URL = "/bench/"
 START_TIMEOUT_S = 60.0
@@ -53,8 +55,11 @@ class JupyterServer:
         extra_args: tuple[str, ...] = (),
         extension: bool = True,
         backend: str = "echo",
+        cpus: frozenset[int] | None = None,
     ) -> None:
         self.max_sessions = max_sessions
+        #: the CPUs it runs on (benchmarks/placement.py); None: any
+        self.cpus = cpus
         self.extra_args = extra_args
         self.extension = extension
         self.backend = backend
@@ -131,8 +136,9 @@ class JupyterServer:
         spawned = time.perf_counter()
         with self.log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
-                *args, cwd=REPO, env=env, stdout=log, stderr=STDOUT, stdin=DEVNULL
-            )
+                *args, cwd=REPO, env=env, stdout=log, stderr=STDOUT, stdin=DEVNULL,
+                preexec_fn=on(self.cpus),
+            )  # fmt: skip
         try:
             await self._wait_ready()
             self.start_s = time.perf_counter() - spawned

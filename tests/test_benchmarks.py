@@ -116,3 +116,24 @@ def test_the_floor_measures_each_bare_server() -> None:
     for row in rows:
         assert [cell.strip() for cell in row[1:3]] == ["2", "40"]
         assert float(row[3]) >= 0.0  # a CPU share was read (no figure is judged)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs two CPUs to split",
+)
+def test_the_process_under_test_gets_a_cpu_of_its_own() -> None:
+    from benchmarks.placement import on, placement
+
+    where = placement(True)
+    assert where.tested is not None
+    assert where.rest is not None
+    assert len(where.tested) == 1
+    assert not where.tested & where.rest
+    assert where.tested | where.rest == os.sched_getaffinity(0)
+    show = [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"]
+    for cpus in (where.tested, where.rest):
+        child = subprocess.run(show, preexec_fn=on(cpus), capture_output=True, text=True)
+        assert child.stdout.strip() == str(sorted(cpus))
+    assert placement(False).tested is None
+    assert on(None) is None
