@@ -111,6 +111,47 @@ def cost_table(results: dict[str, Any]) -> list[str]:
     return rows
 
 
+def waits_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "Milliseconds per second that each process was ready to run but waited for a CPU "
+        "(Linux schedstat, all its threads, during the measured windows). A wait on the "
+        "simulator or the clients delays the timestamps of both sides; the proxy's clients "
+        "share the simulator's CPU(s), the baseline has no separate clients.",
+        "",
+        "| sessions | proxy: server | proxy: simulator | proxy: clients "
+        "| baseline: SDK process | baseline: simulator |",
+        "|---|---|---|---|---|---|",
+    ]
+    for lv in results["levels"]:
+        w = lv.get("waited_ms_per_s") or {}
+        p, b = w.get("proxy") or {}, w.get("baseline") or {}
+        rows.append(
+            f"| {lv['sessions']} | {_f(p.get('server'), 1)} | {_f(p.get('sim'), 1)} "
+            f"| {_f(p.get('load'), 1)} | {_f(b.get('sdk'), 1)} | {_f(b.get('sim'), 1)} |"
+        )
+    return rows
+
+
+def loop_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "Each turn of the server's event loop, from one `select` returning to the next "
+        "(benchmarks/loop_probe.py), during the proxy loads: a frame that comes in during a "
+        "turn waits for the rest of it, then for its own, so the turns bound what the loop "
+        "adds to a frame's latency.",
+        "",
+        "| sessions | loop busy % | turns | turn p50 / p99 / p99.9 / max, ms |",
+        "|---|---|---|---|",
+    ]
+    for lv in results["levels"]:
+        loop = lv.get("server_loop") or {}
+        rows.append(
+            f"| {lv['sessions']} | {_f(loop.get('busy_pct'), 1)} | {loop.get('turns', DASH)} "
+            f"| {_f(loop.get('turn_p50_ms'))} / {_f(loop.get('turn_p99_ms'))} / "
+            f"{_f(loop.get('turn_p999_ms'))} / {_f(loop.get('turn_max_ms'))} |"
+        )
+    return rows
+
+
 def reps_table(results: dict[str, Any]) -> list[str]:
     rows = [
         "| sessions | rep | mode | up p50 / p99 | down p50 / p99 | ping p50 / p99 "
@@ -238,6 +279,14 @@ def write(results: dict[str, Any], plots: list[str], path: Path) -> None:
         "## Cost, late and lost audio",
         "",
         *cost_table(results),
+        "",
+        "## The server's event loop",
+        "",
+        *loop_table(results),
+        "",
+        "## Waiting for a CPU",
+        "",
+        *waits_table(results),
         "",
         "## Browser hop",
         "",

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import browser_hop, markers
+from benchmarks import browser_hop, loop_probe, markers
 from benchmarks.placement import Placement, on, pinned, placement
 from benchmarks.profile import summarize
 from benchmarks.server_process import REPO, JupyterServer, RestClient
@@ -63,6 +63,8 @@ class Sample:
     cpu_s: float
     rss: int
     at: float
+    #: time its threads were ready to run but waited for a CPU
+    waited_s: float = 0.0
 
 
 def sample(pid: int) -> Sample:
@@ -71,7 +73,17 @@ def sample(pid: int) -> Sample:
     process = psutil.Process(pid)
     times = process.cpu_times()
     cpu = times.user + times.system + times.children_user + times.children_system
-    return Sample(cpu, process.memory_info().rss, markers.now())
+    return Sample(cpu, process.memory_info().rss, markers.now(), runqueue_wait_s(pid))
+
+
+def runqueue_wait_s(pid: int) -> float:
+    """How long the process's threads were runnable but not running, from Linux's
+    schedstat (0 where there is none): what sharing a CPU costs a process in latency."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(stat.read_text().split()[1])
+    return total / 1e9
 
 
 def system_busy_s() -> float:
@@ -267,6 +279,11 @@ def cpu_pct(pair: tuple[Sample, Sample]) -> float:
     return 100 * (last.cpu_s - first.cpu_s) / max(1e-9, last.at - first.at)
 
 
+def waited_ms_per_s(pair: tuple[Sample, Sample]) -> float:
+    first, last = pair
+    return round(1000 * (last.waited_s - first.waited_s) / max(1e-9, last.at - first.at), 1)
+
+
 def measure(
     args: argparse.Namespace,
     mode: str,
@@ -307,6 +324,7 @@ def measure(
         "mode": mode,
         "sessions": sessions,
         "window_s": round(elapsed, 2),
+        "window_at": [window.load[0].at, window.load[1].at],
         "up_ms": {"n": len(up), "p50": pct(up, 50), "p99": pct(up, 99), "max": pct(up, 100)},
         "down_ms": {
             "n": len(down),
@@ -329,6 +347,8 @@ def measure(
         ),
         "load_rss_mib": round(window.load[1].rss / MIB, 1),
         "sim_cpu_pct": round(cpu_pct(window.sim), 2),
+        "load_waited_ms_per_s": waited_ms_per_s(window.load),
+        "sim_waited_ms_per_s": waited_ms_per_s(window.sim),
         "errors": [d["error"] for d in devices if d.get("error")],
     }
     heard = sum(d["down_audio_bytes"] for d in devices)  # model audio at the client, bytes
@@ -338,6 +358,7 @@ def measure(
         figures |= {
             "server_cpu_pct": round(server_cpu, 2),
             "server_cpu_pct_per_session": round(server_cpu / sessions, 3),
+            "server_waited_ms_per_s": waited_ms_per_s(window.server),
             "server_rss_mib": round(window.server[1].rss / MIB, 1),
             "server_rss_mib_per_session": round(
                 (window.server[1].rss - window.server_rss_before) / MIB / sessions, 3
@@ -395,6 +416,14 @@ def compare(level: int, reps: list[dict[str, Any]], raw: dict[str, list[Any]]) -
     out["proxy_client_cpu_pct_per_session"] = round(
         (_mean(proxies, "load_cpu_pct") or 0) / level, 3
     )
+    # ms per s that each process was ready to run but waited for a CPU (sharing one)
+    out["waited_ms_per_s"] = {
+        "proxy": {k: _mean(proxies, f"{k}_waited_ms_per_s") for k in ("server", "sim", "load")},
+        "baseline": {
+            "sdk": _mean(sdks, "load_waited_ms_per_s"),
+            "sim": _mean(sdks, "sim_waited_ms_per_s"),
+        },
+    }
     out["server_rss_mib_per_session"] = _first(proxies, "server_rss_mib_per_session")
     out["baseline_rss_mib_per_session"] = _first(sdks, "load_rss_mib_per_session")
     for mode, rows in (("proxy", proxies), ("baseline", sdks)):
@@ -437,6 +466,31 @@ def started(server: JupyterServer) -> dict[str, float]:
     return {"start_s": round(server.start_s, 3), "rss_mib": round(sample(server.pid).rss / MIB, 1)}
 
 
+def add_loop_turns(results: dict[str, Any], server: JupyterServer, levels: list[int]) -> None:
+    """How long the server's loop turns were during each level's proxy loads
+    (benchmarks/loop_probe.py), once the server has exited and written them."""
+    if server.loop_probe is None or not server.loop_probe.exists():
+        return  # no probe, or a server that did not exit cleanly
+    for figures in results["levels"]:
+        if figures["sessions"] not in levels:
+            continue
+        windows = [
+            tuple(r["window_at"])
+            for r in results["reps"]
+            if r["mode"] == "proxy" and r["sessions"] == figures["sessions"]
+        ]
+        busy = loop_probe.turns(server.loop_probe, windows)
+        span = sum(z - a for a, z in windows)
+        figures["server_loop"] = {
+            "turns": len(busy),
+            "busy_pct": round(100 * sum(busy) / span, 1) if span else None,
+            "turn_p50_ms": pct(busy, 50),
+            "turn_p99_ms": pct(busy, 99),
+            "turn_p999_ms": pct(busy, 99.9),
+            "turn_max_ms": pct(busy, 100),
+        }
+
+
 def startup_figures(runs: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, rows in runs.items():
@@ -463,11 +517,14 @@ async def delete_sessions(server: JupyterServer) -> None:
         )
 
 
-def gemini_server(sim: SimulatorProcess, max_sessions: int, where: Placement) -> JupyterServer:
+def gemini_server(
+    sim: SimulatorProcess, max_sessions: int, where: Placement, workdir: Path
+) -> JupyterServer:
     return JupyterServer(
         max_sessions=max_sessions,
         backend="gemini",
         cpus=where.tested,
+        loop_probe=workdir / f"loop-{max_sessions}-{time.monotonic_ns()}.bin",
         extra_args=(
             f"--GeminiLive.base_url={sim.url}",
             f"--GeminiLive.ca_file={sim.ca}",
@@ -503,12 +560,12 @@ async def _run(
         starts = await startup(args.startup_reps, 0 if args.server_per_level else 1)
         await sim.start()
         if not args.server_per_level:
-            shared = gemini_server(sim, max(levels) + 5, where)
+            shared = gemini_server(sim, max(levels) + 5, where, workdir)
             await shared.start()
             starts["with"].append(started(shared))
         tag_base = 0
         for level in levels:
-            server = shared or gemini_server(sim, level + 5, where)
+            server = shared or gemini_server(sim, level + 5, where, workdir)
             if shared is None:
                 await server.start()
                 starts["with"].append(started(server))
@@ -550,11 +607,13 @@ async def _run(
             finally:
                 if shared is None:
                     await server.stop()
+                    add_loop_turns(results, server, [level])
     finally:
         if starts["with"] and starts["without"]:
             results["startup"] = startup_figures(starts)
         if shared is not None:
             await shared.stop()
+            add_loop_turns(results, shared, levels)
         await sim.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     results["wall_s"] = round(time.time() - began, 1)

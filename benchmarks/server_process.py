@@ -56,10 +56,13 @@ class JupyterServer:
         extension: bool = True,
         backend: str = "echo",
         cpus: frozenset[int] | None = None,
+        loop_probe: Path | None = None,
     ) -> None:
         self.max_sessions = max_sessions
         #: the CPUs it runs on (benchmarks/placement.py); None: any
         self.cpus = cpus
+        #: where benchmarks.loop_probe writes the loop's turns at exit; None: no probe
+        self.loop_probe = loop_probe
         self.extra_args = extra_args
         self.extension = extension
         self.backend = backend
@@ -114,10 +117,13 @@ class JupyterServer:
         env["JUPYTER_CONFIG_DIR"] = str(config)
         env["JUPYTER_RUNTIME_DIR"] = str(self._tmp / "runtime")
         env["JUPYTER_DATA_DIR"] = str(self._tmp / "data")
+        run = ["jupyter_server"]
+        if self.loop_probe is not None:
+            run = ["benchmarks.loop_probe", str(self.loop_probe)]
         args = [
             sys.executable,
             "-m",
-            "jupyter_server",
+            *run,
             "--no-browser",
             "--allow-root",
             "--ip=127.0.0.1",

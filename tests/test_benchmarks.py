@@ -88,6 +88,13 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
     for side in ("proxy", "baseline"):
         for direction in ("up", "down"):
             assert single[side][direction]["n"] > 0, (side, direction, single)
+    for level in results["levels"]:
+        loop = level["server_loop"]  # the server's loop, turn by turn (loop_probe.py)
+        assert loop["turns"] > 0, loop
+        assert 0 < loop["busy_pct"] <= 100, loop
+        assert loop["turn_p50_ms"] <= loop["turn_p99_ms"] <= loop["turn_max_ms"], loop
+        waits = level["waited_ms_per_s"]
+        assert all(v is not None for side in waits.values() for v in side.values()), waits
     assert {r["mode"] for r in results["reps"]} == {"proxy", "sdk"}
     for figure in ("start_s", "rss_mib"):
         assert results["startup"]["with"][figure] > 0
@@ -99,6 +106,7 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
         assert (tmp_path / plot).stat().st_size > 0
     markdown = (tmp_path / "RESULTS.md").read_text()
     assert "## Targets" in markdown
+    assert "## The server's event loop" in markdown
     assert "<!-- notes -->" in markdown
 
 
