@@ -279,6 +279,19 @@ def cpu_pct(pair: tuple[Sample, Sample]) -> float:
     return 100 * (last.cpu_s - first.cpu_s) / max(1e-9, last.at - first.at)
 
 
+def server_uplink(devices: list[dict[str, Any]]) -> dict[str, float | None]:
+    """What the sessions' own stats say of their frames' time in the server (`uplink_ms`):
+    the median session's p50 and p99, and the worst session's p99."""
+    spreads = [d["stats"].get("uplink_ms") or {} for d in devices]
+    p50s = [s["p50"] for s in spreads if s.get("p50") is not None]
+    p99s = [s["p99"] for s in spreads if s.get("p99") is not None]
+    return {
+        "p50_median": round(float(np.median(p50s)), 2) if p50s else None,
+        "p99_median": round(float(np.median(p99s)), 2) if p99s else None,
+        "p99_worst": max(p99s) if p99s else None,
+    }
+
+
 def waited_ms_per_s(pair: tuple[Sample, Sample]) -> float:
     first, last = pair
     return round(1000 * (last.waited_s - first.waited_s) / max(1e-9, last.at - first.at), 1)
@@ -370,6 +383,7 @@ def measure(
                 "max": pct(pings, 100),
             },
             "pings_lost": sum(d["lost_pings"] for d in devices),
+            "server_uplink_ms": server_uplink(devices),
             "browser_up_bytes_per_s_per_session": round(
                 sum(d["up_bytes"] for d in devices) / sessions / args.seconds
             ),
@@ -423,6 +437,10 @@ def compare(level: int, reps: list[dict[str, Any]], raw: dict[str, list[Any]]) -
             "sdk": _mean(sdks, "load_waited_ms_per_s"),
             "sim": _mean(sdks, "sim_waited_ms_per_s"),
         },
+    }
+    out["server_uplink_ms"] = {
+        key: _mean([r["server_uplink_ms"] for r in proxies], key)
+        for key in ("p50_median", "p99_median", "p99_worst")
     }
     out["server_rss_mib_per_session"] = _first(proxies, "server_rss_mib_per_session")
     out["baseline_rss_mib_per_session"] = _first(sdks, "load_rss_mib_per_session")

@@ -579,6 +579,15 @@ class GroundingSource(TypedDict):
     uri: str
 
 
+class DelaySpread(TypedDict):
+    """How long the last `count` of something took, in ms (null while there were none)."""
+
+    count: int
+    p50: float | None
+    p99: float | None
+    max: float | None
+
+
 class SessionStats(TypedDict):
     audio_in_ms: float
     audio_out_ms: float
@@ -588,6 +597,9 @@ class SessionStats(TypedDict):
     reconnects: int
     dropped_in_ms: float
     dropped_out_ms: float
+    #: how long recent microphone frames were in the server: from their arrival to their
+    #: write upstream (the server's own share of the uplink's latency)
+    uplink_ms: DelaySpread
     #: the session's token usage so far and its estimated cost
     usage: UsageTotals
 
@@ -834,6 +846,7 @@ REST_SHAPES: Mapping[str, type] = {
     "TokenCounts": TokenCounts,
     "UsageTotals": UsageTotals,
     "GroundingSource": GroundingSource,
+    "DelaySpread": DelaySpread,
     "Session": Session,
     "SessionStats": SessionStats,
     "TranscriptEntry": TranscriptEntry,

@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import NamedTuple, Protocol, cast
 
@@ -100,6 +102,8 @@ COALESCE_BYTES = 40 * INPUT_RATE * SAMPLE_WIDTH // 1000
 #: `dropped_in_ms`. Its age, not the amount queued: a burst that just came (a file sent
 #: faster than real time) is not late.
 LATE_INPUT_MS = 1000.0
+#: the microphone frames whose time in the server `stats.uplink_ms` reports: 60 s of them
+UPLINK_WINDOW = 1500
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
 #: grounding sources kept per turn
@@ -135,6 +139,26 @@ class Listener(Protocol):
         """Until what was queued before `disconnect` is written and the socket closed."""
 
 
+class RecentDelays:
+    """The last `size` delays of something, reported as a count and percentiles (ms)."""
+
+    def __init__(self, size: int) -> None:
+        self._seconds: deque[float] = deque(maxlen=size)
+
+    def add(self, seconds: float) -> None:
+        self._seconds.append(seconds)
+
+    def as_json(self) -> protocol.DelaySpread:
+        ordered = sorted(self._seconds)
+        if not ordered:
+            return {"count": 0, "p50": None, "p99": None, "max": None}
+
+        def rank(q: float) -> float:  # nearest rank: a delay that happened
+            return round(1000 * ordered[max(0, math.ceil(q * len(ordered)) - 1)], 2)
+
+        return {"count": len(ordered), "p50": rank(0.5), "p99": rank(0.99), "max": rank(1.0)}
+
+
 @dataclass
 class Stats:
     audio_in_ms: float = 0.0
@@ -149,6 +173,8 @@ class Stats:
     coalesced_frames: int = 0
     #: audio frames dropped because they waited too long (also in dropped_in_ms; not JSON)
     late_dropped_frames: int = 0
+    #: microphone frames from their arrival to their write upstream (or hold, reconnecting)
+    uplink: RecentDelays = field(default_factory=lambda: RecentDelays(UPLINK_WINDOW))
 
     def as_json(
         self, usage: protocol.UsageTotals, upstream_dropped_ms: float = 0.0
@@ -162,6 +188,7 @@ class Stats:
             "reconnects": self.reconnects,
             "dropped_in_ms": round(self.dropped_in_ms, 1) + round(upstream_dropped_ms, 1),
             "dropped_out_ms": round(self.dropped_out_ms, 1),
+            "uplink_ms": self.uplink.as_json(),
             "usage": usage,
         }
 
@@ -519,6 +546,9 @@ class LiveSession:
                 kind = command.type
                 self._log.warning("gemini-live %s: sending %s failed: %s", self.id, kind, err)
                 self._broadcast(protocol.Error("send_failed", f"could not send {kind}: {err}"))
+            else:
+                if isinstance(command, AudioFrame):  # the oldest of any it joined
+                    self.stats.uplink.add(time.monotonic() - queued.at)
 
     def _too_late(self, frame: AudioFrame, queued_at: float) -> bool:
         """Drop (and count) a frame that waited more than LATE_INPUT_MS for the upstream."""

@@ -193,3 +193,22 @@ async def test_a_burst_faster_than_real_time_is_not_late() -> None:
         assert session.stats.late_dropped_frames == 0
     finally:
         await session.close()
+
+
+async def test_the_stats_say_how_long_audio_was_in_the_server() -> None:
+    session, upstream, client = await open_session()
+    try:
+        empty = {"count": 0, "p50": None, "p99": None, "max": None}
+        assert session.as_json()["stats"]["uplink_ms"] == empty
+        await stuck_write(session, upstream, client)
+        session.feed(AudioFrame(frame(1)), client)
+        await asyncio.sleep(0.3)  # both frames wait: one in its write, one behind it
+        upstream.gate.set()
+        await until_true(lambda: len(upstream.sent) == 2, "both frames sent")
+        uplink = session.as_json()["stats"]["uplink_ms"]
+        assert uplink["count"] == 2
+        assert uplink["p50"] is not None
+        assert uplink["p50"] >= 300
+        assert uplink["max"] == uplink["p99"]
+    finally:
+        await session.close()

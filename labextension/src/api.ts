@@ -69,6 +69,14 @@ export interface IStatus {
 export type SessionState =
   'connecting' | 'live' | 'reconnecting' | 'closed' | 'error';
 
+/** How long the last `count` of something took, in ms (null while there were none). */
+export interface IDelaySpread {
+  count: number;
+  p50: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
 export interface ISessionStats {
   audio_in_ms: number;
   audio_out_ms: number;
@@ -79,6 +87,8 @@ export interface ISessionStats {
   dropped_in_ms: number;
   /** Model audio a too-slow client could not take. */
   dropped_out_ms: number;
+  /** How long recent microphone frames were in the server (arrival to upstream write). */
+  uplink_ms: IDelaySpread;
   /** The session's token usage so far and its estimated cost. */
   usage: IUsageTotals;
 }

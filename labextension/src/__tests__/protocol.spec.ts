@@ -31,6 +31,7 @@ const stats = {
   reconnects: 0,
   dropped_in_ms: 0,
   dropped_out_ms: 0,
+  uplink_ms: { count: 30, p50: 0.4, p99: 1.2, max: 1.3 },
   usage
 } satisfies ISessionStats;
 
