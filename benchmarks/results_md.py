@@ -137,23 +137,28 @@ def loop_table(results: dict[str, Any]) -> list[str]:
         "Each turn of the server's event loop, from one `select` returning to the next "
         "(benchmarks/loop_probe.py), during the proxy loads: a frame that comes in during a "
         "turn waits for the rest of it, then for its own, so the turns bound what the loop "
-        "adds to a frame's latency. Beside them, what the sessions' own stats say "
-        "(`stats.uplink_ms`: each frame from its arrival on the websocket to its write "
-        "upstream): the median session's p50 and p99, and the worst session's p99.",
+        "adds to a frame's latency. Beside them, what the sessions' own stats say of the "
+        "audio's time in the server (`stats.uplink_ms`: a frame from its arrival on the "
+        "websocket to its write upstream; `stats.downlink_ms`: a chunk of model audio from "
+        "the upstream having it to its write to the device): the median session's p50 and "
+        "p99, and the worst session's p99.",
         "",
         "| sessions | loop busy % | turns | turn p50 / p99 / p99.9 / max, ms "
-        "| `uplink_ms` p50 / p99 / worst p99 |",
-        "|---|---|---|---|---|",
+        "| `uplink_ms` p50 / p99 / worst p99 | `downlink_ms` p50 / p99 / worst p99 |",
+        "|---|---|---|---|---|---|",
     ]
     for lv in results["levels"]:
         loop = lv.get("server_loop") or {}
-        up = lv.get("server_uplink_ms") or {}
+        shares = [lv.get(k) or {} for k in ("server_uplink_ms", "server_downlink_ms")]
         rows.append(
             f"| {lv['sessions']} | {_f(loop.get('busy_pct'), 1)} | {loop.get('turns', DASH)} "
             f"| {_f(loop.get('turn_p50_ms'))} / {_f(loop.get('turn_p99_ms'))} / "
-            f"{_f(loop.get('turn_p999_ms'))} / {_f(loop.get('turn_max_ms'))} "
-            f"| {_f(up.get('p50_median'))} / {_f(up.get('p99_median'))} / "
-            f"{_f(up.get('p99_worst'))} |"
+            f"{_f(loop.get('turn_p999_ms'))} / {_f(loop.get('turn_max_ms'))} | "
+            + " | ".join(
+                f"{_f(s.get('p50_median'))} / {_f(s.get('p99_median'))} / {_f(s.get('p99_worst'))}"
+                for s in shares
+            )
+            + " |"
         )
     return rows
 

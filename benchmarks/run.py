@@ -279,10 +279,10 @@ def cpu_pct(pair: tuple[Sample, Sample]) -> float:
     return 100 * (last.cpu_s - first.cpu_s) / max(1e-9, last.at - first.at)
 
 
-def server_uplink(devices: list[dict[str, Any]]) -> dict[str, float | None]:
-    """What the sessions' own stats say of their frames' time in the server (`uplink_ms`):
-    the median session's p50 and p99, and the worst session's p99."""
-    spreads = [d["stats"].get("uplink_ms") or {} for d in devices]
+def server_share(devices: list[dict[str, Any]], key: str) -> dict[str, float | None]:
+    """What the sessions' own stats say of the audio's time in the server (`uplink_ms`,
+    `downlink_ms`): the median session's p50 and p99, and the worst session's p99."""
+    spreads = [d["stats"].get(key) or {} for d in devices]
     p50s = [s["p50"] for s in spreads if s.get("p50") is not None]
     p99s = [s["p99"] for s in spreads if s.get("p99") is not None]
     return {
@@ -383,7 +383,8 @@ def measure(
                 "max": pct(pings, 100),
             },
             "pings_lost": sum(d["lost_pings"] for d in devices),
-            "server_uplink_ms": server_uplink(devices),
+            "server_uplink_ms": server_share(devices, "uplink_ms"),
+            "server_downlink_ms": server_share(devices, "downlink_ms"),
             "browser_up_bytes_per_s_per_session": round(
                 sum(d["up_bytes"] for d in devices) / sessions / args.seconds
             ),
@@ -438,10 +439,11 @@ def compare(level: int, reps: list[dict[str, Any]], raw: dict[str, list[Any]]) -
             "sim": _mean(sdks, "sim_waited_ms_per_s"),
         },
     }
-    out["server_uplink_ms"] = {
-        key: _mean([r["server_uplink_ms"] for r in proxies], key)
-        for key in ("p50_median", "p99_median", "p99_worst")
-    }
+    for share in ("server_uplink_ms", "server_downlink_ms"):
+        out[share] = {
+            key: _mean([r[share] for r in proxies], key)
+            for key in ("p50_median", "p99_median", "p99_worst")
+        }
     out["server_rss_mib_per_session"] = _first(proxies, "server_rss_mib_per_session")
     out["baseline_rss_mib_per_session"] = _first(sdks, "load_rss_mib_per_session")
     for mode, rows in (("proxy", proxies), ("baseline", sdks)):

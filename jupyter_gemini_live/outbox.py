@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .protocol import OUTPUT_RATE, SAMPLE_WIDTH
 
@@ -29,7 +30,14 @@ class Close:
     reason: str
 
 
-Item = bytes | str | Close
+class Audio(NamedTuple):
+    """Model audio to write, and when the upstream had it (`time.monotonic()`)."""
+
+    pcm: bytes
+    received: float | None = None
+
+
+Item = Audio | str | Close
 
 
 class OutboxOverflow(Exception):
@@ -53,11 +61,11 @@ class Outbox:
         self._event_bytes = 0
         self._ready = asyncio.Event()
 
-    def put_audio(self, pcm: bytes) -> bool:
+    def put_audio(self, pcm: bytes, received: float | None = None) -> bool:
         if self._audio_bytes + len(pcm) > self.max_audio_bytes:
             self.dropped_audio_bytes += len(pcm)
             return False
-        self._items.append(pcm)
+        self._items.append(Audio(pcm, received))
         self._audio_bytes += len(pcm)
         self._ready.set()
         return True
@@ -89,7 +97,7 @@ class Outbox:
 
     def discard_audio(self) -> int:
         """Forget queued audio (after an interruption); returns the bytes forgotten."""
-        kept: deque[Item] = deque(i for i in self._items if not isinstance(i, bytes))
+        kept: deque[Item] = deque(i for i in self._items if not isinstance(i, Audio))
         dropped = self._audio_bytes
         self._items, self._audio_bytes = kept, 0
         return dropped
@@ -99,8 +107,8 @@ class Outbox:
             self._ready.clear()
             await self._ready.wait()
         item = self._items.popleft()
-        if isinstance(item, bytes):
-            self._audio_bytes -= len(item)
+        if isinstance(item, Audio):
+            self._audio_bytes -= len(item.pcm)
         elif isinstance(item, str):
             self._events -= 1
             self._event_bytes -= len(item)

@@ -600,6 +600,9 @@ class SessionStats(TypedDict):
     #: how long recent microphone frames were in the server: from their arrival to their
     #: write upstream (the server's own share of the uplink's latency)
     uplink_ms: DelaySpread
+    #: how long recent chunks of model audio were in the server: from the upstream having
+    #: them to their write to the device's socket (the server's share of the downlink's)
+    downlink_ms: DelaySpread
     #: the session's token usage so far and its estimated cost
     usage: UsageTotals
 

@@ -104,6 +104,8 @@ COALESCE_BYTES = 40 * INPUT_RATE * SAMPLE_WIDTH // 1000
 LATE_INPUT_MS = 1000.0
 #: the microphone frames whose time in the server `stats.uplink_ms` reports: 60 s of them
 UPLINK_WINDOW = 1500
+#: the model audio chunks whose time in the server `stats.downlink_ms` reports
+DOWNLINK_WINDOW = 1500
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
 #: grounding sources kept per turn
@@ -125,8 +127,9 @@ class Listener(Protocol):
     mode: Mode
     wants_audio: bool
 
-    def send_audio(self, pcm: bytes) -> bool:
-        """Queue model audio; False when it had to be dropped."""
+    def send_audio(self, pcm: bytes, received: float | None = None) -> bool:
+        """Queue model audio (`received`: when the upstream had it); False when it had
+        to be dropped."""
 
     def send_event(self, event: ServerEvent) -> None: ...
 
@@ -175,6 +178,8 @@ class Stats:
     late_dropped_frames: int = 0
     #: microphone frames from their arrival to their write upstream (or hold, reconnecting)
     uplink: RecentDelays = field(default_factory=lambda: RecentDelays(UPLINK_WINDOW))
+    #: model audio from the upstream having it to its write to the device's socket
+    downlink: RecentDelays = field(default_factory=lambda: RecentDelays(DOWNLINK_WINDOW))
 
     def as_json(
         self, usage: protocol.UsageTotals, upstream_dropped_ms: float = 0.0
@@ -189,6 +194,7 @@ class Stats:
             "dropped_in_ms": round(self.dropped_in_ms, 1) + round(upstream_dropped_ms, 1),
             "dropped_out_ms": round(self.dropped_out_ms, 1),
             "uplink_ms": self.uplink.as_json(),
+            "downlink_ms": self.downlink.as_json(),
             "usage": usage,
         }
 
@@ -663,7 +669,7 @@ class LiveSession:
         if self._recorder is not None:
             self._recorder.model(event.pcm)
         for client in self.clients():
-            if client.wants_audio and not client.send_audio(event.pcm):
+            if client.wants_audio and not client.send_audio(event.pcm, event.received):
                 self.stats.dropped_out_ms += ms
 
     def _on_interim(self, text: str) -> None:

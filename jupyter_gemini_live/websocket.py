@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -31,7 +32,7 @@ from tornado.websocket import (
 
 from .backends.relay import MicQueue
 from .handler_base import GeminiLiveMixin
-from .outbox import Close, Outbox, OutboxOverflow
+from .outbox import Audio, Close, Outbox, OutboxOverflow
 from .protocol import (
     DEVICE_BUSY,
     INVALID_UTF8,
@@ -159,8 +160,8 @@ class SessionWebSocket(
 
     # ---- Listener ------------------------------------------------------------------
 
-    def send_audio(self, pcm: bytes) -> bool:
-        return self.outbox.put_audio(pcm)
+    def send_audio(self, pcm: bytes, received: float | None = None) -> bool:
+        return self.outbox.put_audio(pcm, received)
 
     def send_event(self, event: ServerEvent) -> None:
         try:
@@ -194,7 +195,18 @@ class SessionWebSocket(
                 if isinstance(item, Close):
                     self.close(item.code, _short(item.reason))
                     return
-                await self.write_message(item, binary=isinstance(item, bytes))
+                if isinstance(item, Audio):
+                    written = self.write_message(item.pcm, binary=True)
+                    self._count_downlink(item.received)
+                    await written
+                else:
+                    await self.write_message(item)
+
+    def _count_downlink(self, received: float | None) -> None:
+        """The audio is on its way to the device: its time in the server, for the stats
+        (the device's only: an observer's copy says nothing about the conversation)."""
+        if received is not None and self.mode == "device" and self.live is not None:
+            self.live.stats.downlink.add(time.monotonic() - received)
 
     async def _write_mic_forever(self, mic: MicQueue) -> None:
         """The device's microphone to a source, frame by frame, as fast as it reads: while

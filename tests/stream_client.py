@@ -16,6 +16,7 @@ class Stream:
         self.ws = ws
         self.events: list[dict[str, Any]] = []
         self.audio = bytearray()
+        self.audio_messages = 0
         self.closed = False
 
     async def send_json(self, message: dict[str, Any]) -> None:
@@ -39,6 +40,7 @@ class Stream:
                 return None
             if isinstance(message, bytes):
                 self.audio += message
+                self.audio_messages += 1
                 continue
             event: dict[str, Any] = json.loads(message)
             self.events.append(event)

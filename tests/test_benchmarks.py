@@ -88,6 +88,8 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
     for side in ("proxy", "baseline"):
         for direction in ("up", "down"):
             assert single[side][direction]["n"] > 0, (side, direction, single)
+    for share in ("server_uplink_ms", "server_downlink_ms"):  # the session's own stats
+        assert single[share]["p99_worst"] is not None, (share, single[share])
     for level in results["levels"]:
         loop = level["server_loop"]  # the server's loop, turn by turn (loop_probe.py)
         assert loop["turns"] > 0, loop

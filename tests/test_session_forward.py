@@ -70,7 +70,7 @@ class Client:
     def __init__(self) -> None:
         self.events: list[Any] = []
 
-    def send_audio(self, pcm: bytes) -> bool:
+    def send_audio(self, pcm: bytes, received: float | None = None) -> bool:
         return True
 
     def send_event(self, event: Any) -> None:

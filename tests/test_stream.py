@@ -185,6 +185,13 @@ async def test_observers_see_events_and_audio_only_when_asked(api: Any, open_str
     assert [e["type"] for e in quiet.of("transcript")] == [
         e["type"] for e in device.of("transcript")
     ]
+    # the server's own share of the latency: each frame and chunk of the device, once
+    _, session = await api("GET", "sessions", session_id)
+    uplink, downlink = session["stats"]["uplink_ms"], session["stats"]["downlink_ms"]
+    assert 0 < uplink["count"] <= 75  # 1.5 s of 20 ms frames (queued ones may be joined)
+    assert downlink["count"] == device.audio_messages  # not the listening observer's copy
+    for spread in (uplink, downlink):
+        assert 0 <= spread["p50"] <= spread["p99"] <= spread["max"], spread
 
 
 async def test_observer_can_send_text(api: Any, open_stream: Any) -> None:

@@ -66,7 +66,8 @@ def sample_events() -> list[protocol.ServerEvent]:
     stats: protocol.SessionStats = {
         "audio_in_ms": 1.5, "audio_out_ms": 0.0, "played_ms": 0.0, "turns": 1,
         "interruptions": 0, "reconnects": 0, "dropped_in_ms": 0.0, "dropped_out_ms": 0.0,
-        "uplink_ms": {"count": 1, "p50": 0.4, "p99": 0.4, "max": 0.4}, "usage": USAGE,
+        "uplink_ms": {"count": 1, "p50": 0.4, "p99": 0.4, "max": 0.4},
+        "downlink_ms": {"count": 0, "p50": None, "p99": None, "max": None}, "usage": USAGE,
     }  # fmt: skip
     session: protocol.Session = {
         "id": "x", "backend": "echo", "model": "m", "voice": "Puck",

@@ -89,6 +89,9 @@ class SessionOptions:
 @dataclass(frozen=True)
 class AudioEvent:
     pcm: bytes
+    #: when the upstream had it (`time.monotonic()`): the start of `stats.downlink_ms`;
+    #: not part of what the event is (two reads of the same audio are equal)
+    received: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ simulator shares.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -168,7 +169,7 @@ class _Voice:
             await self._events.put(TranscriptEvent("model", reply.transcript))
 
     async def chunk(self, reply: offline.Reply, pcm: bytes, words: str) -> None:
-        await self._events.put(AudioEvent(pcm))
+        await self._events.put(AudioEvent(pcm, time.monotonic()))
 
     async def sent(self, reply: offline.Reply) -> None:
         pass  # the turn is over when the listener has heard it, as with a real model

@@ -27,9 +27,10 @@ import importlib.util
 import json
 import logging
 import ssl
+import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..models import Api, ModelCapabilities, capabilities, supporting
@@ -1383,11 +1384,14 @@ class GeminiUpstream(Upstream):
         )
 
     async def _dispatch(self, mapped: Mapped) -> None:
+        received = time.monotonic()  # the message has just been read and mapped
         if mapped.progress:
             self._failures = 0  # the conversation moves again: the connection is sound
         if mapped.generation_complete:
             self._turn.generation_complete()
         for event in mapped.events:
+            if isinstance(event, AudioEvent):
+                event = replace(event, received=received)
             self._turn.observe(event)
             if isinstance(event, ToolCallEvent):
                 self._calls.add(event.id)

@@ -23,6 +23,7 @@ goes to the source; what the source sends plays on the device.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -120,7 +121,7 @@ class RelayUpstream(Upstream):
         self._check_open()
         if not pcm:
             return True
-        if not self._put(AudioEvent(pcm)):
+        if not self._put(AudioEvent(pcm, time.monotonic())):
             return False
         now = asyncio.get_running_loop().time()
         self._audio_until = max(self._audio_until, now) + pcm_ms(len(pcm), OUTPUT_RATE) / 1000

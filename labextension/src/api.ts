@@ -89,6 +89,8 @@ export interface ISessionStats {
   dropped_out_ms: number;
   /** How long recent microphone frames were in the server (arrival to upstream write). */
   uplink_ms: IDelaySpread;
+  /** How long recent model audio was in the server (upstream to device socket). */
+  downlink_ms: IDelaySpread;
   /** The session's token usage so far and its estimated cost. */
   usage: IUsageTotals;
 }

@@ -32,6 +32,7 @@ const stats = {
   dropped_in_ms: 0,
   dropped_out_ms: 0,
   uplink_ms: { count: 30, p50: 0.4, p99: 1.2, max: 1.3 },
+  downlink_ms: { count: 0, p50: null, p99: null, max: null },
   usage
 } satisfies ISessionStats;
 
