@@ -16,6 +16,7 @@ import json
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -130,7 +131,8 @@ class Observer:
         self._end_message = ""
         self._audio: dict[int, bytearray] = {}  # turn → its model audio
         self._audio_bytes = 0
-        self.audio_readers: set[Events] = set()
+        #: the readers of `model_audio()`, each gone with its iterator
+        self.audio_readers: weakref.WeakSet[Events] = weakref.WeakSet()
 
     # ---- life cycle ----------------------------------------------------------------
 

@@ -174,11 +174,15 @@ class KernelSession:
             return _model_audio(self._observer.wait_turn(turn, timeout).audio)
 
     def model_audio(self, timeout: float | None = None) -> Iterator[Audio]:
-        """The model's audio as it streams (24 kHz mono `Audio` chunks, from now on),
-        until the session ends; TimeoutError after `timeout` seconds without any. Chunks
-        are kept for a reader that falls behind up to a bound, then the oldest dropped."""
+        """The model's audio as it streams (24 kHz mono `Audio` chunks, from this call
+        on, not from the first read), until the session ends; TimeoutError after
+        `timeout` seconds without any. Chunks are kept for a reader that falls behind up
+        to a bound, then the oldest dropped."""
         reader = Events()
-        self._observer.audio_readers.add(reader)
+        self._observer.audio_readers.add(reader)  # let go with the iterator (a WeakSet)
+        return self._read_audio(reader, timeout)
+
+    def _read_audio(self, reader: Events, timeout: float | None) -> Iterator[Audio]:
         try:
             while True:
                 chunk = reader.get(timeout)
