@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +65,24 @@ def targets(results: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _table(head: list[str], rows: Iterable[list[str]]) -> list[str]:
+    """A Markdown table: the header, its separator, a line per row of cells."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
+
+
 def levels_table(results: dict[str, Any]) -> list[str]:
-    rows = [
-        "| sessions | uplink p50 proxy / baseline / added / ratio | uplink p99 proxy / baseline"
-        " / added / ratio | downlink p50 … | downlink p99 … | ping p50 / p99 |",
-        "|---|---|---|---|---|---|",
+    head = [
+        "sessions",
+        "uplink p50 proxy / baseline / added / ratio",
+        "uplink p99 proxy / baseline / added / ratio",
+        "downlink p50 …",
+        "downlink p99 …",
+        "ping p50 / p99",
     ]
-    for lv in results["levels"]:
-        cells = []
+
+    def row(lv: dict[str, Any]) -> list[str]:
+        cells = [str(lv["sessions"])]
         for direction in ("up", "down"):
             for q in ("p50", "p99"):
                 cells.append(
@@ -79,61 +90,79 @@ def levels_table(results: dict[str, Any]) -> list[str]:
                     f"{_f(lv.get(f'{direction}_added_{q}_ms'))} / "
                     f"{_f(lv.get(f'{direction}_ratio_{q}'))}x"
                 )
-        rows.append(
-            f"| {lv['sessions']} | {' | '.join(cells)} | "
-            f"{_f(lv['ping_p50_ms'])} / {_f(lv['ping_p99_ms'])} |"
-        )
-    return rows
+        return [*cells, f"{_f(lv['ping_p50_ms'])} / {_f(lv['ping_p99_ms'])}"]
+
+    return _table(head, map(row, results["levels"]))
 
 
 def cost_table(results: dict[str, Any]) -> list[str]:
-    rows = [
-        "| sessions | CPU %/session: server | baseline (SDK process) | proxy's clients "
-        "| RSS MiB/session: server | baseline | lost up / down (proxy) | late up / down (proxy) "
-        "| lost up / down (baseline) | late up / down (baseline) | interrupted proxy / baseline "
-        "| replies proxy / baseline |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    head = [
+        "sessions",
+        "CPU %/session: server",
+        "baseline (SDK process)",
+        "proxy's clients",
+        "RSS MiB/session: server",
+        "baseline",
+        "lost up / down (proxy)",
+        "late up / down (proxy)",
+        "lost up / down (baseline)",
+        "late up / down (baseline)",
+        "interrupted proxy / baseline",
+        "replies proxy / baseline",
     ]
-    for lv in results["levels"]:
-        rows.append(
-            f"| {lv['sessions']} | {_f(lv['server_cpu_pct_per_session'], 3)} "
-            f"| {_f(lv['baseline_cpu_pct_per_session'], 3)} "
-            f"| {_f(lv['proxy_client_cpu_pct_per_session'], 3)} "
-            f"| {_f(lv['server_rss_mib_per_session'], 3)} "
-            f"| {_f(lv['baseline_rss_mib_per_session'], 3)} "
-            f"| {lv['proxy_up_frames_lost']} / {lv['proxy_down_bursts_lost']} "
-            f"| {lv['proxy_up_frames_late']} / {lv['proxy_down_bursts_late']} "
-            f"| {lv['baseline_up_frames_lost']} / {lv['baseline_down_bursts_lost']} "
-            f"| {lv['baseline_up_frames_late']} / {lv['baseline_down_bursts_late']} "
-            f"| {lv['proxy_interrupted']} / {lv['baseline_interrupted']} "
-            f"| {lv['proxy_replies']} / {lv['baseline_replies']} |"
-        )
-    return rows
+
+    def row(lv: dict[str, Any]) -> list[str]:
+        pairs = [
+            (lv[f"{side}_up_frames_{what}"], lv[f"{side}_down_bursts_{what}"])
+            for side in ("proxy", "baseline")
+            for what in ("lost", "late")
+        ]
+        pairs += [(lv[f"proxy_{k}"], lv[f"baseline_{k}"]) for k in ("interrupted", "replies")]
+        return [
+            str(lv["sessions"]),
+            *(
+                _f(lv[k], 3)
+                for k in (
+                    "server_cpu_pct_per_session",
+                    "baseline_cpu_pct_per_session",
+                    "proxy_client_cpu_pct_per_session",
+                    "server_rss_mib_per_session",
+                    "baseline_rss_mib_per_session",
+                )
+            ),
+            *(f"{a} / {b}" for a, b in pairs),
+        ]
+
+    return _table(head, map(row, results["levels"]))
 
 
 def waits_table(results: dict[str, Any]) -> list[str]:
-    rows = [
+    intro = (
         "Milliseconds per second that each process was ready to run but waited for a CPU "
         "(Linux schedstat, all its threads, during the measured windows). A wait on the "
         "simulator or the clients delays the timestamps of both sides; the proxy's clients "
-        "share the simulator's CPU(s), the baseline has no separate clients.",
-        "",
-        "| sessions | proxy: server | proxy: simulator | proxy: clients "
-        "| baseline: SDK process | baseline: simulator |",
-        "|---|---|---|---|---|---|",
+        "share the simulator's CPU(s), the baseline has no separate clients."
+    )
+    head = [
+        "sessions",
+        "proxy: server",
+        "proxy: simulator",
+        "proxy: clients",
+        "baseline: SDK process",
+        "baseline: simulator",
     ]
-    for lv in results["levels"]:
+
+    def row(lv: dict[str, Any]) -> list[str]:
         w = lv.get("waited_ms_per_s") or {}
         p, b = w.get("proxy") or {}, w.get("baseline") or {}
-        rows.append(
-            f"| {lv['sessions']} | {_f(p.get('server'), 1)} | {_f(p.get('sim'), 1)} "
-            f"| {_f(p.get('load'), 1)} | {_f(b.get('sdk'), 1)} | {_f(b.get('sim'), 1)} |"
-        )
-    return rows
+        waits = [p.get("server"), p.get("sim"), p.get("load"), b.get("sdk"), b.get("sim")]
+        return [str(lv["sessions"]), *(_f(v, 1) for v in waits)]
+
+    return [intro, "", *_table(head, map(row, results["levels"]))]
 
 
 def loop_table(results: dict[str, Any]) -> list[str]:
-    rows = [
+    intro = (
         "Each turn of the server's event loop, from one `select` returning to the next "
         "(benchmarks/loop_probe.py), during the proxy loads: a frame that comes in during a "
         "turn waits for the rest of it, then for its own, so the turns bound what the loop "
@@ -141,48 +170,68 @@ def loop_table(results: dict[str, Any]) -> list[str]:
         "audio's time in the server (`stats.uplink_ms`: a frame from its arrival on the "
         "websocket to its write upstream; `stats.downlink_ms`: a chunk of model audio from "
         "the upstream having it to its write to the device): the median session's p50 and "
-        "p99, and the worst session's p99.",
-        "",
-        "| sessions | loop busy % | turns | turn p50 / p99 / p99.9 / max, ms "
-        "| `uplink_ms` p50 / p99 / worst p99 | `downlink_ms` p50 / p99 / worst p99 |",
-        "|---|---|---|---|---|---|",
+        "p99, and the worst session's p99."
+    )
+    head = [
+        "sessions",
+        "loop busy %",
+        "turns",
+        "turn p50 / p99 / p99.9 / max, ms",
+        "`uplink_ms` p50 / p99 / worst p99",
+        "`downlink_ms` p50 / p99 / worst p99",
     ]
-    for lv in results["levels"]:
+
+    def row(lv: dict[str, Any]) -> list[str]:
         loop = lv.get("server_loop") or {}
+        turns = [loop.get(f"turn_{k}_ms") for k in ("p50", "p99", "p999", "max")]
         shares = [lv.get(k) or {} for k in ("server_uplink_ms", "server_downlink_ms")]
-        rows.append(
-            f"| {lv['sessions']} | {_f(loop.get('busy_pct'), 1)} | {loop.get('turns', DASH)} "
-            f"| {_f(loop.get('turn_p50_ms'))} / {_f(loop.get('turn_p99_ms'))} / "
-            f"{_f(loop.get('turn_p999_ms'))} / {_f(loop.get('turn_max_ms'))} | "
-            + " | ".join(
-                f"{_f(s.get('p50_median'))} / {_f(s.get('p99_median'))} / {_f(s.get('p99_worst'))}"
+        return [
+            str(lv["sessions"]),
+            _f(loop.get("busy_pct"), 1),
+            str(loop.get("turns", DASH)),
+            " / ".join(map(_f, turns)),
+            *(
+                " / ".join(_f(s.get(k)) for k in ("p50_median", "p99_median", "p99_worst"))
                 for s in shares
-            )
-            + " |"
-        )
-    return rows
+            ),
+        ]
+
+    return [intro, "", *_table(head, map(row, results["levels"]))]
 
 
 def reps_table(results: dict[str, Any]) -> list[str]:
-    rows = [
-        "| sessions | rep | mode | up p50 / p99 | down p50 / p99 | ping p50 / p99 "
-        "| server CPU % | load-generator CPU % | simulator CPU % | other processes CPU % "
-        "| client lag p99 | session stats (drops, reconnects) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    head = [
+        "sessions",
+        "rep",
+        "mode",
+        "up p50 / p99",
+        "down p50 / p99",
+        "ping p50 / p99",
+        "server CPU %",
+        "load-generator CPU %",
+        "simulator CPU %",
+        "other processes CPU %",
+        "client lag p99",
+        "session stats (drops, reconnects)",
     ]
-    for r in results["reps"]:
+
+    def row(r: dict[str, Any]) -> list[str]:
         ping = r.get("ping_ms", {})
         stats = ", ".join(f"{k} {v}" for k, v in r.get("session_stats", {}).items()) or DASH
-        rows.append(
-            f"| {r['sessions']} | {r['rep']} | {r['mode']} "
-            f"| {_f(r['up_ms']['p50'])} / {_f(r['up_ms']['p99'])} "
-            f"| {_f(r['down_ms']['p50'])} / {_f(r['down_ms']['p99'])} "
-            f"| {_f(ping.get('p50'))} / {_f(ping.get('p99'))} "
-            f"| {_f(r.get('server_cpu_pct'), 1)} | {_f(r['load_cpu_pct'], 1)} "
-            f"| {_f(r['sim_cpu_pct'], 1)} | {_f(r['other_processes_cpu_pct'], 1)} "
-            f"| {_f(r['client_lag_p99_ms'])} | {stats} |"
-        )
-    return rows
+        return [
+            str(r["sessions"]),
+            str(r["rep"]),
+            r["mode"],
+            f"{_f(r['up_ms']['p50'])} / {_f(r['up_ms']['p99'])}",
+            f"{_f(r['down_ms']['p50'])} / {_f(r['down_ms']['p99'])}",
+            f"{_f(ping.get('p50'))} / {_f(ping.get('p99'))}",
+            *(_f(r.get(k), 1) for k in ("server_cpu_pct", "load_cpu_pct", "sim_cpu_pct")),
+            _f(r["other_processes_cpu_pct"], 1),
+            _f(r["client_lag_p99_ms"]),
+            stats,
+        ]
+
+    return _table(head, map(row, results["reps"]))
 
 
 def hop_table(results: dict[str, Any]) -> list[str]:
