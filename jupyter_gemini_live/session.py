@@ -102,10 +102,9 @@ COALESCE_BYTES = 40 * INPUT_RATE * SAMPLE_WIDTH // 1000
 #: `dropped_in_ms`. Its age, not the amount queued: a burst that just came (a file sent
 #: faster than real time) is not late.
 LATE_INPUT_MS = 1000.0
-#: the microphone frames whose time in the server `stats.uplink_ms` reports: 60 s of them
-UPLINK_WINDOW = 1500
-#: the model audio chunks whose time in the server `stats.downlink_ms` reports
-DOWNLINK_WINDOW = 1500
+#: the recent frames (chunks) whose time in the server `stats.uplink_ms` (`downlink_ms`)
+#: reports: a minute of 40 ms microphone frames
+RECENT_DELAYS = 1500
 #: tool calls waiting for an answer; the oldest are forgotten beyond this
 MAX_PENDING_CALLS = 64
 #: grounding sources kept per turn
@@ -177,9 +176,9 @@ class Stats:
     #: audio frames dropped because they waited too long (also in dropped_in_ms; not JSON)
     late_dropped_frames: int = 0
     #: microphone frames from their arrival to their write upstream (or hold, reconnecting)
-    uplink: RecentDelays = field(default_factory=lambda: RecentDelays(UPLINK_WINDOW))
+    uplink: RecentDelays = field(default_factory=lambda: RecentDelays(RECENT_DELAYS))
     #: model audio from the upstream having it to its write to the device's socket
-    downlink: RecentDelays = field(default_factory=lambda: RecentDelays(DOWNLINK_WINDOW))
+    downlink: RecentDelays = field(default_factory=lambda: RecentDelays(RECENT_DELAYS))
 
     def as_json(
         self, usage: protocol.UsageTotals, upstream_dropped_ms: float = 0.0
