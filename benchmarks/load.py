@@ -5,10 +5,11 @@ simulator (the baseline). A process of its own, so its CPU and memory are its ow
 
 CONFIG: {"mode": "proxy"|"sdk", "sessions", "seconds", "tag_base", "ping_ms", "tail_s",
 "speech_s", "pause_s", "silence_ms", "frame_ms", "aligned", "model"; proxy: "http_url",
-"ws_url", "token"; sdk: "sim_url", "ca_file"}. Every session sends the same traffic: marked
-frames of `frame_ms` (markers.py) of speech, then quiet, on an absolute real-time clock for
-`seconds`, the speech phase staggered across sessions, each session's frame clock on its
-own phase (unless "aligned"); the proxy's devices also ping. Protocol on stdout:
+"ws_url", "token", and "ramp_ms" for sessions that arrive one by one (run_ramp); sdk:
+"sim_url", "ca_file"}. Every session sends the same traffic: marked frames of `frame_ms`
+(markers.py) of speech, then quiet, on an absolute real-time clock for `seconds`, the
+speech phase staggered across sessions, each session's frame clock on its own phase
+(unless "aligned"); the proxy's devices also ping. Protocol on stdout:
 `started` (imports done), `warm` (after one utterance and its reply, not measured), then
 `window T0 T1` (the streaming window on the shared monotonic clock; the parent samples CPU
 and memory at those times), then `done` once OUT is written.
@@ -26,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from websockets.asyncio.client import ClientConnection, connect
 
 from benchmarks import markers
@@ -66,6 +67,8 @@ class Device:
     events: dict[str, int] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: the server's answer when it refused the session (a ramp past its capacity)
+    refused: str | None = None
 
 
 async def talk(
@@ -74,8 +77,10 @@ async def talk(
     config: dict[str, Any],
     t0: float,
     index: int,
+    seconds: float | None = None,
 ) -> None:
-    """Real-time marked frames from t0 for `seconds`: speech then quiet, staggered."""
+    """Real-time marked frames from t0 for `seconds` (config's by default): speech then
+    quiet, staggered."""
     frame_ms = config["frame_ms"]
     cycle = frames(speech(config["speech_s"]), frame_ms)
     cycle += frames(quiet(config["pause_s"], seed=index), frame_ms)
@@ -84,7 +89,7 @@ async def talk(
     # Independent microphones: each device's frame clock has its own phase (config
     # "aligned": every device sends at the same instant, the worst burst).
     phase = 0.0 if config["aligned"] else step * index / max(1, config["sessions"])
-    for slot in range(round(config["seconds"] / step)):
+    for slot in range(round((seconds or config["seconds"]) / step)):
         due = t0 + phase + slot * step
         delay = due - markers.now()
         if delay > 0:
@@ -221,12 +226,16 @@ async def warm_up(send: Callable[[bytes], Awaitable[None]], device: Device) -> N
         await asyncio.wait_for(TURN_DONE.setdefault(device.tag, asyncio.Event()).wait(), 30)
 
 
-async def run_proxy(config: dict[str, Any], devices: list[Device]) -> None:
+async def warm_proxy(config: dict[str, Any]) -> None:
     first = ProxyDevice(Device(WARM_UP_TAG), config)
     await first.open()
     await warm_up(first.send_audio, first.device)
     await first.finish()
     print("warm", flush=True)
+
+
+async def run_proxy(config: dict[str, Any], devices: list[Device]) -> None:
+    await warm_proxy(config)
     clients = [ProxyDevice(d, config) for d in devices]
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
@@ -243,6 +252,36 @@ async def run_proxy(config: dict[str, Any], devices: list[Device]) -> None:
     await asyncio.gather(*pingers)
     await asyncio.sleep(config["tail_s"])
     await asyncio.gather(*(c.finish() for c in clients))
+
+
+async def run_ramp(config: dict[str, Any], devices: list[Device]) -> None:
+    """Sessions arrive one every `ramp_ms` while the earlier ones talk, as people join a
+    shared server one after another. A session the server refuses keeps its answer; the
+    measured window starts after the last arrival, with whoever got in."""
+    await warm_proxy(config)
+    step = config["ramp_ms"] / 1000
+    start = markers.now() + 2.0  # the warm-up's work out of the server's 2 s busy window
+    t0 = start + len(devices) * step + 1.0
+    t1 = t0 + config["seconds"]
+    print(f"window {t0} {t1}", flush=True)
+    clients = [ProxyDevice(d, config) for d in devices]
+
+    async def arrive(index: int, client: ProxyDevice) -> None:
+        await asyncio.sleep(max(0.0, start + index * step - markers.now()))
+        try:
+            await client.open()
+        except HTTPClientError as error:
+            body = error.response.body if error.response is not None else b"{}"
+            client.device.refused = f"{error.code}: {json.loads(body).get('message')}"
+            return
+        pinger = asyncio.create_task(client.pinger(t0, t1))
+        begun = markers.now()
+        await talk(client.device, client.send_audio, config, begun, index, t1 - begun)
+        await pinger
+
+    await asyncio.gather(*(arrive(i, c) for i, c in enumerate(clients)))
+    await asyncio.sleep(config["tail_s"])
+    await asyncio.gather(*(c.finish() for c in clients if c.device.refused is None))
 
 
 def announce(config: dict[str, Any]) -> tuple[float, float]:
@@ -360,6 +399,8 @@ async def main(config_path: Path, out_path: Path) -> None:
     print("started", flush=True)
     devices = [Device(config["tag_base"] + i) for i in range(config["sessions"])]
     runner = run_proxy if config["mode"] == "proxy" else run_sdk
+    if config.get("ramp_ms"):
+        runner = run_ramp
     await runner(config, devices)
     out_path.write_text(json.dumps([asdict(d) for d in devices]))  # noqa: ASYNC240 (after)
     print("done", flush=True)

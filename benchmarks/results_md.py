@@ -161,6 +161,42 @@ def waits_table(results: dict[str, Any]) -> list[str]:
     return [intro, "", *_table(head, map(row, results["levels"]))]
 
 
+def shedding_section(results: dict[str, Any]) -> list[str]:
+    sh = results.get("shedding")
+    if not sh:
+        return ["Not run (`--shed-sessions 0`)."]
+    intro = (
+        f"{sh['requested']} sessions arrive one every {sh['ramp_ms']:g} ms while the earlier "
+        "ones talk, at a server that sheds (`c.GeminiLive.shed_loop_busy = "
+        f"{sh['shed_loop_busy']:g}`, the default is 0.8; `shed_loop_lag_ms = 100`). The "
+        "latencies are end to end as above, of the sessions let in, once the last one had "
+        "arrived."
+    )
+    head = [
+        "requested",
+        "let in",
+        "refused (503)",
+        "first refused",
+        "server CPU %",
+        "uplink p50 / p99",
+        "downlink p50 / p99",
+        "ping p50 / p99",
+        "late up / down",
+    ]
+    late = sh["lost_or_late"]
+    row = [
+        str(sh["requested"]),
+        str(sh["accepted"]),
+        str(sh["refused"]),
+        _f(sh["first_refused"]),
+        _f(sh["server_cpu_pct"], 1),
+        *(f"{_f(sh[k]['p50'])} / {_f(sh[k]['p99'])}" for k in ("up_ms", "down_ms", "ping_ms")),
+        f"{late['up_frames_late']} / {late['down_bursts_late']}",
+    ]
+    answers = [f"- The server's answer: `{answer}`" for answer in sh["refusals"]]
+    return [intro, "", *_table(head, [row]), "", *answers]
+
+
 def loop_table(results: dict[str, Any]) -> list[str]:
     intro = (
         "Each turn of the server's event loop, from one `select` returning to the next "
@@ -347,6 +383,10 @@ def write(results: dict[str, Any], plots: list[str], path: Path) -> None:
         "## Waiting for a CPU",
         "",
         *waits_table(results),
+        "",
+        "## Past capacity: new sessions refused",
+        "",
+        *shedding_section(results),
         "",
         "## Browser hop",
         "",

@@ -177,9 +177,11 @@ async def run_load(
     workdir: Path,
     where: Placement,
     profile_to: Path | None = None,
+    ramp_ms: float = 0.0,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], Window]:
     config: dict[str, Any] = {
         "mode": mode,
+        "ramp_ms": ramp_ms,
         "sessions": sessions,
         "seconds": args.seconds,
         "tag_base": tag_base,
@@ -211,7 +213,7 @@ async def run_load(
         preexec_fn=on(where.rest if server is not None else where.tested),
     )
     assert proc.stdout is not None
-    timeout = 60 + sessions + args.seconds + args.tail
+    timeout = 60 + sessions * (1 + ramp_ms / 1000) + args.seconds + args.tail
     spy: asyncio.subprocess.Process | None = None
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode().split()
@@ -538,8 +540,19 @@ async def delete_sessions(server: JupyterServer) -> None:
 
 
 def gemini_server(
-    sim: SimulatorProcess, max_sessions: int, where: Placement, workdir: Path
+    sim: SimulatorProcess,
+    max_sessions: int,
+    where: Placement,
+    workdir: Path,
+    shed_busy: float | None = None,
 ) -> JupyterServer:
+    """`shed_busy` None: every session is let in, to measure the overload; else the
+    server sheds as by default, with c.GeminiLive.shed_loop_busy = `shed_busy`."""
+    shedding = (
+        ("--GeminiLive.shed_loop_lag_ms=0", "--GeminiLive.shed_loop_busy=0")
+        if shed_busy is None
+        else (f"--GeminiLive.shed_loop_busy={shed_busy}",)
+    )
     return JupyterServer(
         max_sessions=max_sessions,
         backend="gemini",
@@ -549,8 +562,7 @@ def gemini_server(
             f"--GeminiLive.base_url={sim.url}",
             f"--GeminiLive.ca_file={sim.ca}",
             "--GeminiLive.api_key=simulated",
-            # every level opens all its sessions: measure the overload, do not shed it
-            "--GeminiLive.shed_loop_lag_ms=0",
+            *shedding,
         ),
     )
 
@@ -628,6 +640,13 @@ async def _run(
                 if shared is None:
                     await server.stop()
                     add_loop_turns(results, server, [level])
+        if args.shed_sessions:
+            try:
+                results["shedding"] = await shedding(args, sim, where, workdir)
+            except (RuntimeError, asyncio.TimeoutError, OSError) as error:
+                print(f"shedding FAILED: {error!r}", flush=True)
+                failed = {"mode": "shedding", "sessions": args.shed_sessions, "rep": 0}
+                results.setdefault("failed", []).append(failed | {"error": repr(error)})
     finally:
         if starts["with"] and starts["without"]:
             results["startup"] = startup_figures(starts)
@@ -640,6 +659,44 @@ async def _run(
     results["loadavg_before"] = [round(x, 2) for x in load_before]
     results["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     return results
+
+
+async def shedding(
+    args: argparse.Namespace, sim: SimulatorProcess, where: Placement, workdir: Path
+) -> dict[str, Any]:
+    """Sessions that arrive one every `--ramp-ms`, up to `--shed-sessions`, while the
+    earlier ones talk, at a server that sheds (`--shed-busy`): how many it let in, what it
+    told the others, and how those it let in fared once the last had arrived."""
+    requested = args.shed_sessions
+    server = gemini_server(sim, requested + 5, where, workdir, shed_busy=args.shed_busy)
+    async with server:
+        devices, records, window = await run_load(
+            args, "proxy", requested, 61000, sim, server, workdir, where, ramp_ms=args.ramp_ms
+        )
+    accepted = [d for d in devices if d["refused"] is None]
+    refused = [i for i, d in enumerate(devices) if d["refused"] is not None]
+    start = window.load[0].at  # only what was sent once everybody had arrived
+    for device in accepted:
+        device["sent"] = [(seq, t) for seq, t in device["sent"] if t >= start]
+    records["down"] = {
+        tag: [(seq, t) for seq, t in sent if t >= start] for tag, sent in records["down"].items()
+    }
+    figures, _ = measure(args, "proxy", max(1, len(accepted)), accepted, records, window)
+    keep = ("up_ms", "down_ms", "ping_ms", "server_cpu_pct", "session_stats", "errors")
+    return {
+        "requested": requested,
+        "ramp_ms": args.ramp_ms,
+        "shed_loop_busy": args.shed_busy,
+        "accepted": len(accepted),
+        "refused": len(refused),
+        "first_refused": refused[0] + 1 if refused else None,
+        # the first and the last answer (they differ in the figures they quote)
+        "refusals": list(dict.fromkeys(devices[i]["refused"] for i in refused[:1] + refused[-1:])),
+        "lost_or_late": {
+            k: figures[k]
+            for k in ("up_frames_lost", "up_frames_late", "down_bursts_lost", "down_bursts_late")
+        },
+    } | {k: figures.get(k) for k in keep}
 
 
 async def profile(
@@ -742,6 +799,15 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--profile-sessions", type=int, help="py-spy at this level (50; 0: off)")
     parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples/s")
+    parser.add_argument(
+        "--shed-sessions",
+        type=int,
+        help="sessions that arrive one by one at a server that sheds (the top level; 0: off)",
+    )
+    parser.add_argument("--ramp-ms", type=float, help="between two arrivals, ms (250)")
+    parser.add_argument(
+        "--shed-busy", type=float, help="that server's c.GeminiLive.shed_loop_busy (0.8)"
+    )
     parser.add_argument("--out", type=Path, help="directory for results.json and plots")
     parser.add_argument("--markdown", type=Path, help="the RESULTS.md to write")
     parser.add_argument("--note", default="", help="a sentence for RESULTS.md (machine load)")
@@ -754,6 +820,10 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "startup_reps": 0 if quick else 3,
         "server_per_level": not quick,
         "profile_sessions": 0 if quick else 50,
+        # quick: a limit a few sessions reach, so that some are let in and some refused
+        "shed_sessions": 8 if quick else max(int(n) for n in (args.sessions or "100").split(",")),
+        "ramp_ms": 250.0,
+        "shed_busy": 0.06 if quick else 0.8,
         "out": REPO / "benchmarks" / ("results-quick" if quick else "results"),
     }
     for key, value in defaults.items():

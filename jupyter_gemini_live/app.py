@@ -16,6 +16,7 @@ from . import heap, routes, usage
 from . import models as model_table
 from .activity import ActivityStamp
 from .backends.base import Backend, BackendUnavailable, SessionOptions, Upstream
+from .capacity import SheddingLimits
 from .handler_base import MANAGER_SETTING
 from .manager import SessionManager
 from .protocol import FRAME_MS, INPUT_RATE, MAX_AUDIO_FRAME, OUTPUT_RATE
@@ -125,6 +126,15 @@ class GeminiLive(ExtensionApp):
         help="Refuse new sessions (503 with the reason) while the server's event loop runs "
         "this many ms late (median over ~1 s): past that, one more session makes every "
         "open conversation later. 0 disables.",
+    )
+    shed_loop_busy = Float(
+        0.8,
+        min=0.0,
+        max=1.0,
+        config=True,
+        help="Refuse new sessions (503 with the reason) while the server's event loop is busy "
+        "more than this share of the time (its thread's CPU over the last 2 s): a full loop "
+        "can keep its timers on time while audio queues in its sockets. 0 disables.",
     )
     idle_timeout = Float(
         600.0,
@@ -270,7 +280,7 @@ class GeminiLive(ExtensionApp):
             keep_recordings=self.keep_recordings,
             usage_policy=self.usage_policy(),
             log=self.log,
-            shed_loop_lag_ms=self.shed_loop_lag_ms,
+            shedding=SheddingLimits(self.shed_loop_lag_ms, self.shed_loop_busy),
             # conversations count as server activity (JupyterHub's idle culling reads it)
             on_activity=ActivityStamp(server.web_app.settings) if server is not None else None,
         )

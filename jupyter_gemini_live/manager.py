@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import statistics
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 
-from .backends.base import Backend, BackendError, BackendUnavailable, SessionOptions
+from .backends.base import Backend, BackendUnavailable, SessionOptions
+from .capacity import LoopMonitor, SheddingLimits
 from .recording import RecordingSettings
 from .session import LiveSession
 from .session_options import Defaults
@@ -30,53 +29,6 @@ class UnknownSession(KeyError):
     pass
 
 
-class OverCapacity(BackendError):
-    """The server is past what it can carry: a new session is refused (503) with the reason."""
-
-    status = 503
-
-
-#: the event loop's lag is probed this often, and judged over this many probes (~1 s)
-LAG_PROBE_S = 0.05
-LAG_PROBES = 20
-
-
-class LagMonitor:
-    """How late the event loop runs: the median lag of a sleep over the last ~1 s.
-
-    Every session's audio, pings and REST requests share this one loop; when it runs
-    late, all of them are late by as much. The median of about a second of probes is
-    sustained overload, not one slow callback.
-    """
-
-    def __init__(self) -> None:
-        self._lags: deque[float] = deque(maxlen=LAG_PROBES)
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._probe_forever(), name="gemini-live-lag")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def record(self, lag_s: float) -> None:
-        self._lags.append(max(0.0, lag_s))
-
-    def lag_ms(self) -> float:
-        return statistics.median(self._lags) * 1000 if self._lags else 0.0
-
-    async def _probe_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            start = loop.time()
-            await asyncio.sleep(LAG_PROBE_S)
-            self.record(loop.time() - start - LAG_PROBE_S)
-
-
 class SessionManager:
     """Owns every session of the server: creation limits, lookup, reaping, shutdown."""
 
@@ -93,7 +45,7 @@ class SessionManager:
         log: logging.Logger,
         on_activity: Callable[[], None] | None = None,
         usage_policy: UsagePolicy | None = None,
-        shed_loop_lag_ms: float = 0.0,
+        shedding: SheddingLimits | None = None,
     ) -> None:
         self.backends = dict(backends)
         #: what a session gets for the fields its request leaves out, and what is allowed
@@ -108,9 +60,9 @@ class SessionManager:
         self.on_activity = on_activity
         #: prices and budget of every session's usage meter
         self.usage_policy = usage_policy or UsagePolicy()
-        #: refuse new sessions (503) while the event loop lags more than this; 0: never
-        self.shed_loop_lag_ms = shed_loop_lag_ms
-        self.lag = LagMonitor()
+        #: when new sessions are refused (503) because the event loop is full
+        self.shedding = shedding or SheddingLimits()
+        self.loop = LoopMonitor()
         self._sessions: dict[str, LiveSession] = {}
         self._reaper: asyncio.Task[None] | None = None
 
@@ -126,17 +78,12 @@ class SessionManager:
                 f"{self.max_sessions} sessions are open already; close one "
                 "(DELETE gemini-live/api/sessions/ID) or raise c.GeminiLive.max_sessions"
             )
-        self.lag.start()
-        lag = self.lag.lag_ms()
-        if self.shed_loop_lag_ms > 0 and lag > self.shed_loop_lag_ms:
+        self.loop.start()
+        refusal = self.shedding.refusal(self.loop, self.open_count())
+        if refusal is not None:
             # Another session would make every open one later still: refuse it, visibly.
-            self.log.warning("gemini-live: refusing a session: the event loop lags %.0f ms", lag)
-            raise OverCapacity(
-                "over_capacity",
-                f"the server is over capacity: its event loop runs {lag:.0f} ms late "
-                f"(limit c.GeminiLive.shed_loop_lag_ms = {self.shed_loop_lag_ms:g} ms) with "
-                f"{self.open_count()} sessions open; try again later",
-            )
+            self.log.warning("gemini-live: refusing a session: %s", refusal.message)
+            raise refusal
         backend = self.backends[options.backend]
         reason = backend.unavailable_reason()
         if reason is not None:
@@ -175,7 +122,7 @@ class SessionManager:
         await self._forget(session)
 
     async def shutdown(self) -> None:
-        await self.lag.stop()
+        await self.loop.stop()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

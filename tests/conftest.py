@@ -34,8 +34,10 @@ def jp_server_config(tmp_path: Path, gemini_live_config: dict[str, Any]) -> dict
         "reconnect_grace": 1.0,
         "record_dir": str(tmp_path / "recordings"),
         # the in-process server shares its event loop with the test's own work (hypothesis,
-        # numpy): its lag is not the server's load, so no shedding unless a test asks
+        # numpy): its lag and busy share are not the server's load, so no shedding unless a
+        # test asks
         "shed_loop_lag_ms": 0,
+        "shed_loop_busy": 0,
     }
     config.update(gemini_live_config)
     return {

@@ -106,7 +106,18 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert results["command"]
     for plot in ("latency.png", "added_latency.png", "cpu.png", "ping.png", "browser_hop.png"):
         assert (tmp_path / plot).stat().st_size > 0
+    # Past the (quick mode's low) limit, arrivals are refused with the reason, the others
+    # talk on: a server that never shed, or shed everyone, fails here.
+    shed = results["shedding"]
+    assert shed["accepted"] >= 1, shed
+    assert shed["refused"] >= 1, shed
+    assert shed["accepted"] + shed["refused"] == shed["requested"] == 8, shed
+    for answer in shed["refusals"]:
+        assert answer.startswith("503: the server is over capacity"), answer
+        assert "c.GeminiLive.shed_loop_busy = 0.06" in answer, answer
+    assert shed["ping_ms"]["n"] > 0, shed
     markdown = (tmp_path / "RESULTS.md").read_text()
+    assert "## Past capacity: new sessions refused" in markdown
     assert "## Targets" in markdown
     assert "## The server's event loop" in markdown
     assert "<!-- notes -->" in markdown
