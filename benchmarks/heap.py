@@ -1,12 +1,12 @@
 """How long a full garbage collection holds the server's event loop, with and without
-`heap.freeze()`.
+`gc.freeze()`.
 
     python -m benchmarks.heap [--reps 3]
 
 Imports what a Jupyter server with this extension and a gemini session holds (jupyter
 server, the extension, google-genai with its message schemas built), then times
 `gc.collect()` (a full, generation 2 pass: what the collector runs now and then on its
-own) before and after `heap.freeze()`. Wall and CPU time, median of `reps`.
+own) before and after `GeminiLive.settle_heap` (`gc.freeze()`). Wall and CPU time, median of `reps`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import gc
 import statistics
 import time
 
-from jupyter_gemini_live import heap
 from jupyter_gemini_live.app import GeminiLive
 from jupyter_gemini_live.backends import gemini
 
@@ -34,11 +33,12 @@ def full_pass_ms(reps: int) -> tuple[float, float, int]:
 def main(reps: int) -> None:
     import jupyter_server.serverapp  # noqa: F401
 
-    GeminiLive().make_backends()
+    app = GeminiLive()
+    app.make_backends()
     gemini.load_sdk(gemini.SessionOptions(backend="gemini", model="m", voice="Puck"))
-    for label in ("before heap.freeze()", "after heap.freeze()"):
+    for label in ("before gc.freeze()", "after gc.freeze()"):
         if label.startswith("after"):
-            heap.freeze()
+            app.settle_heap()
         wall, cpu, tracked = full_pass_ms(reps)
         timing = f"{wall:7.2f} ms wall, {cpu:7.2f} ms CPU"
         print(f"{label:22s} full collection {timing}; {tracked} objects to walk")

@@ -26,11 +26,17 @@ class ScriptedUpstream(Upstream):
 
     The events of one burst reach the session back to back, without the event loop
     running anything else in between (as model messages that arrive in one network read).
+    A test that clears `gate` holds every send, once recorded, until it sets it again: an
+    upstream write that hangs.
     """
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, Any]] = []
         self.closed = False
+        self.gate = asyncio.Event()
+        self.gate.set()
+        #: a send was recorded (and, with the gate closed, waits on it)
+        self.entered = asyncio.Event()
         self._script: asyncio.Queue[tuple[Event, ...] | None] = asyncio.Queue()
         self._sent_changed = asyncio.Event()
 
@@ -54,29 +60,31 @@ class ScriptedUpstream(Upstream):
 
         return await asyncio.wait_for(wait(), timeout)
 
-    def _record(self, kind: str, payload: Any = None) -> None:
+    async def _record(self, kind: str, payload: Any = None) -> None:
         if self.closed:
             raise UpstreamClosed("the scripted conversation is closed")
         self.sent.append((kind, payload))
         self._sent_changed.set()
+        self.entered.set()
+        await self.gate.wait()
 
     async def send_audio(self, pcm: bytes) -> None:
-        self._record("audio", pcm)
+        await self._record("audio", pcm)
 
     async def send_text(self, text: str) -> None:
-        self._record("text", text)
+        await self._record("text", text)
 
     async def activity_start(self) -> None:
-        self._record("activity_start")
+        await self._record("activity_start")
 
     async def activity_end(self) -> None:
-        self._record("activity_end")
+        await self._record("activity_end")
 
     async def audio_stream_end(self) -> None:
-        self._record("audio_stream_end")
+        await self._record("audio_stream_end")
 
     async def send_image(self, mime_type: str, data: bytes) -> None:
-        self._record("image", (mime_type, data))
+        await self._record("image", (mime_type, data))
 
     async def send_tool_response(
         self,
@@ -88,8 +96,8 @@ class ScriptedUpstream(Upstream):
     ) -> None:
         answer = (call_id, name, dict(response))
         if images:
-            self._record("tool_images", tuple(images))
-        self._record("tool_response", (*answer, scheduling) if scheduling else answer)
+            await self._record("tool_images", tuple(images))
+        await self._record("tool_response", (*answer, scheduling) if scheduling else answer)
 
     async def events(self) -> AsyncIterator[Event]:
         while (burst := await self._script.get()) is not None:
