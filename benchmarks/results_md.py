@@ -79,6 +79,7 @@ def levels_table(results: dict[str, Any]) -> list[str]:
         "downlink p50 …",
         "downlink p99 …",
         "ping p50 / p99",
+        "REST `GET sessions` p50 / p99 / max",
     ]
 
     def row(lv: dict[str, Any]) -> list[str]:
@@ -90,7 +91,8 @@ def levels_table(results: dict[str, Any]) -> list[str]:
                     f"{_f(lv.get(f'{direction}_added_{q}_ms'))} / "
                     f"{_f(lv.get(f'{direction}_ratio_{q}'))}x"
                 )
-        return [*cells, f"{_f(lv['ping_p50_ms'])} / {_f(lv['ping_p99_ms'])}"]
+        rest = " / ".join(_f(lv.get(f"rest_{q}_ms")) for q in ("p50", "p99", "max"))
+        return [*cells, f"{_f(lv['ping_p50_ms'])} / {_f(lv['ping_p99_ms'])}", rest]
 
     return _table(head, map(row, results["levels"]))
 
@@ -170,7 +172,8 @@ def shedding_section(results: dict[str, Any]) -> list[str]:
         "ones talk, at a server that sheds (`c.GeminiLive.shed_loop_busy = "
         f"{sh['shed_loop_busy']:g}`, the default is 0.8; `shed_loop_lag_ms = 100`). The "
         "latencies are end to end as above, of the sessions let in, once the last one had "
-        "arrived."
+        "arrived; beside them, what the median session's own stats say of its audio's time "
+        "in the server."
     )
     head = [
         "requested",
@@ -182,8 +185,10 @@ def shedding_section(results: dict[str, Any]) -> list[str]:
         "downlink p50 / p99",
         "ping p50 / p99",
         "late up / down",
+        "in the server, p99: `uplink_ms` / `downlink_ms`",
     ]
     late = sh["lost_or_late"]
+    share = [(sh.get(f"server_{k}_ms") or {}).get("p99_median") for k in ("uplink", "downlink")]
     row = [
         str(sh["requested"]),
         str(sh["accepted"]),
@@ -192,6 +197,7 @@ def shedding_section(results: dict[str, Any]) -> list[str]:
         _f(sh["server_cpu_pct"], 1),
         *(f"{_f(sh[k]['p50'])} / {_f(sh[k]['p99'])}" for k in ("up_ms", "down_ms", "ping_ms")),
         f"{late['up_frames_late']} / {late['down_bursts_late']}",
+        f"{_f(share[0])} / {_f(share[1])}",
     ]
     answers = [f"- The server's answer: `{answer}`" for answer in sh["refusals"]]
     return [intro, "", *_table(head, [row]), "", *answers]
@@ -369,6 +375,9 @@ def write(results: dict[str, Any], plots: list[str], path: Path) -> None:
         "",
         "## Latency (ms; proxy = client → jupyter server → SDK → simulator; "
         "baseline = SDK → simulator)",
+        "",
+        "REST: during each proxy load the benchmark lists the sessions (`GET "
+        "gemini-live/api/sessions`, what an open panel polls) every 0.5 s and times the answer.",
         "",
         *levels_table(results),
         "",

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +165,27 @@ class Window:
     system_busy_s: float
     server_rss_before: int
     load_rss_before: int
+    #: how long each `GET sessions` of the REST probe took (proxy loads), s
+    rest_s: list[float] = field(default_factory=list)
+
+
+#: the REST probe asks this often: a few panels open on the server poll as much
+REST_PROBE_S = 0.5
+
+
+async def probe_rest(server: JupyterServer, until: float) -> list[float]:
+    """`GET sessions` every REST_PROBE_S until `until`, as open panels poll it; how long
+    each answer took. REST shares the server's one event loop with every session's audio:
+    a stall of the loop, or a listing that costs more with every session, shows here."""
+    rest, took = RestClient(server), []
+    while (start := markers.now()) < until:
+        try:
+            await rest.get("sessions")
+        except Exception as error:  # an answer that never came is a failed load
+            raise RuntimeError(f"REST probe: GET sessions: {error!r}") from error
+        took.append(markers.now() - start)
+        await asyncio.sleep(max(0.0, min(start + REST_PROBE_S, until) - markers.now()))
+    return took
 
 
 async def run_load(
@@ -215,6 +236,7 @@ async def run_load(
     assert proc.stdout is not None
     timeout = 60 + sessions * (1 + ramp_ms / 1000) + args.seconds + args.tail
     spy: asyncio.subprocess.Process | None = None
+    rest_s: list[float] = []
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode().split()
         if line[:1] != ["started"]:
@@ -239,6 +261,8 @@ async def run_load(
         first = [sample(p) for p in (proc.pid, sim.pid)]
         server_first = sample(server.pid) if server is not None else None
         busy_first = system_busy_s()
+        if server is not None:
+            rest_s = await probe_rest(server, t1)
         await asyncio.sleep(max(0.0, t1 - markers.now()))
         last = [sample(p) for p in (proc.pid, sim.pid)]
         server_last = sample(server.pid) if server is not None else None
@@ -265,6 +289,7 @@ async def run_load(
         system_busy_s=busy,
         server_rss_before=server_before,
         load_rss_before=load_before,
+        rest_s=rest_s,
     )
     return devices, records, window
 
@@ -385,6 +410,12 @@ def measure(
                 "max": pct(pings, 100),
             },
             "pings_lost": sum(d["lost_pings"] for d in devices),
+            "rest_ms": {
+                "n": len(window.rest_s),
+                "p50": pct(window.rest_s, 50),
+                "p99": pct(window.rest_s, 99),
+                "max": pct(window.rest_s, 100),
+            },
             "server_uplink_ms": server_share(devices, "uplink_ms"),
             "server_downlink_ms": server_share(devices, "downlink_ms"),
             "browser_up_bytes_per_s_per_session": round(
@@ -406,7 +437,7 @@ def measure(
     else:
         figures["load_cpu_pct_per_session"] = round(figures["load_cpu_pct"] / sessions, 3)
     figures["other_processes_cpu_pct"] = round(100 * (window.system_busy_s - ours) / elapsed, 1)
-    return figures, {"up": up, "down": down, "ping": pings}
+    return figures, {"up": up, "down": down, "ping": pings, "rest": window.rest_s}
 
 
 def pooled(samples: list[dict[str, list[float]]], key: str) -> dict[str, Any]:
@@ -415,7 +446,7 @@ def pooled(samples: list[dict[str, list[float]]], key: str) -> dict[str, Any]:
 
 
 def compare(level: int, reps: list[dict[str, Any]], raw: dict[str, list[Any]]) -> dict[str, Any]:
-    proxy = {k: pooled(raw["proxy"], k) for k in ("up", "down", "ping")}
+    proxy = {k: pooled(raw["proxy"], k) for k in ("up", "down", "ping", "rest")}
     sdk = {k: pooled(raw["sdk"], k) for k in ("up", "down")}
     out: dict[str, Any] = {"sessions": level, "proxy": proxy, "baseline": sdk}
     for direction in ("up", "down"):
@@ -428,6 +459,9 @@ def compare(level: int, reps: list[dict[str, Any]], raw: dict[str, list[Any]]) -
     sdks = [r for r in reps if r["mode"] == "sdk"]
     out["ping_p50_ms"] = proxy["ping"]["p50"]
     out["ping_p99_ms"] = proxy["ping"]["p99"]
+    out["rest_p50_ms"] = proxy["rest"]["p50"]
+    out["rest_p99_ms"] = proxy["rest"]["p99"]
+    out["rest_max_ms"] = max((r["rest_ms"]["max"] or 0.0 for r in proxies), default=None)
     out["server_cpu_pct_per_session"] = _mean(proxies, "server_cpu_pct_per_session")
     out["baseline_cpu_pct_per_session"] = _mean(sdks, "load_cpu_pct_per_session")
     out["proxy_client_cpu_pct_per_session"] = round(
@@ -682,7 +716,8 @@ async def shedding(
         tag: [(seq, t) for seq, t in sent if t >= start] for tag, sent in records["down"].items()
     }
     figures, _ = measure(args, "proxy", max(1, len(accepted)), accepted, records, window)
-    keep = ("up_ms", "down_ms", "ping_ms", "server_cpu_pct", "session_stats", "errors")
+    keep = ("up_ms", "down_ms", "ping_ms", "rest_ms", "server_cpu_pct", "session_stats", "errors")
+    keep += ("server_uplink_ms", "server_downlink_ms")  # the sessions' own stats
     return {
         "requested": requested,
         "ramp_ms": args.ramp_ms,

@@ -23,11 +23,12 @@ import logging
 import math
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import NamedTuple, Protocol, cast
+
+import numpy as np
 
 from . import protocol
 from .backends.base import (
@@ -142,23 +143,30 @@ class Listener(Protocol):
 
 
 class RecentDelays:
-    """The last `size` delays of something, reported as a count and percentiles (ms)."""
+    """The last `size` delays of something, reported as a count and percentiles (ms).
+
+    A ring of float64, partitioned on report rather than sorted: every listing of the
+    sessions (which each open panel polls) reports every session's, on the event loop the
+    audio shares, so at 100 sessions a sort each (66 µs) made one listing a 15 ms stall.
+    """
 
     def __init__(self, size: int) -> None:
-        self._seconds: deque[float] = deque(maxlen=size)
+        self._ring = np.zeros(size)
+        self._added = 0
 
     def add(self, seconds: float) -> None:
-        self._seconds.append(seconds)
+        self._ring[self._added % len(self._ring)] = seconds
+        self._added += 1
 
     def as_json(self) -> protocol.DelaySpread:
-        ordered = sorted(self._seconds)
-        if not ordered:
+        count = min(self._added, len(self._ring))
+        if not count:
             return {"count": 0, "p50": None, "p99": None, "max": None}
-
-        def rank(q: float) -> float:  # nearest rank: a delay that happened
-            return round(1000 * ordered[max(0, math.ceil(q * len(ordered)) - 1)], 2)
-
-        return {"count": len(ordered), "p50": rank(0.5), "p99": rank(0.99), "max": rank(1.0)}
+        # nearest rank: each figure is a delay that happened
+        ranks = [max(0, math.ceil(q * count) - 1) for q in (0.5, 0.99, 1.0)]
+        chosen = np.partition(self._ring[:count], ranks)[ranks]
+        p50, p99, most = (round(1000 * float(seconds), 2) for seconds in chosen)
+        return {"count": count, "p50": p50, "p99": p99, "max": most}
 
 
 @dataclass

@@ -5,62 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+import math
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scripted import ScriptedBackend, ScriptedUpstream
 from waiting import until_true
 
-from jupyter_gemini_live.backends.base import Backend, Event, SessionOptions, Upstream
+from jupyter_gemini_live.backends.base import SessionOptions
 from jupyter_gemini_live.protocol import AudioFrame, Mode, Text, UpstreamCommand
-from jupyter_gemini_live.session import COALESCE_BYTES, LATE_INPUT_MS, LiveSession
+from jupyter_gemini_live.session import COALESCE_BYTES, LATE_INPUT_MS, LiveSession, RecentDelays
 
 FRAME = 640  # 20 ms at 16 kHz
-
-
-class GatedUpstream(Upstream):
-    """Records what it is sent; each send waits until the test opens the gate."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Any]] = []
-        self.gate = asyncio.Event()
-        self.gate.set()
-        self.entered = asyncio.Event()  # a send has started (and is waiting on the gate)
-
-    async def _record(self, kind: str, payload: Any) -> None:
-        self.sent.append((kind, payload))
-        self.entered.set()
-        await self.gate.wait()
-
-    async def send_audio(self, pcm: bytes) -> None:
-        await self._record("audio", pcm)
-
-    async def send_text(self, text: str) -> None:
-        await self._record("text", text)
-
-    async def activity_start(self) -> None: ...
-    async def activity_end(self) -> None: ...
-    async def audio_stream_end(self) -> None: ...
-    async def send_image(self, mime_type: str, data: bytes) -> None: ...
-    async def send_tool_response(
-        self, c: str, n: str, r: Mapping[str, Any], s: str | None = None, i: Any = ()
-    ) -> None: ...
-
-    async def events(self) -> AsyncIterator[Event]:
-        await asyncio.Event().wait()
-        yield  # type: ignore[misc]
-
-    async def close(self) -> None: ...
-
-
-class GatedBackend(Backend):
-    name = "gated"
-
-    def __init__(self) -> None:
-        self.upstream = GatedUpstream()
-
-    async def connect(self, options: SessionOptions) -> Upstream:
-        return self.upstream
 
 
 class Client:
@@ -80,17 +38,17 @@ class Client:
     def disconnect(self, code: int, reason: str) -> None: ...
 
 
-async def open_session() -> tuple[LiveSession, GatedUpstream, Client]:
-    backend = GatedBackend()
+async def open_session() -> tuple[LiveSession, ScriptedUpstream, Client]:
+    backend = ScriptedBackend()
     session = LiveSession(
-        SessionOptions(backend="gated", model="m", voice="v"),
+        SessionOptions(backend="scripted", model="m", voice="v"),
         backend,
         log=logging.getLogger("test"),
     )
     await session.open()
     client = Client()
     session.attach(client)
-    return session, backend.upstream, client
+    return session, backend.upstreams[0], client
 
 
 def frame(n: int, size: int = FRAME) -> bytes:
@@ -110,14 +68,14 @@ async def test_a_lone_frame_goes_before_the_next_one_arrives() -> None:
         await session.close()
 
 
-async def stuck_write(session: LiveSession, upstream: GatedUpstream, client: Client) -> None:
+async def stuck_write(session: LiveSession, upstream: ScriptedUpstream, client: Client) -> None:
     """Frame 0 goes upstream and its write hangs until `upstream.gate` is set."""
     upstream.gate.clear()
     session.feed(AudioFrame(frame(0)), client)
     await until_true(upstream.entered.is_set, "the first send started")
 
 
-def audio_sent(upstream: GatedUpstream) -> bytes:
+def audio_sent(upstream: ScriptedUpstream) -> bytes:
     return b"".join(p for k, p in upstream.sent if k == "audio")
 
 
@@ -212,3 +170,19 @@ async def test_the_stats_say_how_long_audio_was_in_the_server() -> None:
         assert uplink["max"] == uplink["p99"]
     finally:
         await session.close()
+
+
+@given(st.lists(st.floats(min_value=0, max_value=60), max_size=40), st.integers(1, 12))
+def test_the_recent_delays_are_the_last_ones_by_nearest_rank(
+    delays: list[float], size: int
+) -> None:
+    recent = RecentDelays(size)
+    for seconds in delays:
+        recent.add(seconds)
+    kept = sorted(delays[-size:])
+
+    def rank(q: float) -> float | None:  # the delay at the nearest rank, in ms
+        return round(1000 * kept[max(0, math.ceil(q * len(kept)) - 1)], 2) if kept else None
+
+    expected = {"count": len(kept), "p50": rank(0.5), "p99": rank(0.99), "max": rank(1.0)}
+    assert recent.as_json() == expected
