@@ -855,15 +855,16 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "startup_reps": 0 if quick else 3,
         "server_per_level": not quick,
         "profile_sessions": 0 if quick else 50,
-        # quick: a limit a few sessions reach, so that some are let in and some refused
-        "shed_sessions": 8 if quick else max(int(n) for n in (args.sessions or "100").split(",")),
         "ramp_ms": 250.0,
+        # quick: a limit a few sessions reach, so that some are let in and some refused
         "shed_busy": 0.06 if quick else 0.8,
         "out": REPO / "benchmarks" / ("results-quick" if quick else "results"),
     }
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.shed_sessions is None:  # as many as the top level
+        args.shed_sessions = 8 if quick else max(int(n) for n in args.sessions.split(","))
     if quick:
         args.tail = min(args.tail, 2.0)
     if args.markdown is None:

@@ -6,9 +6,9 @@ cannot take another session:
   is what every open session feels at once;
 - it is busy nearly all the time (the CPU its thread used over the last 2 s). A
   saturated loop can still wake its timers on time, because each of its turns is short:
-  the backlog builds up in the sockets instead, where no lag probe sees it. At 100 benchmark
-  sessions the loop was 98 % busy with a median turn of 1 ms, while microphone audio
-  arrived seconds late.
+  the backlog builds up in the sockets instead, where no lag probe sees it. At 100
+  benchmark sessions the loop was 98 % busy with a median turn of 1 ms, while microphone
+  audio arrived seconds late.
 """
 
 from __future__ import annotations

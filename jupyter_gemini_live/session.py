@@ -147,7 +147,7 @@ class RecentDelays:
 
     A ring of float64, partitioned on report rather than sorted: every listing of the
     sessions (which each open panel polls) reports every session's, on the event loop the
-    audio shares, so at 100 sessions a sort each (66 µs) made one listing a 15 ms stall.
+    audio shares. Sorted, a spread cost 80 µs, and a listing of 100 sessions 16 ms.
     """
 
     def __init__(self, size: int) -> None:
