@@ -48,9 +48,22 @@ class LoopMonitor:
         self._cpu: deque[tuple[float, float]] = deque(maxlen=BUSY_PROBES)
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
-        if self._task is None or self._task.done():
+        """Probe from now on; what an earlier run saw is forgotten (it is out of date)."""
+        if not self.running:
+            self._lags.clear()
+            self._cpu.clear()
             self._task = asyncio.create_task(self._probe_forever(), name="gemini-live-loop")
+
+    def pause(self) -> None:
+        """No more probes (the task ends at its next wake-up): an idle server should not
+        wake up twenty times a second."""
+        if self._task is not None:
+            self._task.cancel()
 
     async def stop(self) -> None:
         if self._task is not None:

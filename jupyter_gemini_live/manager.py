@@ -79,6 +79,7 @@ class SessionManager:
                 "(DELETE gemini-live/api/sessions/ID) or raise c.GeminiLive.max_sessions"
             )
         self.loop.start()
+        self._ensure_reaper()  # it pauses the probe again once no session is open
         refusal = self.shedding.refusal(self.loop, self.open_count())
         if refusal is not None:
             # Another session would make every open one later still: refuse it, visibly.
@@ -98,7 +99,6 @@ class SessionManager:
             usage_policy=self.usage_policy,
         )
         self._sessions[session.id] = session
-        self._ensure_reaper()
         try:
             await session.open()
         except BaseException:  # BackendError, or cancelled: the session ended, forget it
@@ -144,9 +144,14 @@ class SessionManager:
             self._reaper = asyncio.create_task(self._reap_forever(), name="gemini-live-reaper")
 
     async def _reap_forever(self) -> None:
+        """While a session is open; then it ends, and pauses the loop's probe, so that an
+        idle server does not wake up for nothing (`create` starts both again)."""
         while True:
             await asyncio.sleep(min(1.0, max(0.05, self.reconnect_grace / 4)))
             await self.reap()
+            if not self.open_count():  # nothing awaited from here on: no create between
+                self.loop.pause()
+                return
 
     async def reap(self) -> None:
         """Close sessions past their idle timeout or device grace; forget old ended ones."""

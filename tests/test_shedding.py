@@ -138,3 +138,21 @@ def test_a_busy_limit_outside_0_to_1_is_refused_at_start(value: str) -> None:
 
     with pytest.raises(TraitError, match="shed_loop_busy"):
         GeminiLive(shed_loop_busy=float(value))
+
+
+async def test_an_idle_server_stops_probing_its_loop(api: Any, jp_serverapp: Any) -> None:
+    """Regression: once a session had been opened, the probe woke the server twenty times
+    a second for good (0.8 % of a core on an idle laptop)."""
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    assert not manager.loop.running
+    code, session = await api("POST", "sessions")
+    assert code == 201, session
+    assert manager.loop.running
+    await api("DELETE", f"sessions/{session['id']}")
+    await until_true(lambda: not manager.loop.running, "the probe paused", 10)
+    # and the next session starts it again, with nothing left from before
+    busy_for(manager.loop, 1.0)
+    code, again = await api("POST", "sessions")
+    assert code == 201, again
+    assert manager.loop.running
+    assert manager.loop.busy() == 0.0  # a fresh window: under a second of probes
