@@ -67,8 +67,9 @@ class LoopMonitor:
             self._task.cancel()
 
     async def stop(self) -> None:
+        """Pause, and wait until the probe has ended (the server is shutting down)."""
+        self.pause()
         if self._task is not None:
-            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
