@@ -18,11 +18,9 @@ interruptions, turns completed, audio bursts.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,6 @@ from websockets.asyncio.server import ServerConnection
 
 from benchmarks import markers
 from jupyter_gemini_live.simulator import Simulator, server_context, write_self_signed
-from jupyter_gemini_live.simulator import protocol as wire
 from jupyter_gemini_live.simulator.server import Link
 
 
@@ -58,39 +55,32 @@ class TimedLink(Link):
         self._arrived = markers.now()
         await super()._on_message(raw)
 
-    async def _on_realtime_input(self, body: Mapping[str, Any]) -> None:
-        # the simulator hands audio to its engine; the markers are read here, before it
-        for blob in [wire.field(body, "audio"), *(wire.field(body, "media_chunks", []) or [])]:
-            if blob is None or not str(wire.field(blob, "mime_type", "")).startswith("audio/"):
-                continue
-            for tag, seq in markers.find(wire.decode_bytes(wire.field(blob, "data", ""))):
-                self.tag = tag
-                self.records.up[tag].append((seq, self._arrived))
-        await super()._on_realtime_input(body)
+    async def _audio_in(self, pcm: bytes) -> None:
+        # the markers are read from the audio the simulator decoded, before its engine
+        for tag, seq in markers.find(pcm):
+            self.tag = tag
+            self.records.up[tag].append((seq, self._arrived))
+        await super()._audio_in(pcm)
 
     async def send(self, message: dict[str, Any]) -> None:
-        content = message.get("serverContent") or {}
-        tag = self.tag
-        if tag is not None:
-            counts = self.records.counts[tag]
+        content = message.get("serverContent")
+        if content and self.tag is not None:
+            counts = self.records.counts[self.tag]
             if content.get("interrupted"):
                 counts["interrupted"] += 1
             if content.get("turnComplete"):
                 counts["turn_complete"] += 1
-        parts = (content.get("modelTurn") or {}).get("parts") or []
-        if tag is None or not parts or "inlineData" not in parts[0]:
-            await super().send(message)
-            return
-        blob = parts[0]["inlineData"]
-        pcm = base64.b64decode(blob["data"])
-        if len(pcm) <= markers.SIZE:
-            await super().send(message)
-            return
-        self._down_seq += 1
-        blob["data"] = base64.b64encode(markers.stamp(pcm, tag, self._down_seq)).decode()
-        self.records.counts[tag]["bursts"] += 1
-        self.records.down[tag].append((self._down_seq, markers.now()))
         await super().send(message)
+
+    async def send_audio(self, pcm: bytes) -> None:
+        # marked before the simulator encodes it: no second base64 pass per burst
+        tag = self.tag
+        if tag is not None and len(pcm) > markers.SIZE:
+            self._down_seq += 1
+            pcm = markers.stamp(pcm, tag, self._down_seq)
+            self.records.counts[tag]["bursts"] += 1
+            self.records.down[tag].append((self._down_seq, markers.now()))
+        await super().send_audio(pcm)
 
 
 class TimedSimulator(Simulator):

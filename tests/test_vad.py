@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from speech import silence, speech
 
-from jupyter_gemini_live.vad import SpeechDetector, frame_dbfs
+from jupyter_gemini_live.vad import SpeechDetector, frame_dbfs, frames_dbfs
 
 
 def run(detector: SpeechDetector, pcm: bytes, chunk: int) -> list[tuple[str, float]]:
@@ -48,3 +51,20 @@ def test_flush_ends_an_utterance_in_progress() -> None:
     assert end.kind == "end"
     assert abs(len(end.pcm) / 32000 - 0.5) < 0.1
     assert detector.flush() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    samples=st.lists(st.integers(-32768, 32767), min_size=0, max_size=1300),
+    frame=st.sampled_from([2, 320, 640]),
+)
+def test_frame_levels_are_the_rms_of_each_whole_frame(samples: list[int], frame: int) -> None:
+    """The one-pass levels the detector uses agree with the level of each frame alone."""
+    pcm = np.array(samples, dtype="<i2").tobytes()
+    levels = frames_dbfs(pcm, frame)
+    assert len(levels) == len(pcm) // frame
+    for index, level in enumerate(levels):
+        chunk = np.frombuffer(pcm[index * frame : (index + 1) * frame], "<i2").astype(float)
+        rms = max(float(np.sqrt(np.mean(chunk * chunk))) / 32768.0, 1e-6)
+        assert level == pytest.approx(20.0 * np.log10(rms), abs=1e-9)
+        assert level == pytest.approx(frame_dbfs(pcm[index * frame : (index + 1) * frame]))

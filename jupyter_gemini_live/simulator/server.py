@@ -379,6 +379,10 @@ class Link:
                 return  # the reader still drains what the client sent before closing
             self.sim.record_sent(text, vertex=self.api == "vertex")
 
+    async def send_audio(self, pcm: bytes) -> None:
+        """A chunk of the model's voice."""
+        await self.send(wire.audio_chunk(pcm))
+
     async def send_all(self, messages: Iterable[wire.Message]) -> None:
         for message in messages:
             await self.send(message)
@@ -437,7 +441,6 @@ class Link:
             raise wire.ProtocolError(f"unexpected client message {kind!r}")
 
     async def _on_realtime_input(self, body: Mapping[str, Any]) -> None:
-        conversation = self._conversation()
         chunks = [wire.field(body, "audio"), *(wire.field(body, "media_chunks", []) or [])]
         for blob in chunks:
             if blob is None:
@@ -445,10 +448,7 @@ class Link:
             mime = str(wire.field(blob, "mime_type", ""))
             data = wire.decode_bytes(wire.field(blob, "data", ""))
             if mime.startswith("audio/"):
-                conversation.audio_in_bytes += len(data)
-                conversation.audio_received_bytes += len(data)
-                await self._engine_().audio(data)
-                await self._interim(len(data))
+                await self._audio_in(data)
             else:
                 self._image_in(mime, len(data))
         video = wire.field(body, "video")
@@ -464,6 +464,13 @@ class Link:
         text = wire.field(body, "text")
         if isinstance(text, str) and text:
             await self._engine_().text(text)
+
+    async def _audio_in(self, pcm: bytes) -> None:
+        conversation = self._conversation()
+        conversation.audio_in_bytes += len(pcm)
+        conversation.audio_received_bytes += len(pcm)
+        await self._engine_().audio(pcm)
+        await self._interim(len(pcm))
 
     async def _on_client_content(self, body: Mapping[str, Any]) -> None:
         turns = wire.field(body, "turns", [])
@@ -655,7 +662,7 @@ class _Voice:
 
     async def chunk(self, reply: Reply, pcm: bytes, words: str) -> None:
         self.link.response_seconds += len(pcm) / 2 / OUTPUT_RATE
-        await self.link.send(wire.audio_chunk(pcm))
+        await self.link.send_audio(pcm)
         settings = self.link.settings
         if words and settings is not None and settings.output_transcription:
             await self.link.send(wire.output_transcription(words))

@@ -60,3 +60,15 @@ def test_api_path():
     path = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
     assert wire.API_PATH.match(path)["version"] == "v1beta"
     assert wire.API_PATH.match("/ws/other") is None
+
+
+def test_fields_under_either_casing_and_keys_of_any_length():
+    assert wire.field({"mimeType": "audio/pcm"}, "mime_type") == "audio/pcm"
+    assert wire.field({"mime_type": "audio/pcm"}, "mime_type") == "audio/pcm"
+    wire._cached_snake.cache_clear()
+    long_key = "A" + "b" * 10_000  # a client's key: read, but not kept by the name cache
+    assert wire.field({long_key: 1}, "mime_type", "absent") == "absent"
+    assert wire.snake(long_key) == "a" + "b" * 10_000
+    assert wire._cached_snake.cache_info().currsize == 0
+    assert wire.snake("turnComplete") == "turn_complete"
+    assert wire._cached_snake.cache_info().currsize == 1
