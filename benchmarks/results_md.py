@@ -143,7 +143,8 @@ def waits_table(results: dict[str, Any]) -> list[str]:
         "Milliseconds per second that each process was ready to run but waited for a CPU "
         "(Linux schedstat, all its threads, during the measured windows). A wait on the "
         "simulator or the clients delays the timestamps of both sides; the proxy's clients "
-        "share the simulator's CPU(s), the baseline has no separate clients."
+        "share the simulator's CPU(s), the baseline has no separate clients. Beside the "
+        "waits, the CPU (% of a core) that the simulator and the clients used."
     )
     head = [
         "sessions",
@@ -152,13 +153,21 @@ def waits_table(results: dict[str, Any]) -> list[str]:
         "proxy: clients",
         "baseline: SDK process",
         "baseline: simulator",
+        "CPU %: proxy's simulator / clients; baseline's simulator",
     ]
 
     def row(lv: dict[str, Any]) -> list[str]:
         w = lv.get("waited_ms_per_s") or {}
         p, b = w.get("proxy") or {}, w.get("baseline") or {}
         waits = [p.get("server"), p.get("sim"), p.get("load"), b.get("sdk"), b.get("sim")]
-        return [str(lv["sessions"]), *(_f(v, 1) for v in waits)]
+        cpu = lv.get("harness_cpu_pct") or {}
+        pc, bc = cpu.get("proxy") or {}, cpu.get("baseline") or {}
+        used = (
+            " / ".join(_f(v, 1) for v in (pc.get("sim"), pc.get("load")))
+            + "; "
+            + _f(bc.get("sim"), 1)
+        )
+        return [str(lv["sessions"]), *(_f(v, 1) for v in waits), used]
 
     return [intro, "", *_table(head, map(row, results["levels"]))]
 

@@ -475,6 +475,11 @@ def compare(level: int, reps: list[dict[str, Any]], raw: dict[str, list[Any]]) -
             "sim": _mean(sdks, "sim_waited_ms_per_s"),
         },
     }
+    # the harness beside the server: what the simulator and the clients took of CPU 1
+    out["harness_cpu_pct"] = {
+        "proxy": {"sim": _mean(proxies, "sim_cpu_pct"), "load": _mean(proxies, "load_cpu_pct")},
+        "baseline": {"sim": _mean(sdks, "sim_cpu_pct")},
+    }
     for share in ("server_uplink_ms", "server_downlink_ms"):
         out[share] = {
             key: _mean([r[share] for r in proxies], key)

@@ -100,6 +100,8 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
         assert loop["turn_p50_ms"] <= loop["turn_p99_ms"] <= loop["turn_max_ms"], loop
         waits = level["waited_ms_per_s"]
         assert all(v is not None for side in waits.values() for v in side.values()), waits
+        harness = level["harness_cpu_pct"]  # the simulator and clients beside the server
+        assert all(v > 0 for side in harness.values() for v in side.values()), harness
     assert {r["mode"] for r in results["reps"]} == {"proxy", "sdk"}
     for figure in ("start_s", "rss_mib"):
         assert results["startup"]["with"][figure] > 0
