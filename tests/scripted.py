@@ -27,8 +27,12 @@ class ScriptedUpstream(Upstream):
     The events of one burst reach the session back to back, without the event loop
     running anything else in between (as model messages that arrive in one network read).
     A test that clears `gate` holds every send, once recorded, until it sets it again: an
-    upstream write that hangs.
+    upstream write that hangs. With `writes_at_once`, `send_audio_now` takes audio at
+    once (counted in `written_at_once`) while nothing is in the way: the gate open and no
+    other send under way, as the gemini upstream does.
     """
+
+    writes_at_once = False
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, Any]] = []
@@ -37,6 +41,8 @@ class ScriptedUpstream(Upstream):
         self.gate.set()
         #: a send was recorded (and, with the gate closed, waits on it)
         self.entered = asyncio.Event()
+        self.written_at_once = 0
+        self._sending = 0  # sends recorded and not returned yet
         self._script: asyncio.Queue[tuple[Event, ...] | None] = asyncio.Queue()
         self._sent_changed = asyncio.Event()
 
@@ -66,10 +72,22 @@ class ScriptedUpstream(Upstream):
         self.sent.append((kind, payload))
         self._sent_changed.set()
         self.entered.set()
-        await self.gate.wait()
+        self._sending += 1
+        try:
+            await self.gate.wait()
+        finally:
+            self._sending -= 1
 
     async def send_audio(self, pcm: bytes) -> None:
         await self._record("audio", pcm)
+
+    def send_audio_now(self, pcm: bytes) -> bool:
+        if not self.writes_at_once or self.closed or self._sending or not self.gate.is_set():
+            return False
+        self.sent.append(("audio", pcm))
+        self._sent_changed.set()
+        self.written_at_once += 1
+        return True
 
     async def send_text(self, text: str) -> None:
         await self._record("text", text)

@@ -68,6 +68,51 @@ async def test_a_lone_frame_goes_before_the_next_one_arrives() -> None:
         await session.close()
 
 
+async def test_audio_goes_upstream_in_the_turn_it_came_when_nothing_is_before_it() -> None:
+    session, upstream, client = await open_session()
+    upstream.writes_at_once = True
+    try:
+        await until_true(lambda: session._forward_idle, "the forwarder waits for input")
+        session.feed(AudioFrame(frame(1)), client)
+        # written before this test awaits anything: no turn of the loop in between
+        assert upstream.sent == [("audio", frame(1))]
+        assert upstream.written_at_once == 1
+        assert session.stats.uplink.as_json()["count"] == 1
+    finally:
+        await session.close()
+
+
+async def test_audio_behind_a_command_queued_or_under_way_waits_its_turn() -> None:
+    session, upstream, client = await open_session()
+    upstream.writes_at_once = True
+    try:
+        await until_true(lambda: session._forward_idle, "the forwarder waits for input")
+        session.feed(Text("first"), client)
+        session.feed(AudioFrame(frame(0)), client)  # the text is still in the inbox
+        await until_true(lambda: len(upstream.sent) == 2, "both sent")
+        assert upstream.sent == [("text", "first"), ("audio", frame(0))]
+        upstream.sent.clear()
+        upstream.entered.clear()
+
+        upstream.gate.clear()  # the text's write hangs
+        session.feed(Text("look at this"), client)
+        await until_true(upstream.entered.is_set, "the text's send started")
+        session.feed(AudioFrame(frame(1)), client)
+        session.feed(AudioFrame(frame(2)), client)
+        assert upstream.sent == [("text", "look at this")]  # not past the text
+        upstream.gate.set()
+        await until_true(lambda: audio_sent(upstream) == frame(1) + frame(2), "audio sent")
+        assert upstream.sent[0] == ("text", "look at this")
+        assert upstream.written_at_once == 0
+        # the forwarder has caught up: the next frame goes at once again
+        await until_true(lambda: session._forward_idle, "the forwarder waits for input")
+        session.feed(AudioFrame(frame(3)), client)
+        assert upstream.sent[-1] == ("audio", frame(3))
+        assert upstream.written_at_once == 1
+    finally:
+        await session.close()
+
+
 async def stuck_write(session: LiveSession, upstream: ScriptedUpstream, client: Client) -> None:
     """Frame 0 goes upstream and its write hangs until `upstream.gate` is set."""
     upstream.gate.clear()

@@ -267,6 +267,11 @@ class Upstream(abc.ABC):
     async def send_audio(self, pcm: bytes) -> None:
         """Microphone audio: PCM s16le mono at INPUT_RATE, even length."""
 
+    def send_audio_now(self, pcm: bytes) -> bool:
+        """`send_audio` done at once, when this upstream can without waiting. False (the
+        default): nothing was sent, and the session queues the audio for `send_audio`."""
+        return False
+
     @abc.abstractmethod
     async def send_text(self, text: str) -> None:
         """A complete user turn typed as text."""

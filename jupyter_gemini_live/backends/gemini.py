@@ -863,13 +863,21 @@ def realtime_audio_message(pcm: bytes) -> str:
     return f'{{"realtime_input": {{"audio": {{"data": "{data}", "mime_type": "{INPUT_MIME}"}}}}}}'
 
 
-def audio_sender(pcm: bytes) -> Callable[[AsyncSession], Awaitable[None]]:
+def audio_input(pcm: bytes, message: str | None = None) -> HeldInput:
+    """Microphone audio as input to send, hold or replay (`message`: its JSON, if built)."""
+    return HeldInput(audio_sender(pcm, message), len(pcm), audio=True)
+
+
+def audio_sender(
+    pcm: bytes, message: str | None = None
+) -> Callable[[AsyncSession], Awaitable[None]]:
     """Deliver microphone audio on a connection: the prebuilt message on the SDK's socket.
 
     Everything else still goes through the SDK; a session without the socket attribute
     the SDK has today (a fake, a future SDK) gets the SDK's own call.
     """
-    message = realtime_audio_message(pcm)
+    if message is None:
+        message = realtime_audio_message(pcm)
 
     async def deliver(session: AsyncSession) -> None:
         ws = getattr(session, "_ws", None)
@@ -1066,8 +1074,10 @@ class GeminiUpstream(Upstream):
         self._client = client
         # Imported once: an import statement costs ~4 µs, too much per 20 ms audio frame.
         from websockets.exceptions import ConnectionClosed
+        from websockets.protocol import State
 
         self._connection_closed = ConnectionClosed
+        self._ws_open = State.OPEN
         self._events: asyncio.Queue[Event | None] = asyncio.Queue(EVENT_QUEUE_SIZE)
         self._ended = False  # the end-of-events marker was queued
         self._over = False  # no more input accepted
@@ -1101,10 +1111,48 @@ class GeminiUpstream(Upstream):
     # ---- input -------------------------------------------------------------------------
 
     async def send_audio(self, pcm: bytes) -> None:
+        self._heard(pcm)
+        await self._send(audio_input(pcm))
+
+    def send_audio_now(self, pcm: bytes) -> bool:
+        """`send_audio` written at once when nothing is in the way: a connection is up,
+        no other send is under way and its socket has nothing queued. False: nothing was
+        sent (the caller uses `send_audio`)."""
+        session = self._session
+        if self._over or session is None or self._send_lock.locked():
+            return False
+        message = realtime_audio_message(pcm)
+        if not self._write_now(session, message):
+            return False
+        self._heard(pcm)
+        self._sent(audio_input(pcm, message))
+        return True
+
+    def _write_now(self, session: AsyncSession, message: str) -> bool:
+        """The SDK socket's `send(message)` without its coroutine, or False.
+
+        websockets' `send` yields only while its write buffer is full (its docs); short of
+        that it writes at once, and awaiting it cost the server's event loop a turn per
+        microphone frame (issue 11). So: when the connection is open, no send is under way
+        and nothing is queued in user space, write the frame the same way `send` does.
+        """
+        ws: Any = getattr(session, "_ws", None)
+        protocol = getattr(ws, "protocol", None)
+        transport = getattr(ws, "transport", None)
+        if protocol is None or transport is None or getattr(ws, "send_in_progress", 1) is not None:
+            return False  # not the websockets connection this was written for
+        if protocol.state is not self._ws_open or transport.is_closing():
+            return False
+        if transport.get_write_buffer_size():
+            return False
+        protocol.send_text(message.encode())
+        ws.send_data()
+        return True
+
+    def _heard(self, pcm: bytes) -> None:
         self._recent.append(pcm)
         if self._speech is not None and any(e.kind == "end" for e in self._speech.feed(pcm)):
             self._boundary.set()
-        await self._send(HeldInput(audio_sender(pcm), len(pcm), audio=True))
 
     async def send_text(self, text: str) -> None:
         # Realtime text, not clientContent: native-audio and 3.x Live models take
@@ -1213,8 +1261,12 @@ class GeminiUpstream(Upstream):
                 # The receiver sees the same drop and reconnects; this goes out then.
                 self.held.push(item)
                 return
-            self._sent_index += 1
-            self.replay.sent(self._sent_index, item)
+            self._sent(item)
+
+    def _sent(self, item: HeldInput) -> None:
+        """`item` is on the current connection: kept for replay until a handle covers it."""
+        self._sent_index += 1
+        self.replay.sent(self._sent_index, item)
 
     @property
     def dropped_ms(self) -> float:
@@ -1518,16 +1570,14 @@ class GeminiUpstream(Upstream):
                 except ConnectionClosed:
                     self.replay.put_back(pending[index:])
                     break  # the receiver will reconnect again; the rest waits
-                self._sent_index += 1
-                self.replay.sent(self._sent_index, item)
+                self._sent(item)
             else:
                 while self.held:
                     try:
                         await self.held.first().deliver(session)
                     except ConnectionClosed:
                         break  # the receiver will reconnect again; the rest stays held
-                    self._sent_index += 1
-                    self.replay.sent(self._sent_index, self.held.pop_first())
+                    self._sent(self.held.pop_first())
             self._adopt(stack, session)
         return lost_ms, lost_items
 

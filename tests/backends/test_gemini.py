@@ -292,24 +292,36 @@ async def test_scheduling_is_dropped_where_the_model_has_none(make_simulator, ma
     assert "gemini-3.8-live" in errors[0].message
 
 
-async def test_drop_mid_utterance_loses_no_input(make_simulator, make_backend, monkeypatch):
+@pytest.mark.parametrize("way", ["queued", "at_once"])
+async def test_drop_mid_utterance_loses_no_input(make_simulator, make_backend, monkeypatch, way):
+    """`at_once` sends as the session does: `send_audio_now` (written in the caller's turn
+    while the connection is free, refused while it is not), else `send_audio`."""
     utterance = frames(speech(1.5) + silence(0.4))
     async with make_simulator(playback_speed=4.0) as sim:
         upstream = await make_backend(sim).connect(OPTIONS)
         assert isinstance(upstream, GeminiUpstream)
         listener = Listener(upstream)
+        if way == "at_once":
+            async with upstream._send_lock:  # another send under way
+                assert not upstream.send_audio_now(utterance[0])
         gate = gate_reconnects(upstream, monkeypatch)
+        at_once = []
         for index, frame in enumerate(utterance):
             if index == 25:  # half a second into the utterance
                 await sim.drop(1011)
                 await listener.until(lambda e: e == StateEvent("reconnecting"))
             if index == 50:
                 gate.set()
-            await upstream.send_audio(frame)
+            at_once.append(way == "at_once" and upstream.send_audio_now(frame))
+            if not at_once[-1]:
+                await upstream.send_audio(frame)
             await asyncio.sleep(0.005)
         await listener.turns(1)
         await upstream.close()
 
+    if way == "at_once":
+        assert all(at_once[:25]), at_once  # a free connection: written at once
+        assert not any(at_once[25:50]), at_once  # reconnecting: held by `send_audio`
     # frames 25 to 49 at least were sent while no connection was open
     assert upstream.held.held >= 25
     states = [e.state for e in listener.of(StateEvent)]
@@ -319,7 +331,8 @@ async def test_drop_mid_utterance_loses_no_input(make_simulator, make_backend, m
     assert conversation.connections == 2
     assert conversation.overlapping_connections == 0  # the old socket closed first
     # what the resumed state holds is exactly what was sent: the frames the old
-    # connection took after its last handle were replayed, the held ones sent
+    # connection took after its last handle (written at once or not) were replayed, the
+    # held ones sent
     assert conversation.audio_in_bytes == sum(len(f) for f in utterance)
     assert upstream.dropped_ms == 0
     # the resumed connection heard the whole utterance: the reply echoes all of it
