@@ -68,6 +68,7 @@ function ApprovalPrompt(
       className="jp-GeminiLive-approval"
       data-testid="gemini-live-approval"
       data-kind={request.kind}
+      data-call-id={request.callId}
       role="group"
       aria-label={trans.__('Gemini asks for approval')}
     >

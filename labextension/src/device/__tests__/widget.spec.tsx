@@ -2,7 +2,7 @@ import { IRenderMime } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
 import { ISession } from '../../api';
-import { FakeDevices, tick } from '../../panel/__tests__/fakes';
+import { FakeDevices, tick, until } from '../../panel/__tests__/fakes';
 import { DEVICE_MIME_TYPE, parseDeviceData } from '../data';
 import { DeviceWidget } from '../widget';
 
@@ -24,14 +24,6 @@ beforeEach(() => {
 const mime = (data: unknown) =>
   ({ data: { [DEVICE_MIME_TYPE]: data } }) as unknown as IRenderMime.IMimeModel;
 
-/** Wait until React has drawn what `ready` looks for (the machine may be busy). */
-async function until(ready: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !ready(); i++) {
-    await new Promise(resolve => setTimeout(resolve, 10));
-  }
-  expect(ready()).toBe(true);
-}
-
 async function rendered(data: unknown = DATA): Promise<DeviceWidget> {
   const widget = new DeviceWidget(devices.options);
   Widget.attach(widget, document.body);
@@ -45,7 +37,10 @@ const byTestId = (widget: Widget, id: string) =>
 describe('DeviceWidget', () => {
   it('shows the labelled buttons, the meter and a live status line', async () => {
     const widget = await rendered();
-    await until(() => !!byTestId(widget, 'gemini-live-device-start'));
+    await until(
+      () => !!byTestId(widget, 'gemini-live-device-start'),
+      'the Start button'
+    );
     expect(widget.node.dataset.testid).toBe('gemini-live-device');
     expect(widget.node.dataset.sessionId).toBe('relay-1');
     expect(widget.node.dataset.state).toBe('idle');
@@ -67,15 +62,24 @@ describe('DeviceWidget', () => {
 
   it('Start microphone goes live; Stop stops; the root says so', async () => {
     const widget = await rendered();
-    await until(() => !!byTestId(widget, 'gemini-live-device-start'));
+    await until(
+      () => !!byTestId(widget, 'gemini-live-device-start'),
+      'the Start button'
+    );
     byTestId(widget, 'gemini-live-device-start')!.click();
     expect(widget.node.dataset.state).toBe('starting');
-    await until(() => devices.streams.length === 1);
+    await until(() => devices.streams.length === 1, 'the stream');
     devices.stream.open();
     expect(widget.node.dataset.state).toBe('live');
-    await until(() => !byTestId(widget, 'gemini-live-device-stop')!.disabled);
+    await until(
+      () => !byTestId(widget, 'gemini-live-device-stop')!.disabled,
+      'Stop to be enabled'
+    );
     byTestId(widget, 'gemini-live-device-stop')!.click();
-    await until(() => widget.node.dataset.state === 'stopped');
+    await until(
+      () => widget.node.dataset.state === 'stopped',
+      'the stopped state'
+    );
     expect(devices.audio.close).toHaveBeenCalled();
     widget.dispose();
   });
@@ -95,7 +99,10 @@ describe('DeviceWidget', () => {
   it('explains data it cannot use', async () => {
     const widget = await rendered({ session_id: 'x' });
     expect(widget.node.dataset.state).toBe('failed');
-    await until(() => /sample_rate/.test(widget.node.textContent ?? ''));
+    await until(
+      () => /sample_rate/.test(widget.node.textContent ?? ''),
+      'the message naming sample_rate'
+    );
     widget.dispose();
     await tick();
   });

@@ -3,6 +3,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
+import { until } from '../../panel/__tests__/fakes';
 import { ApprovalQueue, Decision, MAX_PENDING_APPROVALS } from '../approval';
 import { ApprovalView } from '../approval-view';
 import { lineDiff } from '../line-diff';
@@ -93,7 +94,11 @@ describe('ApprovalView', () => {
   const ask = async (request: Parameters<ApprovalQueue['request']>[0]) => {
     // Wrapped: an async function returning the promise would wait for the decision.
     const decision = { promise: queue.request(request) };
-    await settle();
+    // the prompt shows what the queue holds first (this request, or one before it)
+    await until(
+      () => prompt()?.getAttribute('data-call-id') === queue.current?.callId,
+      'the approval prompt'
+    );
     return decision;
   };
   const key = async (target: Element, name: string) => {
@@ -120,8 +125,7 @@ describe('ApprovalView', () => {
     expect(buttons).toEqual(['Approve', 'Decline']);
     (prompt()!.querySelector('button') as HTMLButtonElement).click();
     expect(await decision.promise).toBe('approved');
-    await settle();
-    expect(prompt()).toBeNull();
+    await until(() => !prompt(), 'the prompt to go');
   });
 
   it('says "Run cell N" for a run and shows a diff for a replacement', async () => {
@@ -177,8 +181,7 @@ describe('ApprovalView', () => {
       source: ''
     });
     queue.withdraw('a');
-    await settle();
-    expect(prompt()).toBeNull();
+    await until(() => !prompt(), 'the withdrawn prompt to go');
     expect(await decision.promise).toBe('withdrawn');
   });
 });

@@ -3,7 +3,7 @@ import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import * as api from '../../api';
-import { FakeDevices, STATUS } from '../../panel/__tests__/fakes';
+import { FakeDevices, STATUS, until } from '../../panel/__tests__/fakes';
 import { LivePanelModel, sessionRequest } from '../../panel/panel-model';
 import { LivePanel } from '../../panel/widget';
 import { DEFAULT_PREFERENCES } from '../../preferences';
@@ -90,10 +90,10 @@ describe('the notebook tools in the panel', () => {
     const widget = new LivePanel(panel);
     Widget.attach(widget, document.body);
     widget.update();
-    await new Promise(resolve => setTimeout(resolve, 50));
-    const toggle = widget.node.querySelector(
-      '[data-testid="gemini-live-notebook-tools"]'
-    ) as HTMLInputElement;
+    const find = () =>
+      widget.node.querySelector('[data-testid="gemini-live-notebook-tools"]');
+    await until(() => !!find(), 'the notebook toggle');
+    const toggle = find() as HTMLInputElement;
     expect(toggle.parentElement!.textContent).toBe(
       'Let Gemini see and edit this notebook'
     );

@@ -3,6 +3,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
+import { until } from '../../panel/__tests__/fakes';
 import { DEFAULT_PREFERENCES, IPreferences } from '../../preferences';
 import { ModelOptions } from '../model-options-view';
 import { STATUS } from './capabilities-fixture';
@@ -24,7 +25,7 @@ async function render(
   );
   Widget.attach(widget, document.body);
   widget.update();
-  await new Promise(resolve => setTimeout(resolve, 50));
+  await until(() => widget.node.childElementCount > 0, 'the options');
   return widget.node;
 }
 

@@ -167,6 +167,25 @@ export const loud = (): ArrayBuffer => new Int16Array(320).fill(8000).buffer;
 export const tick = (): Promise<void> =>
   new Promise(resolve => setTimeout(resolve, 0));
 
+/**
+ * Resolves once `check` holds, polled every 10 ms: a render happens when the machine gets
+ * to it, so a test waits for what it needs rather than for a fixed time. Rejects after
+ * `ms` naming `what` (before jest's own 5 s limit on a test, which would name nothing).
+ */
+export async function until(
+  check: () => boolean,
+  what: string,
+  ms = 3000
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 10));
+  }
+}
+
 /** sessionStorage for one test. */
 export class MemoryStorage {
   readonly items = new Map<string, string>();

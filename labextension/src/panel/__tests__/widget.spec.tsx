@@ -4,7 +4,7 @@ import { Widget } from '@lumino/widgets';
 import * as api from '../../api';
 import { LivePanelModel } from '../panel-model';
 import { LivePanel } from '../widget';
-import { FakeDevices } from './fakes';
+import { FakeDevices, until } from './fakes';
 
 let devices: FakeDevices;
 let mockedApi: jest.Mocked<api.ISessionsApi>;
@@ -88,7 +88,9 @@ describe('LivePanel', () => {
     const panel = await rendered(controller);
     controller.transcript.update('user', 1, 'Hi', true);
     controller.transcript.update('model', 1, 'Hel', false);
-    await new Promise(resolve => setTimeout(resolve, 20));
+    const count = (selector: string) =>
+      panel.node.querySelectorAll(selector).length;
+    await until(() => count('[data-testid="gemini-live-row"]') >= 2, 'rows');
     const rows = Array.from(
       panel.node.querySelectorAll('[data-testid="gemini-live-row"]')
     );
@@ -115,7 +117,10 @@ describe('LivePanel', () => {
     controller.transcript.update('model', 1, 'Hel', false);
     controller.transcript.addToolCall(1, 'c1', 'get_weather', { city: 'Rome' });
     controller.transcript.interrupt(1);
-    await new Promise(resolve => setTimeout(resolve, 20));
+    await until(
+      () => !!panel.node.querySelector('[data-testid="gemini-live-turn"]'),
+      'the turn'
+    );
     const turns = panel.node.querySelectorAll(
       '[data-testid="gemini-live-turn"]'
     );
@@ -208,8 +213,10 @@ describe('LivePanel', () => {
       /A notebook session is waiting/
     );
     controller.chooseSession(waiting.id);
-    await new Promise(resolve => setTimeout(resolve, 20));
-    expect(byTestId(panel, 'gemini-live-join-hint')).toBeNull();
+    await until(
+      () => !byTestId(panel, 'gemini-live-join-hint'),
+      'the hint to go once the session is chosen'
+    );
     expect(
       (byTestId(panel, 'gemini-live-backend') as HTMLSelectElement).disabled
     ).toBe(true);

@@ -9,8 +9,8 @@ import * as api from '../../api';
 import {
   FakeDevices,
   ev,
-  tick,
-  transcriptEntry
+  transcriptEntry,
+  until
 } from '../../panel/__tests__/fakes';
 import { LivePanelModel } from '../../panel/panel-model';
 import { DEFAULT_TRANS } from '../../panel/status-text';
@@ -158,7 +158,6 @@ describe('the panel', () => {
     return { model, panel };
   }
 
-  const settle = () => new Promise(resolve => setTimeout(resolve, 30));
   const find = (panel: LivePanel, id: string) =>
     panel.node.querySelector(`[data-testid="${id}"]`);
 
@@ -180,10 +179,10 @@ describe('the panel', () => {
       reason: 'GENERATED_CONTENT_SAFETY'
     });
     emit({ type: 'turn_complete', turn: 2, reason: null });
-    await settle();
-    const lines = panel.node.querySelectorAll(
-      '[data-testid="gemini-live-turn-reason"]'
-    );
+    const reasons = () =>
+      panel.node.querySelectorAll('[data-testid="gemini-live-turn-reason"]');
+    await until(() => reasons().length > 0, 'the reason line');
+    const lines = reasons();
     expect(lines).toHaveLength(1);
     const turn = lines[0].closest('[data-testid="gemini-live-turn"]');
     expect(turn?.getAttribute('data-turn')).toBe('1');
@@ -201,20 +200,22 @@ describe('the panel', () => {
     await model.start();
     devices.stream.open();
     const hearing = () => find(panel, 'gemini-live-hearing');
-    await settle();
+    const shows = (value: string | null) => () =>
+      (hearing()?.getAttribute('data-hearing') ?? null) === value;
+    await until(shows('false'), 'the hearing indicator');
     expect(hearing()?.getAttribute('data-hearing')).toBe('false');
     expect(hearing()?.textContent).toBe('');
     emit({ type: 'voice_activity', turn: 1, activity: 'start' });
-    await settle();
+    await until(shows('true'), '"Hearing you"');
     expect(hearing()?.getAttribute('data-hearing')).toBe('true');
     expect(hearing()?.textContent).toBe('Hearing you');
     emit({ type: 'voice_activity', turn: 1, activity: 'end' });
-    await settle();
+    await until(shows('false'), '"Hearing you" to go');
     expect(hearing()?.textContent).toBe('');
     // A session that ends while the user speaks leaves no "Hearing you" behind.
     emit({ type: 'voice_activity', turn: 2, activity: 'start' });
     devices.stream.connectionChanged.emit({ state: 'closed', reason: 'gone' });
-    await settle();
+    await until(shows(null), 'the indicator to leave with the session');
     expect(hearing()).toBeNull();
     panel.dispose();
   });
@@ -229,19 +230,23 @@ describe('the panel', () => {
     emit({ type: 'error', code: 'budget_exceeded', message: why, fatal: true });
     emit({ type: 'state', state: 'error' });
     devices.stream.connectionChanged.emit({ state: 'closed', reason: why });
-    await settle();
+    const status = () => find(panel, 'gemini-live-status');
+    await until(
+      () => status()?.getAttribute('data-code') === 'budget_exceeded',
+      'the budget status'
+    );
     expect(model.state).toBe('error');
     expect(model.endCode).toBe('budget_exceeded');
-    const status = find(panel, 'gemini-live-status');
-    expect(status?.getAttribute('data-code')).toBe('budget_exceeded');
-    expect(status?.textContent).toMatch(/^Budget reached\. /);
-    expect(status?.textContent).toContain('c.GeminiLive.budget_tokens');
-    expect(status?.textContent).toContain('Press Start to begin a new session');
+    expect(status()?.textContent).toMatch(/^Budget reached\. /);
+    expect(status()?.textContent).toContain('c.GeminiLive.budget_tokens');
+    expect(status()?.textContent).toContain(
+      'Press Start to begin a new session'
+    );
     // Another ending says only what the stream said.
     await model.start();
     devices.stream.open();
     devices.stream.connectionChanged.emit({ state: 'closed', reason: 'gone' });
-    await settle();
+    await until(() => model.message === 'gone', 'the second ending');
     expect(model.endCode).toBeNull();
     expect(model.message).toBe('gone');
     panel.dispose();
@@ -276,8 +281,12 @@ describe('the panel', () => {
     const { model, panel } = await shown();
     await model.start({ sessionId: 'nb' });
     devices.stream.open();
-    await tick();
-    await settle();
+    await until(
+      () =>
+        panel.node.querySelectorAll('[data-testid="gemini-live-row"]').length >=
+        3,
+      "the joined session's rows"
+    );
     const rows = Array.from(
       panel.node.querySelectorAll('[data-testid="gemini-live-row"]')
     ).map(row => row.getAttribute('data-turn'));
