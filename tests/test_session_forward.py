@@ -38,7 +38,11 @@ class Client:
     def disconnect(self, code: int, reason: str) -> None: ...
 
 
-async def open_session() -> tuple[LiveSession, ScriptedUpstream, Client]:
+async def open_session(
+    *, writes_at_once: bool = False
+) -> tuple[LiveSession, ScriptedUpstream, Client]:
+    """A session on a scripted upstream; `writes_at_once`: one that takes audio at once,
+    returned once the session's forwarder waits for input."""
     backend = ScriptedBackend()
     session = LiveSession(
         SessionOptions(backend="scripted", model="m", voice="v"),
@@ -48,7 +52,11 @@ async def open_session() -> tuple[LiveSession, ScriptedUpstream, Client]:
     await session.open()
     client = Client()
     session.attach(client)
-    return session, backend.upstreams[0], client
+    upstream = backend.upstreams[0]
+    if writes_at_once:
+        upstream.writes_at_once = True
+        await until_true(lambda: session._forward_idle, "the forwarder waits for input")
+    return session, upstream, client
 
 
 def frame(n: int, size: int = FRAME) -> bytes:
@@ -69,10 +77,8 @@ async def test_a_lone_frame_goes_before_the_next_one_arrives() -> None:
 
 
 async def test_audio_goes_upstream_in_the_turn_it_came_when_nothing_is_before_it() -> None:
-    session, upstream, client = await open_session()
-    upstream.writes_at_once = True
+    session, upstream, client = await open_session(writes_at_once=True)
     try:
-        await until_true(lambda: session._forward_idle, "the forwarder waits for input")
         session.feed(AudioFrame(frame(1)), client)
         # written before this test awaits anything: no turn of the loop in between
         assert upstream.sent == [("audio", frame(1))]
@@ -83,10 +89,8 @@ async def test_audio_goes_upstream_in_the_turn_it_came_when_nothing_is_before_it
 
 
 async def test_audio_behind_a_command_queued_or_under_way_waits_its_turn() -> None:
-    session, upstream, client = await open_session()
-    upstream.writes_at_once = True
+    session, upstream, client = await open_session(writes_at_once=True)
     try:
-        await until_true(lambda: session._forward_idle, "the forwarder waits for input")
         session.feed(Text("first"), client)
         session.feed(AudioFrame(frame(0)), client)  # the text is still in the inbox
         await until_true(lambda: len(upstream.sent) == 2, "both sent")

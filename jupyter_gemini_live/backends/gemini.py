@@ -1121,33 +1121,35 @@ class GeminiUpstream(Upstream):
         session = self._session
         if self._over or session is None or self._send_lock.locked():
             return False
-        message = realtime_audio_message(pcm)
-        if not self._write_now(session, message):
+        ws = self._free_socket(session)
+        if ws is None:
             return False
+        message = realtime_audio_message(pcm)
+        ws.protocol.send_text(message.encode())
+        ws.send_data()
         self._heard(pcm)
         self._sent(audio_input(pcm, message))
         return True
 
-    def _write_now(self, session: AsyncSession, message: str) -> bool:
-        """The SDK socket's `send(message)` without its coroutine, or False.
+    def _free_socket(self, session: AsyncSession) -> Any:
+        """The SDK's websocket if a message can be written on it at once, else None.
 
         websockets' `send` yields only while its write buffer is full (its docs); short of
         that it writes at once, and awaiting it cost the server's event loop a turn per
         microphone frame (issue 11). So: when the connection is open, no send is under way
-        and nothing is queued in user space, write the frame the same way `send` does.
+        and nothing is queued in user space, the frame is written the way `send` does
+        (`protocol.send_text`, then `send_data`).
         """
         ws: Any = getattr(session, "_ws", None)
         protocol = getattr(ws, "protocol", None)
         transport = getattr(ws, "transport", None)
         if protocol is None or transport is None or getattr(ws, "send_in_progress", 1) is not None:
-            return False  # not the websockets connection this was written for
+            return None  # not the websockets connection this was written for
         if protocol.state is not self._ws_open or transport.is_closing():
-            return False
+            return None
         if transport.get_write_buffer_size():
-            return False
-        protocol.send_text(message.encode())
-        ws.send_data()
-        return True
+            return None
+        return ws
 
     def _heard(self, pcm: bytes) -> None:
         self._recent.append(pcm)

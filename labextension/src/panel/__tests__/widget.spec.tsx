@@ -88,12 +88,10 @@ describe('LivePanel', () => {
     const panel = await rendered(controller);
     controller.transcript.update('user', 1, 'Hi', true);
     controller.transcript.update('model', 1, 'Hel', false);
-    const count = (selector: string) =>
-      panel.node.querySelectorAll(selector).length;
-    await until(() => count('[data-testid="gemini-live-row"]') >= 2, 'rows');
-    const rows = Array.from(
-      panel.node.querySelectorAll('[data-testid="gemini-live-row"]')
-    );
+    const rowsShown = () =>
+      panel.node.querySelectorAll('[data-testid="gemini-live-row"]');
+    await until(() => rowsShown().length >= 2, 'rows');
+    const rows = Array.from(rowsShown());
     expect(
       rows.map(r => [
         r.getAttribute('data-role'),
