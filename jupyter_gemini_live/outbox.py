@@ -81,6 +81,9 @@ class Outbox:
         self._event_bytes += len(event)
         self._ready.set()
 
+    def empty(self) -> bool:
+        return not self._items
+
     @property
     def queued_bytes(self) -> int:
         """Bytes of audio and (characters of) events waiting to be written."""

@@ -54,14 +54,23 @@ def transcripts(stream: Any, role: str) -> list[tuple[str, int, bool]]:
 
 
 async def test_audio_still_queued_for_a_client_is_dropped_on_interrupt(
-    scripted: ScriptedBackend, open_stream: Any, api: Any
+    scripted: ScriptedBackend,
+    open_stream: Any,
+    api: Any,
+    jp_serverapp: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Audio the model sent just before it was interrupted, not yet written to the device,
-    is not played: the device receives `interrupted` and no audio of that turn."""
+    """Audio the model sent just before it was interrupted, not yet written to the device
+    (its socket had not taken what came before), is not played: the device receives
+    `interrupted` and no audio of that turn."""
     session_id, upstream = await conversation(scripted, api)
     stream = await device(open_stream, session_id)
+    (client,) = jp_serverapp.web_app.settings["gemini_live_sessions"].get(session_id).clients()
+    socket = client.ws_connection.stream
+    monkeypatch.setattr(socket, "writing", lambda: True)  # the device reads slowly
     upstream.say(*(AudioEvent(audio(1)) for _ in range(10)), InterruptedEvent())
     await stream.until("interrupted", turn=1)
+    monkeypatch.undo()  # the device reads again
     assert bytes(stream.audio) == b"", f"{len(stream.audio)} bytes of the interrupted turn"
     upstream.say(TurnCompleteEvent())
     await stream.until("turn_complete", turn=1)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
+from scripted import ScriptedBackend
 from speech import seconds_of, silence, speech
 from tornado.httpclient import HTTPClientError
 from waiting import until_true
+
+from jupyter_gemini_live.backends.base import AudioEvent, TurnCompleteEvent
 
 SPOKEN_S = 1.2
 
@@ -242,7 +247,7 @@ async def test_server_shutdown_closes_sessions(
 
 
 async def test_a_slow_reader_loses_audio_not_memory(
-    api: Any, open_stream: Any, jp_serverapp: Any
+    api: Any, open_stream: Any, jp_serverapp: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
     session_id = await new_session(api)
@@ -251,7 +256,10 @@ async def test_a_slow_reader_loses_audio_not_memory(
     session = manager.get(session_id)
     (device,) = session.clients()
     device.outbox.max_audio_bytes = 24000 * 2 // 10  # 100 ms of room
-    device._writer.cancel()  # the client stops reading
+    # The client stops reading: tornado holds bytes its socket would not take, and the
+    # writer waits for them to go.
+    monkeypatch.setattr(device.ws_connection.stream, "writing", lambda: True)
+    device._writer.cancel()
     await stream.talk(speech(1.0) + silence(0.7), realtime=False)
     await until_true(lambda: session.stats.turns == 1, "the echo reply was all sent")
     assert session.stats.dropped_out_ms > 500
@@ -363,3 +371,37 @@ def test_close_reasons_fit_the_protocol_limit() -> None:
     reason = _short("session ended: le modèle « gemini-ü » est refusé " * 5)
     assert len(reason.encode()) <= 123
     assert reason.startswith("session ended: le modèle")
+
+
+@pytest.mark.parametrize("way", ["at_once", "queued"])
+async def test_a_burst_of_model_audio_is_written_in_a_few_turns_of_the_loop(
+    api: Any, open_stream: Any, jp_serverapp: Any, scripted: ScriptedBackend, way: str
+) -> None:
+    """Model audio comes in bursts: each chunk goes to the device's socket without waiting
+    a turn of the event loop for the one before it (a turn is what every other session's
+    audio waits behind), whether written as it comes or by the writer from the queue."""
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    code, created = await api("POST", "sessions", body={"backend": "scripted"})
+    assert code == 201, created
+    session, upstream = manager.get(created["id"]), scripted.upstreams[-1]
+    stream = await open_stream(created["id"])
+    await stream.until("ready")
+    (client,) = session.clients()
+    if way == "queued":
+        client._wrote_now = lambda *message, **binary: False
+    chunks = 24  # 10 ms each: the burst fits the socket's buffer, nothing waits for the client
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while session.stats.downlink.as_json()["count"] < chunks:
+            turns += 1
+            await asyncio.sleep(0)  # one turn of the loop
+
+    now = time.monotonic()
+    upstream.say(*(AudioEvent(bytes([n]) * 480, now) for n in range(chunks)))
+    await asyncio.wait_for(count_turns(), 10)
+    assert turns < chunks // 2, f"{chunks} chunks took {turns} turns to be written"
+    upstream.say(TurnCompleteEvent())
+    await stream.until("turn_complete")
+    assert bytes(stream.audio) == b"".join(bytes([n]) * 480 for n in range(chunks))
