@@ -50,7 +50,7 @@ class SessionsHandler(GeminiLiveHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply([session.as_json() for session in self.manager.list()])
+        self.reply(await self.manager.listing())
 
     @web.authenticated
     @authorized

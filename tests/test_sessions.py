@@ -202,3 +202,32 @@ async def test_a_recorder_that_crashes_leaves_no_session(
     assert (await api("GET", "sessions"))[1] == []
     code, _ = await api("POST", "sessions")
     assert code == 201
+
+
+@pytest.mark.parametrize("gemini_live_config", [{"max_sessions": 30}])
+async def test_a_listing_of_many_sessions_lets_audio_through_meanwhile(
+    api: Any, jp_serverapp: Any, gemini_live_config: Any
+) -> None:
+    """Each open panel lists the sessions twice a second: described all in one turn of the
+    event loop, 50 held every session's audio 3-5 ms. Other tasks run at least once per
+    ten sessions described."""
+    created = [(await api("POST", "sessions"))[1]["id"] for _ in range(30)]
+    manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counting = asyncio.ensure_future(count_turns())
+    await asyncio.sleep(0)
+    before = turns
+    listed = await manager.listing()
+    counting.cancel()
+    assert [s["id"] for s in listed] == created
+    assert turns - before >= 3, "other tasks did not run during the listing"
+    code, body = await api("GET", "sessions")
+    assert code == 200
+    assert [s["id"] for s in body] == created
