@@ -649,15 +649,19 @@ FAST_CONTENT = frozenset(
 
 def map_json(message: Mapping[str, Any]) -> Mapped | None:
     """`map_message` of the commonest service messages (reply audio, transcriptions, the
-    turn's end), read straight from their JSON: None for any other message, or any field
-    or value this does not know, and the SDK converts it as before.
+    turn's end, resumption handles), read straight from their JSON: None for any other
+    message, or any field or value this does not know, and the SDK converts it as before.
 
     The SDK's conversion (converters, pydantic validation and its own dict walks) of every
     reply chunk was the largest cost of the downlink left in Python (issue 11).
     tests/backends/test_gemini.py holds this to `map_message` of the SDK's parse.
     """
+    if len(message) != 1:
+        return None
+    if "sessionResumptionUpdate" in message:
+        return _resumption_update(message["sessionResumptionUpdate"])
     content = message.get("serverContent")
-    if len(message) != 1 or not isinstance(content, dict) or not content.keys() <= FAST_CONTENT:
+    if not isinstance(content, dict) or not content.keys() <= FAST_CONTENT:
         return None
     flags = [content.get(k, False) for k in ("interrupted", "generationComplete", "turnComplete")]
     if not all(isinstance(flag, bool) for flag in flags):
@@ -676,6 +680,29 @@ def map_json(message: Mapping[str, Any]) -> Mapped | None:
     if complete:
         events.append(TurnCompleteEvent(None))
     return Mapped(events=tuple(events), generation_complete=generated, progress=True)
+
+
+def _resumption_update(update: Any) -> Mapped | None:
+    """A `sessionResumptionUpdate` (every ~50 client messages, per session) as the SDK
+    maps it; None for anything unexpected."""
+    if not isinstance(update, dict) or not update.keys() <= _UPDATE_FIELDS:
+        return None
+    handle, resumable = update.get("newHandle"), update.get("resumable")
+    consumed = update.get("lastConsumedClientMessageIndex")
+    if isinstance(consumed, str) and consumed.isdecimal():  # int64: a string in JSON
+        consumed = int(consumed)
+    if (
+        not isinstance(handle, (str, type(None)))
+        or not isinstance(resumable, (bool, type(None)))
+        or not (consumed is None or (type(consumed) is int and consumed >= 0))
+    ):
+        return None
+    if not (resumable and handle):
+        return Mapped()
+    return Mapped(handle=handle, last_consumed=consumed)
+
+
+_UPDATE_FIELDS = frozenset({"newHandle", "resumable", "lastConsumedClientMessageIndex"})
 
 
 def _transcription(role: Role, part: Any) -> list[Event] | None:
@@ -778,6 +805,8 @@ class HeldInput:
     nbytes: int = 0
     #: microphone audio (PCM at INPUT_RATE): the audio bound applies, its loss is counted
     audio: bool = False
+    #: the microphone audio itself, which replay keeps alone (see `ReplayBuffer`)
+    pcm: bytes | None = None
 
     @property
     def audio_bytes(self) -> int:
@@ -865,7 +894,7 @@ def realtime_audio_message(pcm: bytes) -> str:
 
 def audio_input(pcm: bytes, message: str | None = None) -> HeldInput:
     """Microphone audio as input to send, hold or replay (`message`: its JSON, if built)."""
-    return HeldInput(audio_sender(pcm, message), len(pcm), audio=True)
+    return HeldInput(audio_sender(pcm, message), len(pcm), audio=True, pcm=pcm)
 
 
 def audio_sender(
@@ -906,6 +935,12 @@ class ReplayBuffer:
     confirms them; resuming with that handle replays the rest, in order. Bounded by item
     count and bytes: the oldest go first, and are counted (`evicted_*`) until a
     confirmation covers them, so a resumption can say what it could not replay.
+
+    Microphone audio is kept as its bytes alone, rebuilt into input when replayed: about
+    2 s of every session's frames wait here for a handle, and as objects with a closure
+    each they filled the garbage collector's oldest generation (at 50 sessions, a full
+    collection of 40-70 ms, holding the event loop, every 10 s or so). A tuple of an int
+    and bytes is not tracked by the collector.
     """
 
     def __init__(self, *, max_items: int, max_bytes: int) -> None:
@@ -913,7 +948,7 @@ class ReplayBuffer:
         self.max_bytes = max_bytes
         #: items that had to go before any confirmation covered them
         self.evicted = 0
-        self._items: deque[tuple[int, HeldInput]] = deque()
+        self._items: deque[tuple[int, HeldInput | bytes]] = deque()
         self._bytes = 0
         #: (index, audio ms, other items) of evicted input not confirmed yet, oldest first
         self._gone: deque[tuple[int, float, int]] = deque()
@@ -925,15 +960,18 @@ class ReplayBuffer:
     def nbytes(self) -> int:
         return self._bytes
 
-    def sent(self, index: int, item: HeldInput) -> None:
-        self._items.append((index, item))
-        self._bytes += item.nbytes
+    def sent(self, index: int, item: HeldInput | bytes) -> None:
+        """`item` (microphone audio: its PCM) went out as message `index`."""
+        kept = item.pcm if isinstance(item, HeldInput) and item.pcm is not None else item
+        self._items.append((index, kept))
+        self._bytes += _nbytes(kept)
         while len(self._items) > self.max_items or self._bytes > self.max_bytes:
             gone_index, gone = self._items.popleft()
-            self._bytes -= gone.nbytes
+            self._bytes -= _nbytes(gone)
             self.evicted += 1
-            audio_ms = pcm_ms(gone.nbytes, INPUT_RATE) if gone.audio else 0.0
-            self._gone.append((gone_index, audio_ms, 0 if gone.audio else 1))
+            audio = isinstance(gone, bytes) or gone.audio
+            audio_ms = pcm_ms(_nbytes(gone), INPUT_RATE) if audio else 0.0
+            self._gone.append((gone_index, audio_ms, 0 if audio else 1))
             if len(self._gone) > 256:  # keep the record small: merge the two oldest
                 _, ms1, n1 = self._gone.popleft()
                 index2, ms2, n2 = self._gone.popleft()
@@ -942,13 +980,13 @@ class ReplayBuffer:
     def confirm(self, index: int) -> None:
         """The service's state includes every message up to `index`."""
         while self._items and self._items[0][0] <= index:
-            self._bytes -= self._items.popleft()[1].nbytes
+            self._bytes -= _nbytes(self._items.popleft()[1])
         while self._gone and self._gone[0][0] <= index:
             self._gone.popleft()
 
     def take(self) -> tuple[list[HeldInput], float, int]:
         """Everything to replay, oldest first, and what could not be kept (ms, items)."""
-        items = [item for _, item in self._items]
+        items = [audio_input(kept) if isinstance(kept, bytes) else kept for _, kept in self._items]
         lost_ms = sum(ms for _, ms, _ in self._gone)
         lost_items = sum(n for _, _, n in self._gone)
         self._items.clear()
@@ -959,8 +997,13 @@ class ReplayBuffer:
     def put_back(self, items: list[HeldInput]) -> None:
         """Items a resumption could not deliver: they go first next time."""
         for item in reversed(items):
-            self._items.appendleft((UNSENT, item))
-            self._bytes += item.nbytes
+            kept = item.pcm if item.pcm is not None else item
+            self._items.appendleft((UNSENT, kept))
+            self._bytes += _nbytes(kept)
+
+
+def _nbytes(kept: HeldInput | bytes) -> int:
+    return len(kept) if isinstance(kept, bytes) else kept.nbytes
 
 
 # ---- the conversation so far, to seed a new session ---------------------------------------
@@ -1128,7 +1171,7 @@ class GeminiUpstream(Upstream):
         ws.protocol.send_text(message.encode())
         ws.send_data()
         self._heard(pcm)
-        self._sent(audio_input(pcm, message))
+        self._sent(pcm)
         return True
 
     def _free_socket(self, session: AsyncSession) -> Any:
@@ -1265,8 +1308,9 @@ class GeminiUpstream(Upstream):
                 return
             self._sent(item)
 
-    def _sent(self, item: HeldInput) -> None:
-        """`item` is on the current connection: kept for replay until a handle covers it."""
+    def _sent(self, item: HeldInput | bytes) -> None:
+        """`item` (microphone audio: its PCM) is on the current connection: kept for
+        replay until a handle covers it."""
         self._sent_index += 1
         self.replay.sent(self._sent_index, item)
 

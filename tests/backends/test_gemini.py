@@ -624,18 +624,36 @@ SDK_MESSAGES = [
     {"serverContent": {"turnComplete": True}, "usageMetadata": {"totalTokenCount": 3}},
     {"serverContent": {"interrupted": "yes"}},
     {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": "!!"}}]}}},
-    {"sessionResumptionUpdate": {"newHandle": "h", "resumable": True}},
+    {"sessionResumptionUpdate": {"newHandle": "h", "resumable": "yes"}},
+    {"sessionResumptionUpdate": {"newHandle": "h", "lastConsumedClientMessageIndex": "-1"}},
+    {"sessionResumptionUpdate": {"newHandle": "h", "resumable": True, "other": 1}},
+    {"sessionResumptionUpdate": ["h"]},
+    {"sessionResumptionUpdate": {}, "usageMetadata": {"totalTokenCount": 3}},
     {"goAway": {"timeLeft": "5s"}},
     {"toolCall": {"functionCalls": [{"id": "1", "name": "f", "args": {}}]}},
     {},
 ]
 
 
-@pytest.mark.parametrize("body", FAST_MESSAGES)
-def test_common_messages_map_from_their_json_as_from_the_sdk(body: dict[str, Any]) -> None:
-    """The downlink reads reply audio, transcriptions and turn ends from the JSON itself
-    (issue 11): the same events as the SDK's parse."""
-    wire_json = {"serverContent": body}
+FAST_UPDATES = [
+    {"newHandle": "h", "resumable": True},
+    {"newHandle": "h", "resumable": True, "lastConsumedClientMessageIndex": "52"},
+    {"newHandle": "h", "resumable": True, "lastConsumedClientMessageIndex": 7},
+    {"newHandle": "h", "resumable": False, "lastConsumedClientMessageIndex": "52"},
+    {"newHandle": "", "resumable": True},
+    {"resumable": False},
+    {},
+]
+
+
+@pytest.mark.parametrize(
+    "wire_json",
+    [{"serverContent": body} for body in FAST_MESSAGES]
+    + [{"sessionResumptionUpdate": body} for body in FAST_UPDATES],
+)
+def test_common_messages_map_from_their_json_as_from_the_sdk(wire_json: dict[str, Any]) -> None:
+    """The downlink reads reply audio, transcriptions, turn ends and resumption handles
+    from the JSON itself (issue 11): the same events as the SDK's parse."""
     assert map_json(wire_json) == map_message(message(wire_json))
 
 

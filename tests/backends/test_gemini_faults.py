@@ -10,6 +10,7 @@ connection took later is forgotten), so only an exact replay passes.
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from jupyter_gemini_live.backends.gemini import (
     ReplayBuffer,
     TranscriptHistory,
     TurnState,
+    audio_input,
 )
 from jupyter_gemini_live.simulator import Faults
 from jupyter_gemini_live.simulator.protocol import field
@@ -326,6 +328,22 @@ def test_replay_buffer_bounds_and_counts_what_a_resumption_cannot_replay():
     by_bytes.sent(1, other(900))
     by_bytes.sent(2, audio(5))
     assert (len(by_bytes), by_bytes.nbytes, by_bytes.take()[2]) == (1, 160, 1)
+
+
+def test_audio_awaiting_a_handle_adds_no_work_for_the_garbage_collector():
+    """About 2 s of every session's frames wait for a handle: objects the collector tracks
+    would make its full passes (which hold the event loop) longer and more frequent."""
+    replay = ReplayBuffer(max_items=10_000, max_bytes=10_000_000)
+    pcm = [bytes([n % 256]) * 1280 for n in range(1000)]
+    gc.collect()
+    before = len(gc.get_objects())
+    for index, frame in enumerate(pcm, 1):
+        replay.sent(index, audio_input(frame) if index % 2 else frame)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    pending, _, _ = replay.take()  # and it replays as the audio it was
+    assert [item.pcm for item in pending] == pcm
+    assert all(item.audio and item.nbytes == 1280 for item in pending)
 
 
 def test_transcript_history_is_bounded_by_bytes_oldest_turns_first():
