@@ -20,8 +20,8 @@ from .usage import UsagePolicy
 ENDED_KEPT = 20
 #: how long a shutting-down server waits for its clients' close frames to be written (s)
 SHUTDOWN_FLUSH = 2.0
-#: sessions described per turn of the event loop in a listing: 50 in one turn took 3-5 ms,
-#: which every session's audio waited behind, twice a second per open panel
+#: sessions described per turn of the event loop in a listing (which open panels poll):
+#: 50 in one turn took 3-5 ms, which every session's audio waited behind
 LISTING_BATCH = 8
 
 

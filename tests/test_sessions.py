@@ -208,9 +208,9 @@ async def test_a_recorder_that_crashes_leaves_no_session(
 async def test_a_listing_of_many_sessions_lets_audio_through_meanwhile(
     api: Any, jp_serverapp: Any, gemini_live_config: Any
 ) -> None:
-    """Each open panel lists the sessions twice a second: described all in one turn of the
-    event loop, 50 held every session's audio 3-5 ms. Other tasks run at least once per
-    ten sessions described."""
+    """Open panels poll the listing: described all in one turn of the event loop, 50
+    sessions held every session's audio 3-5 ms. Other tasks run at least once per ten
+    sessions described."""
     created = [(await api("POST", "sessions"))[1]["id"] for _ in range(30)]
     manager = jp_serverapp.web_app.settings["gemini_live_sessions"]
     turns = 0
