@@ -1,4 +1,5 @@
-"""The stream websocket against the echo backend: what a device and an observer live through."""
+"""The stream websocket against the echo backend (and the scripted one, where a test plays
+the model): what a device and an observer live through."""
 
 from __future__ import annotations
 
