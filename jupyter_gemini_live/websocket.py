@@ -191,13 +191,11 @@ class SessionWebSocket(
         it a turn later, and the turn is what every session's audio waits behind."""
         if self.mode == "source":  # its microphone audio is queued apart: keep the order
             return False
-        connection = self.ws_connection
-        stream = connection.stream if connection is not None else None
-        if stream is None or stream.writing() or not self.outbox.empty():
+        if self._socket_behind() or not self.outbox.empty():
             return False
         try:
             written = self.write_message(message, binary=binary)
-        except WebSocketClosedError:  # closing: the queue (and the writer's end) has it
+        except WebSocketClosedError:  # closed or closing: the queue (and the writer's end) has it
             return False
         written.add_done_callback(_observe)
         return True
@@ -232,12 +230,17 @@ class SessionWebSocket(
         tornado's future for a write is a task a turn or two of the event loop away even
         when the socket took everything at once: awaited each time, the last chunk of a
         burst of N waited 2N turns (1.5 ms at the median in the server at 50 sessions)."""
-        connection = self.ws_connection
-        stream = connection.stream if connection is not None else None
-        if stream is not None and stream.writing():
+        if self._socket_behind():
             await written
         else:  # written (or failed) already: its outcome is read, never left unobserved
             written.add_done_callback(_observe)
+
+    def _socket_behind(self) -> bool:
+        """tornado holds bytes written to this client that its socket has not taken."""
+        connection = self.ws_connection
+        return (
+            connection is not None and connection.stream is not None and connection.stream.writing()
+        )
 
     def _count_downlink(self, received: float | None) -> None:
         """The audio is on its way to the device: its time in the server, for the stats

@@ -892,21 +892,18 @@ def realtime_audio_message(pcm: bytes) -> str:
     return f'{{"realtime_input": {{"audio": {{"data": "{data}", "mime_type": "{INPUT_MIME}"}}}}}}'
 
 
-def audio_input(pcm: bytes, message: str | None = None) -> HeldInput:
-    """Microphone audio as input to send, hold or replay (`message`: its JSON, if built)."""
-    return HeldInput(audio_sender(pcm, message), len(pcm), audio=True, pcm=pcm)
+def audio_input(pcm: bytes) -> HeldInput:
+    """Microphone audio as input to send, hold or replay."""
+    return HeldInput(audio_sender(pcm), len(pcm), audio=True, pcm=pcm)
 
 
-def audio_sender(
-    pcm: bytes, message: str | None = None
-) -> Callable[[AsyncSession], Awaitable[None]]:
+def audio_sender(pcm: bytes) -> Callable[[AsyncSession], Awaitable[None]]:
     """Deliver microphone audio on a connection: the prebuilt message on the SDK's socket.
 
     Everything else still goes through the SDK; a session without the socket attribute
     the SDK has today (a fake, a future SDK) gets the SDK's own call.
     """
-    if message is None:
-        message = realtime_audio_message(pcm)
+    message = realtime_audio_message(pcm)
 
     async def deliver(session: AsyncSession) -> None:
         ws = getattr(session, "_ws", None)
