@@ -4,6 +4,7 @@ stopped (SIGTERM, SIGINT) while sessions stream."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import struct
@@ -95,5 +96,10 @@ async def test_the_server_stops_cleanly_with_live_sessions(
     port = lab.url.rsplit(":", 1)[1].strip("/")
     log = (tmp_path / f"lab-{port}.log").read_text(errors="replace")
     assert code in (0, -sig, 128 + sig), (code, log[-3000:])
+    if sig == signal.SIGINT:
+        # The KeyboardInterrupt lands wherever the loop was: a websocket of tornado's it
+        # lands in leaves tornado's ping task pending (seen once in 10 runs). None of the
+        # extension's own tasks may be left so.
+        log = re.sub(r"Task was destroyed but it is pending!\n.*periodic_ping\(\).*\n", "", log)
     for bad in BAD_LOG:
         assert bad not in log, log[-5000:]
