@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from speech import frames, silence, speech
+from waiting import until_true
 
 from jupyter_gemini_live.backends.base import BackendError
 from jupyter_gemini_live.recording import Recorder, RecordingSettings, RecordingUnavailable
@@ -22,6 +23,8 @@ def active_seconds(channel: np.ndarray, rate: int) -> tuple[float, float, float]
     blocks = channel[: len(channel) // block * block].reshape(-1, block).astype(np.float64)
     loud = np.sqrt(np.mean(blocks**2, axis=1)) / 32768 > 0.01
     where = np.flatnonzero(loud)
+    if not where.size:
+        return 0.0, 0.0, 0.0
     return where[0] * 0.02, (where[-1] + 1) * 0.02, loud.sum() * 0.02
 
 
@@ -32,12 +35,21 @@ async def test_recording_has_both_voices_in_time_order(api: Any, open_stream: An
     await stream.until("ready")
     await stream.talk(speech(1.0) + silence(0.8))
     await stream.until("turn_complete", turn=1)
+    samples = np.zeros((0, 2), dtype="<i2")
 
-    code, body = await api("GET", "sessions", session["id"], "recording.wav")
-    assert code == 200
-    with wave.open(io.BytesIO(body)) as wav:
-        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 2, 24000)
-        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
+    async def reply_recorded() -> bool:
+        """The file holds what has been played up to now; a reply whose chunks came late
+        (a busy machine) is laid out later, and its end is written once it is past."""
+        nonlocal samples
+        code, body = await api("GET", "sessions", session["id"], "recording.wav")
+        assert code == 200
+        with wave.open(io.BytesIO(body)) as wav:
+            assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (2, 2, 24000)
+            pcm = wav.readframes(wav.getnframes())
+        samples = np.frombuffer(pcm, dtype="<i2").reshape(-1, 2)
+        return active_seconds(samples[:, 1], 24000)[2] >= 0.85
+
+    await until_true(reply_recorded, "the whole reply in the recording", timeout=5)
     _user_start, user_end, user_total = active_seconds(samples[:, 0], 24000)
     model_start, _, model_total = active_seconds(samples[:, 1], 24000)
     assert abs(user_total - 1.0) < 0.1
