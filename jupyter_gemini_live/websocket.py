@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -24,6 +25,8 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
+from tornado.iostream import BaseIOStream, IOStream, SSLIOStream, StreamClosedError
+from tornado.util import _websocket_mask
 from tornado.websocket import (
     WebSocketClosedError,
     WebSocketHandler,
@@ -53,8 +56,10 @@ DEVICE_TAKEN = (
     "stop it there first"
 )
 TOO_MANY_OBSERVERS = "session %s has %d observers already; close one first"
-#: most bytes a stream's socket is read ahead of the frame being parsed
+#: most bytes read from a stream's socket at once
 READ_AHEAD = 65536
+#: most plaintext bytes in a TLS record (RFC 8446 5.1)
+MAX_TLS_RECORD = 16384
 
 
 class SessionWebSocket(
@@ -106,15 +111,7 @@ class SessionWebSocket(
         await super().get(session_id)
 
     def get_websocket_protocol(self) -> WebSocketProtocol | None:
-        """tornado's protocol, reading ahead, and closing a text frame of invalid UTF-8
-        with 1007 and a reason (`_StreamProtocol`)."""
-        protocol = super().get_websocket_protocol()
-        if type(protocol) is not WebSocketProtocol13:
-            return protocol
-        protocol.__class__ = _StreamProtocol
-        assert isinstance(protocol, _StreamProtocol)
-        protocol.ahead = bytearray()
-        return protocol
+        return stream_protocol(super().get_websocket_protocol())
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open()  # WebSocketMixin's keep-alive pings
@@ -261,29 +258,135 @@ class SessionWebSocket(
                 await self._drained(self.write_message(await mic.get(), binary=True))
 
 
+def stream_protocol(protocol: WebSocketProtocol | None) -> WebSocketProtocol | None:
+    """tornado's protocol, handling frames as their bytes come, and closing a text frame
+    of invalid UTF-8 with 1007 and a reason (`_StreamProtocol`)."""
+    if type(protocol) is not WebSocketProtocol13:
+        return protocol
+    protocol.__class__ = _StreamProtocol
+    assert isinstance(protocol, _StreamProtocol)
+    protocol.ahead = bytearray()
+    return protocol
+
+
 class _StreamProtocol(WebSocketProtocol13):
     """tornado's RFC 6455 protocol with two changes:
 
     - A text frame of invalid UTF-8 is closed with 1007 and a reason (RFC 6455 7.1.7),
       where tornado drops the TCP connection.
-    - Frames are read from a buffer filled with all the socket has. tornado reads a
-      frame's parts (header, length, mask, payload) one `read_bytes` each; the first
-      leaves the rest in its buffer, so it stops watching the socket, and watches it again
-      for the next frame: two `epoll_ctl` and their Python, 11 % of the server's CPU at 50
-      sessions (issue 11).
+    - Frames are handled in the turn of the event loop their bytes arrive in. tornado
+      awaits one `read_bytes` per part of a frame (header, length, mask, payload), so
+      each frame woke its reading task a turn after the socket was read, tried the
+      socket once more (`recv` finding nothing), and, the header's read leaving the rest
+      buffered, stopped watching the socket and watched it again for the next frame
+      (two `epoll_ctl`). Here one read stays pending for the life of the connection and
+      each chunk the socket gives goes to `_feed` (`_FeedingStream`), which handles every
+      whole frame in it at once, the way tornado's `_receive_frame` does. Only for
+      tornado's own stream classes, reading at least a TLS record at a time (so that
+      nothing read waits inside OpenSSL, where epoll would not see it: without
+      read-ahead, OpenSSL takes a record at a time from the socket); any other stream is
+      read by tornado as before.
     """
 
-    ahead: bytearray  # set by SessionWebSocket.get_websocket_protocol
+    ahead: bytearray  # set by stream_protocol
+    _message_opcode = 0  # of the fragmented message being joined
 
-    async def _read_bytes(self, n: int) -> bytes:
+    async def _receive_frame_loop(self) -> None:
+        feeding = _FEEDING.get(type(self.stream))
+        if feeding is None or (self.stream.read_chunk_size or 0) < MAX_TLS_RECORD:
+            await super()._receive_frame_loop()
+            return
+        self.stream.__class__ = feeding
+        assert isinstance(self.stream, _FeedingStream)
+        self.stream.feed = self._feed
+        try:
+            while not self.client_terminated:
+                # pending until the stream closes: `_FeedingStream` hands on what it reads
+                await self.stream.read_bytes(READ_AHEAD, partial=True)
+        except StreamClosedError:
+            self._abort()
+        finally:
+            self.handler.on_ws_connection_close(self.close_code, self.close_reason)
+
+    def _feed(self, data: bytes) -> None:
+        """Handle every whole frame; keep the start of the next one for the next read
+        (bounded: its length was checked against max_message_size before it is kept)."""
         ahead = self.ahead
-        while len(ahead) < n:
-            # bounded: `n` was checked against max_message_size, READ_AHEAD is 64 KiB
-            ahead += await self.stream.read_bytes(max(n - len(ahead), READ_AHEAD), partial=True)
-        data = bytes(ahead[:n])
-        del ahead[:n]
-        self._wire_bytes_in += n
-        return data
+        if ahead:
+            ahead += data
+            del ahead[: self._handle_frames(ahead)]
+            return
+        used = self._handle_frames(data)
+        if used < len(data):
+            ahead += data[used:]
+
+    def _handle_frames(self, buf: bytes | bytearray) -> int:
+        """Handle the whole frames at the start of `buf`; return how many bytes they took."""
+        start, size = 0, len(buf)
+        while not self.client_terminated and size - start >= 2:
+            header, second = buf[start], buf[start + 1]
+            at, length = start + 2, second & 0x7F
+            if length >= 126:
+                width = 2 if length == 126 else 8
+                if size < at + width:
+                    break
+                length = int.from_bytes(buf[at : at + width], "big")
+                at += width
+            if not self._frame_allowed(header, length):
+                break
+            masked = bool(second & 0x80)
+            end = at + 4 * masked + length
+            if size < end:
+                break
+            payload = bytes(buf[at + 4 * masked : end])
+            if masked:
+                payload = _websocket_mask(bytes(buf[at : at + 4]), payload)
+            start = end
+            self._handle_frame(header, payload)
+        return start
+
+    def _frame_allowed(self, header: int, length: int) -> bool:
+        """tornado's checks of a frame's header; a frame that fails one ends the connection."""
+        opcode, reserved = header & self.OPCODE_MASK, header & self.RSV_MASK
+        if self._decompressor is not None and opcode != 0:
+            # set by the first frame of a message, read once the message is whole
+            self._frame_compressed = bool(reserved & self.RSV1)
+            reserved &= ~self.RSV1
+        if reserved or (opcode & 0x8 and length >= 126):
+            self._abort()
+            return False
+        if length + len(self._fragmented_message_buffer or b"") > self.params.max_message_size:
+            self.close(1009, "message too big")
+            self._abort()
+            return False
+        return True
+
+    def _handle_frame(self, header: int, data: bytes) -> None:
+        """A frame's payload, joined to its message's (RFC 6455 5.4) as tornado does."""
+        final, opcode = header & self.FIN, header & self.OPCODE_MASK
+        if opcode & 0x8:  # control frames come whole, even between a message's fragments
+            if not final:
+                self._abort()
+                return
+        elif opcode == 0:
+            if self._fragmented_message_buffer is None:
+                self._abort()
+                return
+            self._fragmented_message_buffer.extend(data)
+            if not final:
+                return
+            opcode = self._message_opcode
+            data = bytes(self._fragmented_message_buffer)
+            self._fragmented_message_buffer = None
+        elif self._fragmented_message_buffer is not None:
+            self._abort()
+            return
+        elif not final:
+            self._message_opcode = opcode
+            self._fragmented_message_buffer = bytearray(data)
+            return
+        # on_message is not a coroutine: nothing to wait for before the next frame
+        self._handle_message(opcode, data)
 
     def _handle_message(self, opcode: int, data: bytes) -> Any:
         if opcode != 0x1 or self.client_terminated:
@@ -305,6 +408,34 @@ class _StreamProtocol(WebSocketProtocol13):
             self.close(INVALID_UTF8, f"text frame is not valid UTF-8 (byte {err.start})")
             return None
         return super()._handle_message(opcode, data)
+
+
+class _FeedingStream(BaseIOStream):
+    """A stream whose read stays pending: what each read of the socket brings goes to
+    `feed` at once, and the stream, still reading, keeps watching its socket."""
+
+    feed: Callable[[bytes], None]
+
+    def _finish_read(self, size: int) -> None:
+        if self._user_read_buffer:  # a read_into: not the stream protocol's read
+            super()._finish_read(size)
+            return
+        self._read_bytes, self._read_partial = READ_AHEAD, True
+        self.feed(self._consume(size))
+
+
+class _FeedingIOStream(_FeedingStream, IOStream):
+    pass
+
+
+class _FeedingSSLIOStream(_FeedingStream, SSLIOStream):
+    pass
+
+
+_FEEDING: dict[type[IOStream], type[IOStream]] = {
+    IOStream: _FeedingIOStream,
+    SSLIOStream: _FeedingSSLIOStream,
+}
 
 
 def _observe(written: asyncio.Future[None]) -> None:

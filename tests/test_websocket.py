@@ -8,20 +8,28 @@ import asyncio
 import json
 import math
 import os
+import ssl
 import struct
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from scripted import ScriptedBackend, ScriptedUpstream
 from stream_client import Stream
 from test_auth import login_cookie
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpserver import HTTPServer
 from tornado.platform.asyncio import BaseAsyncIOLoop
+from tornado.testing import bind_unused_port
+from tornado.web import Application
+from tornado.websocket import WebSocketHandler, WebSocketProtocol, websocket_connect
 from waiting import until_true
 
 from jupyter_gemini_live import outbox, session, transcript
 from jupyter_gemini_live.protocol import INVALID_UTF8, MAX_JSON_DEPTH, MAX_TEXT_CHARS
+from jupyter_gemini_live.simulator.tls import server_context, write_self_signed
+from jupyter_gemini_live.websocket import stream_protocol
 
 FRAME = b"\x00\x01" * 320  # 20 ms at 16 kHz
 
@@ -125,14 +133,16 @@ async def test_invalid_utf8_is_closed_with_1007_and_a_reason(api: Any, open_stre
 # ---- reading frames --------------------------------------------------------------------
 
 
-def client_frame(opcode: int, payload: bytes) -> bytes:
-    """One final frame, masked as a browser sends it (RFC 6455 5.2)."""
+def client_frame(opcode: int, payload: bytes, final: bool = True) -> bytes:
+    """One frame, masked as a browser sends it (RFC 6455 5.2); `final` False: a fragment
+    that more of its message follows (RFC 6455 5.4)."""
     mask = os.urandom(4)
     size = len(payload)
+    first = 0x80 * final | opcode
     if size < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
+        head = struct.pack("!BB", first, 0x80 | size)
     else:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
+        head = struct.pack("!BBH", first, 0x80 | 126, size)
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
@@ -140,7 +150,7 @@ def client_frame(opcode: int, payload: bytes) -> bytes:
 async def test_frames_split_or_joined_anyhow_on_the_wire_are_read_whole(
     api: Any, open_stream: Any, jp_serverapp: Any, piece: int | None
 ) -> None:
-    """The stream reads ahead of the frame it parses: a frame cut anywhere, or several
+    """The stream handles frames as their bytes come: a frame cut anywhere, or several
     in one read, is still each frame, whole and in order."""
     session_id = await new_session(api)
     stream = await open_stream(session_id)
@@ -168,7 +178,8 @@ async def test_the_socket_stays_watched_from_frame_to_frame(
 ) -> None:
     """tornado alone stops watching a socket after the first part of each frame and
     watches it again for the next: two `epoll_ctl` and their Python per microphone frame,
-    11 % of the server's CPU at 50 sessions. Reading ahead keeps it watched."""
+    11 % of the server's CPU at 50 sessions. One read pending for the life of the
+    connection keeps it watched."""
     session_id = await new_session(api)
     stream = await open_stream(session_id)
     await stream.until("ready")
@@ -190,6 +201,89 @@ async def test_the_socket_stays_watched_from_frame_to_frame(
         await asyncio.sleep(0.005)  # each frame a read of its own
     await until_true(lambda: live.stats.audio_in_ms == frames * 20.0, "every frame counted")
     assert updates < frames // 4, f"the socket's watch changed {updates} times in {frames} frames"
+
+
+async def test_a_message_in_fragments_with_a_ping_between_is_read_whole(
+    api: Any, open_stream: Any
+) -> None:
+    """RFC 6455 5.4: a message may come in fragments, and control frames may come between
+    them; the ping is answered at once, the message read once whole."""
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    pongs: list[bytes] = []
+    stream.ws.on_pong = pongs.append
+    text = b'{"type": "ping", "t": 3}'
+    wire = b"".join(
+        [
+            client_frame(0x1, text[:5], final=False),
+            client_frame(0x9, b"between"),
+            client_frame(0x0, text[5:12], final=False),
+            client_frame(0x0, text[12:]),
+        ]
+    )
+    await stream.ws.protocol.stream.write(wire)
+    assert (await stream.until("pong"))["t"] == 3
+    assert pongs == [b"between"]
+    assert not stream.of("error")
+    await still_up(stream)
+
+
+async def test_a_frame_over_the_size_limit_is_refused_before_its_payload(
+    api: Any, open_stream: Any
+) -> None:
+    """A header announcing 1 TiB is answered with 1009 at once: the server does not
+    wait for (or keep) a payload larger than tornado's max_message_size."""
+    session_id = await new_session(api)
+    stream = await open_stream(session_id)
+    await stream.until("ready")
+    await stream.ws.protocol.stream.write(struct.pack("!BBQ", 0x82, 0x80 | 127, 1 << 40) + b"mask")
+    while await asyncio.wait_for(stream.ws.read_message(), 10) is not None:
+        pass
+    assert stream.ws.close_code == 1009
+    again = await open_stream(session_id)
+    await again.until("ready")
+    await still_up(again)
+
+
+class _EchoOverTls(WebSocketHandler):
+    """The stream's protocol under a bare handler, served over TLS as a jupyter-server
+    with a certificate serves it (tornado's SSLIOStream)."""
+
+    streams: ClassVar[list[type[Any]]] = []
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        return stream_protocol(super().get_websocket_protocol())
+
+    def on_message(self, message: str | bytes) -> None:
+        assert self.ws_connection is not None
+        self.streams.append(type(self.ws_connection.stream))
+        self.write_message(message, binary=isinstance(message, bytes))
+
+
+async def test_frames_are_read_whole_over_tls(tmp_path: Path) -> None:
+    """Over TLS each frame comes in records of its own, which the pending read takes as
+    they come: every frame is answered, none waits for a next one to be read."""
+    files = write_self_signed(tmp_path)
+    sock, port = bind_unused_port()
+    server = HTTPServer(
+        Application([("/", _EchoOverTls)]), ssl_options=server_context(files.cert, files.key)
+    )
+    server.add_sockets([sock])
+    request = HTTPRequest(
+        f"wss://127.0.0.1:{port}/", ssl_options=ssl.create_default_context(cafile=files.ca)
+    )
+    client = await websocket_connect(request)
+    try:
+        sent = [bytes([n]) * (1 + 97 * n) for n in range(30)]
+        for payload in sent:  # written back to back, a TLS record each, not awaited
+            client.protocol.stream.write(client_frame(0x2, payload))
+        received = [await asyncio.wait_for(client.read_message(), 10) for _ in sent]
+        assert received == sent
+        assert {stream.__name__ for stream in _EchoOverTls.streams} == {"_FeedingSSLIOStream"}
+    finally:
+        client.close()
+        server.stop()
 
 
 # ---- refusals of the upgrade are JSON ----------------------------------------------------
