@@ -293,7 +293,7 @@ class _StreamProtocol(WebSocketProtocol13):
 
     async def _receive_frame_loop(self) -> None:
         feeding = _FEEDING.get(type(self.stream))
-        if feeding is None or (self.stream.read_chunk_size or 0) < MAX_TLS_RECORD:
+        if feeding is None or self.stream.read_chunk_size < MAX_TLS_RECORD:
             await super()._receive_frame_loop()
             return
         self.stream.__class__ = feeding
