@@ -246,6 +246,31 @@ async def test_a_frame_over_the_size_limit_is_refused_before_its_payload(
     await still_up(again)
 
 
+async def test_compressed_frames_are_read_when_the_server_offers_deflate(
+    api: Any, jp_serverapp: Any, jp_ws_fetch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `websocket_compression_options` set, frames come deflated (RSV1): text and
+    audio are still read whole, and text that is not UTF-8 once inflated is closed with
+    1007."""
+    settings = jp_serverapp.web_app.settings
+    monkeypatch.setitem(settings, "websocket_compression_options", {})
+    session_id = await new_session(api)
+    path = ("gemini-live", "api", "sessions", session_id, "stream")
+    stream = Stream(await jp_ws_fetch(*path, compression_options={}))
+    await stream.until("ready")
+    assert stream.ws.protocol._compressor is not None, "deflate was not negotiated"
+    await stream.send_json({"type": "ping", "t": 9})
+    assert (await stream.until("pong"))["t"] == 9
+    await stream.send_audio(FRAME * 2)
+    live = settings["gemini_live_sessions"].get(session_id)
+    await until_true(lambda: live.stats.audio_in_ms == 40.0, "the deflated audio counted")
+    deflated = stream.ws.protocol._compressor.compress(b'{"type": "\xff"}')
+    await stream.ws.protocol._write_frame(True, 0x1, deflated, flags=0x40)  # RSV1: deflated
+    while await asyncio.wait_for(stream.ws.read_message(), 10) is not None:
+        pass
+    assert stream.ws.close_code == INVALID_UTF8
+
+
 class _EchoOverTls(WebSocketHandler):
     """The stream's protocol under a bare handler, served over TLS as a jupyter-server
     with a certificate serves it (tornado's SSLIOStream)."""
