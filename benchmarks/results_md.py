@@ -144,7 +144,10 @@ def waits_table(results: dict[str, Any]) -> list[str]:
         "(Linux schedstat, all its threads, during the measured windows). A wait on the "
         "simulator or the clients delays the timestamps of both sides; the proxy's clients "
         "share the simulator's CPU(s), the baseline has no separate clients. Beside the "
-        "waits, the CPU (% of a core) that the simulator and the clients used."
+        "waits, the CPU (% of a core) that the simulator and the clients used, and what the "
+        "hypervisor stole from each CPU (ms per second: time this machine's CPU had work "
+        "but the host ran something else; a process seems to run through it, so a long "
+        "turn of the server's loop may be the host's)."
     )
     head = [
         "sessions",
@@ -154,6 +157,7 @@ def waits_table(results: dict[str, Any]) -> list[str]:
         "baseline: SDK process",
         "baseline: simulator",
         "CPU %: proxy's simulator / clients; baseline's simulator",
+        "stolen ms/s, CPU 0 / 1 …: proxy; baseline",
     ]
 
     def row(lv: dict[str, Any]) -> list[str]:
@@ -167,7 +171,12 @@ def waits_table(results: dict[str, Any]) -> list[str]:
             + "; "
             + _f(bc.get("sim"), 1)
         )
-        return [str(lv["sessions"]), *(_f(v, 1) for v in waits), used]
+        steal = lv.get("steal_ms_per_s") or {}
+        stolen = "; ".join(
+            " / ".join(_f(v, 1) for v in steal.get(side) or []) or DASH
+            for side in ("proxy", "baseline")
+        )
+        return [str(lv["sessions"]), *(_f(v, 1) for v in waits), used, stolen]
 
     return [intro, "", *_table(head, map(row, results["levels"]))]
 
@@ -357,6 +366,7 @@ def write(results: dict[str, Any], plots: list[str], path: Path) -> None:
     rel = os.path.relpath(Path(results["settings"]["out"]), path.parent)
     s = results["settings"]
     others = [r["other_processes_cpu_pct"] for r in results["reps"]]
+    stolen = max((v for r in results["reps"] for v in r.get("steal_ms_per_s", [])), default=0.0)
     lines = [
         "# Benchmark results: the proxy vs the SDK straight to the simulator",
         "",
@@ -368,7 +378,8 @@ def write(results: dict[str, Any], plots: list[str], path: Path) -> None:
         f"- Load: load average {results['loadavg_before']} before, "
         f"{results['loadavg_after']} after; other processes used "
         f"{min(others):.0f} to {max(others):.0f} % of a core during the measured windows "
-        "(the machine is shared with other engineers' test runs)."
+        "(the machine is shared with other engineers' test runs), and the hypervisor "
+        f"stole up to {stolen:.0f} ms per second from one of its CPUs."
         + (f" {results['note']}" if results.get("note") else ""),
         f"- Settings: levels {s['sessions']}, {s['reps']} repetitions per level and side "
         f"(alternating which goes first), {s['seconds']} s of realtime audio per load, "

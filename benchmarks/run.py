@@ -86,11 +86,17 @@ def runqueue_wait_s(pid: int) -> float:
     return total / 1e9
 
 
-def system_busy_s() -> float:
+def cpu_counters() -> tuple[float, list[float]]:
+    """The machine's busy seconds, and each CPU's steal: the time the hypervisor ran
+    something else while this machine's CPU had work to do (Linux, 0 elsewhere). A stolen
+    stretch is not a wait in schedstat: the process under test seems to run through it,
+    so a stall of the loop may be the host's. Steal is not counted as busy."""
     import psutil  # type: ignore[import-untyped,unused-ignore]
 
-    times = psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+    cpus = psutil.cpu_times(percpu=True)
+    steal = [float(getattr(t, "steal", 0.0)) for t in cpus]
+    busy = sum(sum(t) - t.idle - getattr(t, "iowait", 0.0) for t in cpus) - sum(steal)
+    return float(busy), steal
 
 
 class SimulatorProcess:
@@ -163,6 +169,8 @@ class Window:
     load: tuple[Sample, Sample]
     sim: tuple[Sample, Sample]
     system_busy_s: float
+    #: per CPU, seconds the hypervisor stole during the window
+    steal_s: list[float]
     server_rss_before: int
     load_rss_before: int
     #: how long each `GET sessions` of the REST probe took (proxy loads), s
@@ -260,13 +268,15 @@ async def run_load(
         await asyncio.sleep(max(0.0, t0 - markers.now()))
         first = [sample(p) for p in (proc.pid, sim.pid)]
         server_first = sample(server.pid) if server is not None else None
-        busy_first = system_busy_s()
+        busy_first, steal_first = cpu_counters()
         if server is not None:
             rest_s = await probe_rest(server, t1)
         await asyncio.sleep(max(0.0, t1 - markers.now()))
         last = [sample(p) for p in (proc.pid, sim.pid)]
         server_last = sample(server.pid) if server is not None else None
-        busy = system_busy_s() - busy_first
+        busy_last, steal_last = cpu_counters()
+        busy = busy_last - busy_first
+        steal = [b - a for a, b in zip(steal_first, steal_last, strict=True)]
         line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode().split()
         if line[:1] != ["done"]:
             raise RuntimeError(f"load generator failed: {line}")
@@ -287,6 +297,7 @@ async def run_load(
         load=(first[0], last[0]),
         sim=(first[1], last[1]),
         system_busy_s=busy,
+        steal_s=steal,
         server_rss_before=server_before,
         load_rss_before=load_before,
         rest_s=rest_s,
@@ -437,6 +448,7 @@ def measure(
     else:
         figures["load_cpu_pct_per_session"] = round(figures["load_cpu_pct"] / sessions, 3)
     figures["other_processes_cpu_pct"] = round(100 * (window.system_busy_s - ours) / elapsed, 1)
+    figures["steal_ms_per_s"] = [round(1000 * v / elapsed, 1) for v in window.steal_s]
     return figures, {"up": up, "down": down, "ping": pings, "rest": window.rest_s}
 
 
@@ -474,6 +486,13 @@ def compare(level: int, reps: list[dict[str, Any]], raw: dict[str, list[Any]]) -
             "sdk": _mean(sdks, "load_waited_ms_per_s"),
             "sim": _mean(sdks, "sim_waited_ms_per_s"),
         },
+    }
+    # per CPU, what the hypervisor stole (every rep has a figure for every CPU)
+    out["steal_ms_per_s"] = {
+        side: [round(float(v), 1) for v in np.mean([r["steal_ms_per_s"] for r in rows], axis=0)]
+        if rows
+        else []
+        for side, rows in (("proxy", proxies), ("baseline", sdks))
     }
     # the harness beside the server: what the simulator and the clients took of CPU 1
     out["harness_cpu_pct"] = {

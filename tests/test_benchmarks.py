@@ -102,6 +102,10 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
         assert all(v is not None for side in waits.values() for v in side.values()), waits
         harness = level["harness_cpu_pct"]  # the simulator and clients beside the server
         assert all(v > 0 for side in harness.values() for v in side.values()), harness
+        stolen = level["steal_ms_per_s"]  # by the hypervisor, per CPU of the machine
+        for side in ("proxy", "baseline"):
+            assert len(stolen[side]) == results["machine"]["cpus"], stolen
+            assert all(v >= 0 for v in stolen[side]), stolen
     assert {r["mode"] for r in results["reps"]} == {"proxy", "sdk"}
     for figure in ("start_s", "rss_mib"):
         assert results["startup"]["with"][figure] > 0
@@ -125,6 +129,7 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert "## Past capacity: new sessions refused" in markdown
     assert "## Targets" in markdown
     assert "## The server's event loop" in markdown
+    assert "the hypervisor stole up to" in markdown
     assert "<!-- notes -->" in markdown
 
 
