@@ -121,9 +121,12 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert shed["accepted"] >= 1, shed
     assert shed["refused"] >= 1, shed
     assert shed["accepted"] + shed["refused"] == shed["requested"] == 8, shed
+    # The reason names the rule that refused and its setting: the quick mode's low busy
+    # limit, or (a test machine busy with other tests can stall the loop) the default lag.
+    rules = ("c.GeminiLive.shed_loop_busy = 0.06", "c.GeminiLive.shed_loop_lag_ms = 100 ms")
     for answer in shed["refusals"]:
         assert answer.startswith("503: the server is over capacity"), answer
-        assert "c.GeminiLive.shed_loop_busy = 0.06" in answer, answer
+        assert any(rule in answer for rule in rules), answer
     assert shed["ping_ms"]["n"] > 0, shed
     markdown = (tmp_path / "RESULTS.md").read_text()
     assert "## Past capacity: new sessions refused" in markdown
