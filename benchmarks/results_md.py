@@ -29,40 +29,64 @@ def _level(results: dict[str, Any], sessions: int) -> dict[str, Any] | None:
     return max(below, key=lambda lv: lv["sessions"]) if below else None
 
 
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
 def targets(results: dict[str, Any]) -> list[str]:
-    t = results["targets"]
+    """Issue 11's targets beside the figures: item 3's (at 50 sessions, per session at every
+    level, ping at 100), then item 2's for 100 sessions."""
     rows = ["| target | measured | met |", "|---|---|---|"]
-    at50 = _level(results, 50)
+    at50, at100 = _level(results, 50), _level(results, 100)
     if at50 is not None:
-        n = at50["sessions"]
-        for direction in ("up", "down"):
-            added = at50.get(f"{direction}_added_p99_ms")
-            ok = added is not None and added <= t["added_p99_ms_at_50"]
-            rows.append(
-                f"| ≤ {t['added_p99_ms_at_50']:g} ms p99 added, {direction}link, at 50 sessions "
-                f"| {_f(added)} ms at {n} (proxy {_f(at50['proxy'][direction]['p99'])}, "
-                f"baseline {_f(at50['baseline'][direction]['p99'])}) "
-                f"| {'yes' if ok else '**no**'} |"
-            )
-    worst = max(results["levels"], key=lambda lv: lv["server_cpu_pct_per_session"] or 0)
-    cpu = worst["server_cpu_pct_per_session"]
-    ok = cpu is not None and cpu <= t["cpu_pct_per_session"]
-    per_level = ", ".join(
-        f"{_f(lv['server_cpu_pct_per_session'])} at {lv['sessions']}" for lv in results["levels"]
-    )
-    rows.append(
-        f"| ≤ {t['cpu_pct_per_session']:g} % of a core per realtime session (server) "
-        f"| {per_level} | {'yes' if ok else '**no**'} |"
-    )
-    at100 = _level(results, 100)
+        rows += _added_rows(results["targets"]["added_p99_ms_at_50"], at50, 50)
+    rows.append(_cpu_row(results))
     if at100 is not None:
-        ping = at100["ping_p99_ms"]
-        ok = ping is not None and ping <= t["ping_p99_ms_at_100"]
+        rows += _at_100_rows(results["targets"], at100)
+    return rows
+
+
+def _added_rows(limit: float, lv: dict[str, Any], named: int) -> list[str]:
+    rows = []
+    for direction in ("up", "down"):
+        added = lv.get(f"{direction}_added_p99_ms")
         rows.append(
-            f"| ping p99 ≤ {t['ping_p99_ms_at_100']:g} ms at 100 sessions "
-            f"| {_f(ping)} ms at {at100['sessions']} | {'yes' if ok else '**no**'} |"
+            f"| ≤ {limit:g} ms p99 added, {direction}link, at {named} sessions "
+            f"| {_f(added)} ms at {lv['sessions']} (proxy {_f(lv['proxy'][direction]['p99'])}, "
+            f"baseline {_f(lv['baseline'][direction]['p99'])}) "
+            f"| {_met(added is not None and added <= limit)} |"
         )
     return rows
+
+
+def _cpu_row(results: dict[str, Any]) -> str:
+    """Met only if every level is: at 1 session the cost of waking an idle process for each
+    frame dominates, so the SDK's own figure stands beside each."""
+    limit = results["targets"]["cpu_pct_per_session"]
+    figures = [lv["server_cpu_pct_per_session"] for lv in results["levels"]]
+    per_level = ", ".join(
+        f"{_f(lv['server_cpu_pct_per_session'])} at {lv['sessions']} "
+        f"(SDK alone {_f(lv['baseline_cpu_pct_per_session'])})"
+        for lv in results["levels"]
+    )
+    ok = all(cpu is not None and cpu <= limit for cpu in figures)
+    return f"| ≤ {limit:g} % of a core per realtime session (server) | {per_level} | {_met(ok)} |"
+
+
+def _at_100_rows(t: dict[str, Any], lv: dict[str, Any]) -> list[str]:
+    n = lv["sessions"]
+    ping, cpu, rest = lv["ping_p99_ms"], lv["server_cpu_pct_per_session"], lv["rest_max_ms"]
+    return [
+        f"| ping p99 ≤ {t['ping_p99_ms_at_100']:g} ms at 100 sessions "
+        f"| {_f(ping)} ms at {n} | {_met(ping is not None and ping <= t['ping_p99_ms_at_100'])} |",
+        f"| ≤ {t['cpu_pct_per_session_at_100']:g} % of a core per realtime session at 100 "
+        f"sessions (server; issue 11, item 2) | {_f(cpu)} at {n} "
+        f"| {_met(cpu is not None and cpu <= t['cpu_pct_per_session_at_100'])} |",
+        *_added_rows(t["added_p99_ms_at_100"], lv, 100),
+        f"| REST does not stall at 100 sessions: `GET sessions` answered within "
+        f"{t['rest_max_ms_at_100']:g} ms | longest {_f(rest)} ms at {n} "
+        f"| {_met(rest is not None and rest <= t['rest_max_ms_at_100'])} |",
+    ]
 
 
 def _table(head: list[str], rows: Iterable[list[str]]) -> list[str]:

@@ -42,10 +42,15 @@ from jupyter_gemini_live.protocol import FRAME_MS
 MIB = 1024 * 1024
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 SILENCE_MS = 600
+#: issue 11's targets: item 3's, then item 2's for 100 sessions (a REST answer slower than
+#: the server's own stall rule, `shed_loop_lag_ms` = 100 ms by default, is a stall)
 TARGETS = {
     "added_p99_ms_at_50": 5.0,
     "cpu_pct_per_session": 1.0,
     "ping_p99_ms_at_100": 10.0,
+    "cpu_pct_per_session_at_100": 0.5,
+    "added_p99_ms_at_100": 5.0,
+    "rest_max_ms_at_100": 100.0,
 }
 
 
@@ -881,7 +886,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "profile_sessions": 0 if quick else 50,
         "ramp_ms": 250.0,
         # quick: a limit a few sessions reach, so that some are let in and some refused
-        "shed_busy": 0.06 if quick else 0.8,
+        "shed_busy": 0.02 if quick else 0.8,
         "out": REPO / "benchmarks" / ("results-quick" if quick else "results"),
     }
     for key, value in defaults.items():
