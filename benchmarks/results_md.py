@@ -46,12 +46,12 @@ def targets(results: dict[str, Any]) -> list[str]:
     return rows
 
 
-def _added_rows(limit: float, lv: dict[str, Any], named: int) -> list[str]:
+def _added_rows(limit: float, lv: dict[str, Any], target_level: int) -> list[str]:
     rows = []
     for direction in ("up", "down"):
         added = lv.get(f"{direction}_added_p99_ms")
         rows.append(
-            f"| ≤ {limit:g} ms p99 added, {direction}link, at {named} sessions "
+            f"| ≤ {limit:g} ms p99 added, {direction}link, at {target_level} sessions "
             f"| {_f(added)} ms at {lv['sessions']} (proxy {_f(lv['proxy'][direction]['p99'])}, "
             f"baseline {_f(lv['baseline'][direction]['p99'])}) "
             f"| {_met(added is not None and added <= limit)} |"
