@@ -108,6 +108,7 @@ def test_quick_benchmark_reports_every_figure(tmp_path: Path) -> None:
             assert len(stolen[side]) == results["machine"]["cpus"], stolen
             assert all(v >= 0 for v in stolen[side]), stolen
     assert {r["mode"] for r in results["reps"]} == {"proxy", "sdk"}
+    assert all(r["other_processes_cpu_pct"] >= 0 for r in results["reps"]), results["reps"]
     for figure in ("start_s", "rss_mib"):
         assert results["startup"]["with"][figure] > 0
         assert results["startup"]["without"][figure] > 0
