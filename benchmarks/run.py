@@ -102,9 +102,10 @@ def steal_counters() -> list[float]:
 
 
 def process_cpu_s() -> dict[int, float]:
-    """Every process's CPU seconds (user + system) by pid. Summed per process rather than
-    read from the machine's busy ticks, which undercount short bursts: the machine's
-    figure less the benchmark's own processes came out as low as -20 % of a core."""
+    """Every process's CPU seconds (user + system) by pid: each process's own run time is
+    exact, while the machine's counters in /proc/stat are sampled at the timer's tick and
+    miss short bursts (at 10 sessions they said 7.5 % of a core where the processes had
+    used 24.5 %, and the machine's figure less the benchmark's processes went negative)."""
     import psutil  # type: ignore[import-untyped,unused-ignore]
 
     out = {}
