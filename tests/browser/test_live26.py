@@ -59,7 +59,9 @@ def start(page: Any, lab: Lab) -> dict[str, Any]:
 
 
 def mute(page: Any) -> None:
-    """Silence the fake microphone: its speech would barge in on the typed turn's reply."""
+    """Silence the fake microphone before the session starts. Muted later, its first frames
+    of speech still open an utterance; when that ends (after the silence the mute sends)
+    the model answers it, cutting short the typed turn's reply before its sources."""
     page.locator('[data-testid="gemini-live-mute"]').click()
     page.locator('[data-testid="gemini-live-mute"][aria-pressed="true"]').wait_for()
 
@@ -130,8 +132,8 @@ def test_thinking_shows_while_the_model_thinks(chromium: Any, simulated_lab: Lab
     page = open_lab(chromium, simulated_lab)
     open_options(page)
     choose_model(page, EXTENDED)
-    start(page, simulated_lab)
     mute(page)
+    start(page, simulated_lab)
     send(page, "Think about the weather in Paris")
     page.locator('[data-testid="gemini-live-thinking"][data-thinking="true"]').wait_for(
         timeout=60_000
@@ -152,8 +154,8 @@ def test_grounding_sources_are_links_under_the_reply(chromium: Any, simulated_la
     open_options(page)
     choose_model(page, STABLE)
     page.locator('[data-testid="gemini-live-google-search"]').check()
-    start(page, simulated_lab)
     mute(page)
+    start(page, simulated_lab)
     send(page, "search the weather in Paris")
     link = page.locator('[data-testid="gemini-live-source"]').first
     link.wait_for(timeout=60_000)
