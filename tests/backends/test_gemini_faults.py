@@ -103,9 +103,18 @@ async def converse(upstream: GeminiUpstream, listener: Listener, lengths: list[f
     return speaker
 
 
-async def settled(conversation: Any, sent: int) -> None:
-    """Wait until the service's state holds as many bytes as were sent (or more)."""
-    await asyncio.wait_for(_until(lambda: conversation.audio_in_bytes >= sent), TIMEOUT)
+async def settled(conversation: Any, sent: int) -> int:
+    """Wait until the service's state holds as many bytes as were sent (or more); how many
+    it held at that moment. Later the storm goes on: a drop restores the state of the last
+    handle, and the input after it is still being replayed when the test closes."""
+    held = [0]
+
+    def enough() -> bool:
+        held[0] = conversation.audio_in_bytes
+        return held[0] >= sent
+
+    await asyncio.wait_for(_until(enough), TIMEOUT)
+    return held[0]
 
 
 LENGTHS = [0.6, 0.9, 0.5, 1.1, 0.7, 0.8, 0.6, 1.0, 0.5, 0.9, 0.7, 0.6]
@@ -120,7 +129,7 @@ async def test_repeated_go_aways_cut_nothing_and_lose_nothing(make_simulator, ma
         listener = Listener(upstream)
         speaker = await converse(upstream, listener, LENGTHS)
         [conversation] = sim.conversations
-        await settled(conversation, speaker.sent)
+        heard = await settled(conversation, speaker.sent)
         await upstream.close()
 
     assert conversation.connections >= 6  # many goAways, at every moment of a turn
@@ -128,27 +137,27 @@ async def test_repeated_go_aways_cut_nothing_and_lose_nothing(make_simulator, ma
     assert not listener.of(InterruptedEvent)  # nobody barged in: no reply was cut
     assert not listener.of(StateEvent)  # every move was planned and quick
     assert not listener.of(ErrorEvent)
-    assert conversation.audio_in_bytes == speaker.sent  # byte-exact, no replay twice
+    assert heard == speaker.sent  # byte-exact, no replay twice
     assert conversation.turns == len(LENGTHS)
     assert upstream.dropped_ms == 0
 
 
 async def test_internal_error_storm_loses_no_input(make_simulator, make_backend):
-    faults = Faults(close_after=0.7, repeat=True)
+    faults = Faults(close_after=0.5, repeat=True)  # 6-7 connections, busy machine or not
     async with make_simulator(faults=faults, playback_speed=8.0, reply_lead_s=0.1) as sim:
         upstream = await make_backend(sim, policy=POLICY).connect(OPTIONS)
         assert isinstance(upstream, GeminiUpstream)
         listener = Listener(upstream)
         speaker = await converse(upstream, listener, LENGTHS[:8])
         [conversation] = sim.conversations
-        await settled(conversation, speaker.sent)
+        heard = await settled(conversation, speaker.sent)
         await upstream.close()
 
     assert conversation.connections >= 5
     # a reply cut by a drop was given again in full on the next connection: the turns
     # answered in full are every turn, once each and in order
     assert answered_turns(listener.events) == expected_turns(LENGTHS[:8])
-    assert conversation.audio_in_bytes == speaker.sent
+    assert heard == speaker.sent
     assert upstream.dropped_ms == 0
     assert not [e for e in listener.of(ErrorEvent) if e.fatal]
     # each drop is said (a last one may come as the test closes the upstream)
@@ -180,11 +189,11 @@ async def test_backlog_of_the_old_connection_is_replayed_not_interleaved(
             await asyncio.sleep(0.001)
         await speaker.answered(1)
         conversation = sim.conversations[0]
-        await settled(conversation, speaker.sent)
+        heard = await settled(conversation, speaker.sent)
         await upstream.close()
 
     assert answered_turns(listener.events) == expected_turns([1.5])
-    assert conversation.audio_in_bytes == speaker.sent
+    assert heard == speaker.sent
 
 
 async def test_slow_upstream_keeps_memory_bounded_and_counts_what_it_lost(
