@@ -33,6 +33,11 @@ def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
+def _within(value: float | None, limit: float) -> str:
+    """Whether a figure meets an upper limit (a missing figure does not)."""
+    return _met(value is not None and value <= limit)
+
+
 def targets(results: dict[str, Any]) -> list[str]:
     """Issue 11's targets beside the figures: item 3's (at 50 sessions, per session at every
     level, ping at 100), then item 2's for 100 sessions."""
@@ -54,7 +59,7 @@ def _added_rows(limit: float, lv: dict[str, Any], target_level: int) -> list[str
             f"| ≤ {limit:g} ms p99 added, {direction}link, at {target_level} sessions "
             f"| {_f(added)} ms at {lv['sessions']} (proxy {_f(lv['proxy'][direction]['p99'])}, "
             f"baseline {_f(lv['baseline'][direction]['p99'])}) "
-            f"| {_met(added is not None and added <= limit)} |"
+            f"| {_within(added, limit)} |"
         )
     return rows
 
@@ -78,14 +83,14 @@ def _at_100_rows(t: dict[str, Any], lv: dict[str, Any]) -> list[str]:
     ping, cpu, rest = lv["ping_p99_ms"], lv["server_cpu_pct_per_session"], lv["rest_max_ms"]
     return [
         f"| ping p99 ≤ {t['ping_p99_ms_at_100']:g} ms at 100 sessions "
-        f"| {_f(ping)} ms at {n} | {_met(ping is not None and ping <= t['ping_p99_ms_at_100'])} |",
+        f"| {_f(ping)} ms at {n} | {_within(ping, t['ping_p99_ms_at_100'])} |",
         f"| ≤ {t['cpu_pct_per_session_at_100']:g} % of a core per realtime session at 100 "
         f"sessions (server; issue 11, item 2) | {_f(cpu)} at {n} "
-        f"| {_met(cpu is not None and cpu <= t['cpu_pct_per_session_at_100'])} |",
+        f"| {_within(cpu, t['cpu_pct_per_session_at_100'])} |",
         *_added_rows(t["added_p99_ms_at_100"], lv, 100),
         f"| REST does not stall at 100 sessions: `GET sessions` answered within "
         f"{t['rest_max_ms_at_100']:g} ms | longest {_f(rest)} ms at {n} "
-        f"| {_met(rest is not None and rest <= t['rest_max_ms_at_100'])} |",
+        f"| {_within(rest, t['rest_max_ms_at_100'])} |",
     ]
 
 
